@@ -1,0 +1,111 @@
+/* A model of the STM32 system-memory (ROM) DfuSe bootloader, as seen from the
+ * USB host: descriptors, DFU class requests, the DfuSe command set, flash
+ * that behaves like flash, datasheet operation times, read protection,
+ * write protection and injected faults. See shared/ref/dfuse.md section 8.
+ *
+ * The model is transport-agnostic: a front end (in-process for unit tests,
+ * raw_gadget in the VM rig) feeds it control requests with stm32_model_control.
+ * Operations run on the GETSTATUS that follows a command, and the model holds
+ * the control pipe (blocks in stm32_model_control) for their duration, as the
+ * ROM does; on profiles with stall_while_busy it STALLs GETSTATUS instead.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Return values of stm32_model_control besides a byte count. */
+#define STM32_MODEL_STALL (-32)	    /* -EPIPE: the request is stalled */
+#define STM32_MODEL_GONE (-19)	    /* -ENODEV: the device left the bus */
+#define STM32_MODEL_TIMEDOUT (-110) /* -ETIMEDOUT: the host gave up waiting */
+
+struct stm32_alt_profile {
+	const char *descriptor; /* the alt setting's interface string, e.g. "@Internal Flash  /0x08000000/04*016Kg,..." */
+};
+
+struct stm32_profile {
+	const char *name;	/* "F407", "F405", "F411", "F072", "L4", "G474", "H743" */
+	uint16_t vid, pid, bcd_device;
+	const char *manufacturer; /* "STMicroelectronics" */
+	const char *product;	  /* "STM32  BOOTLOADER" or "DFU in FS Mode" */
+	uint16_t transfer_size;	  /* wTransferSize: 2048, or 1024 for G474/H743 */
+	uint8_t attributes;	  /* bmAttributes, 0x0B on the F4 ROM */
+	uint16_t detach_timeout;  /* wDetachTimeOut */
+	size_t alt_count;
+	struct stm32_alt_profile alts[4];
+	uint32_t flash_base, flash_size;
+	uint32_t sram_base, sram_size;	/* for the vector-table plausibility check */
+	/* Datasheet times in microseconds. Erase time depends on sector size:
+	 * erase_us_per_kib * KiB, at least erase_min_us. */
+	uint32_t erase_us_per_kib;	/* typical */
+	uint32_t erase_min_us;
+	uint32_t mass_erase_us;
+	uint32_t program_us_per_word; /* per program_word_bytes */
+	uint32_t program_word_bytes;  /* 4 on F4 (x32), 8 on L4/G4 (double word), 32 on H7 */
+	bool check_erased;	      /* refuse to program a non-erased word (ECC families) */
+	bool stall_while_busy;	      /* GETSTATUS STALLs while an operation runs (L4) */
+	uint32_t poll_timeout_ms;     /* bwPollTimeout reported on the first GETSTATUS */
+	/* Application side (issue 3): what a booted image enumerates as. */
+	uint16_t app_vid, app_pid;
+};
+
+/* Profiles are static; NULL when the name is unknown. */
+const struct stm32_profile *stm32_profile_find(const char *name);
+/* NULL-terminated list of all profile names. */
+const char *const *stm32_profile_names(void);
+
+struct stm32_model_options {
+	/* 0 = operations complete instantly; 1.0 = datasheet time; 0.01 = 1% */
+	double time_scale;
+	uint8_t uid[12];       /* chip UID; the USB serial is derived from it */
+	bool start_in_error;   /* come up in dfuERROR/errFIRMWARE (blank chip) */
+	bool read_protected;   /* RDP level 1 */
+	uint32_t write_protected_sectors[4]; /* bitmap of sector indexes of alt 0 */
+};
+
+/* Faults to inject; zero means off. Request and block numbers count from 1. */
+struct stm32_model_faults {
+	unsigned stall_request;	     /* STALL the Nth control request */
+	unsigned disconnect_at_block; /* vanish when the Nth data block is downloaded */
+	uint32_t flip_bit_address;   /* after programming, flip bit 0 at this address */
+	bool flip_bit;
+	bool erase_stays_busy;	     /* every erase takes forever */
+};
+
+struct stm32_model;
+
+struct stm32_model *stm32_model_new(const struct stm32_profile *profile,
+				    const struct stm32_model_options *options);
+void stm32_model_free(struct stm32_model *model);
+
+void stm32_model_set_faults(struct stm32_model *model, const struct stm32_model_faults *faults);
+
+/* Handle one control request. For IN requests (bmRequestType & 0x80) up to
+ * wLength bytes are written to data; for OUT requests wLength bytes are read
+ * from data. Returns the number of bytes transferred, or one of the
+ * STM32_MODEL_* codes. timeout_ms is how long the host waits for this
+ * request (0 = forever): when an operation would hold the pipe longer, the
+ * call returns STM32_MODEL_TIMEDOUT after timeout_ms and the operation goes
+ * on. Standard requests (GET_DESCRIPTOR, SET_INTERFACE, ...) are answered too. */
+int stm32_model_control(struct stm32_model *model, uint8_t bmRequestType, uint8_t bRequest,
+			uint16_t wValue, uint16_t wIndex, uint8_t *data, uint16_t wLength,
+			unsigned timeout_ms);
+
+/* Reset the chip: the ROM starts again in dfuIDLE (flash content kept). */
+void stm32_model_reset(struct stm32_model *model);
+/* Whether the device is on the bus (false after a disconnect fault or leave). */
+bool stm32_model_connected(const struct stm32_model *model);
+/* After a leave: the address the chip jumped to. */
+uint32_t stm32_model_boot_address(const struct stm32_model *model);
+
+/* Direct access to the chip's main flash (alt 0), for tests and preloading. */
+uint8_t *stm32_model_flash(struct stm32_model *model, size_t *size);
+/* Counters for tests: how often each sector of alt 0 was erased. */
+unsigned stm32_model_erase_count(const struct stm32_model *model, size_t sector_index);
+/* The physical time, in microseconds at time_scale 1.0, of the operations
+ * performed so far (erases + programming): the floor any host can reach. */
+uint64_t stm32_model_busy_us(const struct stm32_model *model);
+
+/* The USB serial number string the model reports (12 hex digits from the UID). */
+const char *stm32_model_serial(const struct stm32_model *model);
