@@ -1,0 +1,166 @@
+#!/bin/bash
+# Runs scenarios of the mcu-ota VM rig in one QEMU boot (see tests/vm/README.md).
+#
+# usage: run.sh [--build-dir DIR] [options] SCENARIO [SCENARIO...]
+#        run.sh --list
+#   --build-dir DIR         CMake build folder: DIR/mcu-ota, DIR/plugins/*.so and the executables
+#                           in DIR/tests/sim go into the guest when they exist
+#   --scenario-timeout S    per-scenario limit inside the guest (default 120)
+#   --timeout S             limit for the whole QEMU run (default 90 + scenarios x scenario limit)
+#   --keep                  keep the work folder (initramfs, console log)
+#   -v, --verbose           stream the guest console while it runs
+# Exit status: 0 when every scenario passed; 1 when one failed, or the guest died or timed out;
+# 2 on a usage error or when the rig could not be prepared.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SCEN_DIR=$HERE/scenarios
+CACHE=${MCU_OTA_VM_CACHE:-/var/cache/mcu-ota-vm}
+export MCU_OTA_VM_CACHE=$CACHE
+
+say() { printf 'vm: %s\n' "$*" >&2; }
+usage_die() { printf 'vm: %s\n' "$*" >&2; exit 2; }
+
+BUILD_DIR=
+SCEN_TIMEOUT=120
+TIMEOUT=
+KEEP=0
+VERBOSE=0
+SCENARIOS=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build-dir) BUILD_DIR=${2:?--build-dir needs a folder}; shift 2 ;;
+    --build-dir=*) BUILD_DIR=${1#*=}; shift ;;
+    --scenario-timeout) SCEN_TIMEOUT=${2:?}; shift 2 ;;
+    --timeout) TIMEOUT=${2:?}; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    -v|--verbose) VERBOSE=1; shift ;;
+    --list)
+      for s in "$SCEN_DIR"/*.sh; do
+        n=$(basename "$s" .sh)
+        d=$(sed -n '2s/^# *//p' "$s")
+        printf '%-24s %s\n' "$n" "$d"
+      done
+      exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -*) usage_die "unknown option $1 (see --help)" ;;
+    *) SCENARIOS+=("$1"); shift ;;
+  esac
+done
+[ ${#SCENARIOS[@]} -gt 0 ] || usage_die "no scenario given (run.sh --list shows them)"
+for s in "${SCENARIOS[@]}"; do
+  [[ "$s" =~ ^[A-Za-z0-9_.-]+$ ]] || usage_die "bad scenario name '$s'"
+  [ -r "$SCEN_DIR/$s.sh" ] || usage_die "no scenario '$s' ($SCEN_DIR/$s.sh); run.sh --list shows them"
+done
+[[ "$SCEN_TIMEOUT" =~ ^[0-9]+$ ]] || usage_die "--scenario-timeout wants whole seconds"
+[ -n "$TIMEOUT" ] || TIMEOUT=$((90 + ${#SCENARIOS[@]} * SCEN_TIMEOUT))
+[[ "$TIMEOUT" =~ ^[0-9]+$ ]] || usage_die "--timeout wants whole seconds"
+if [ -n "$BUILD_DIR" ]; then
+  [ -d "$BUILD_DIR" ] || usage_die "no build folder $BUILD_DIR"
+  BUILD_DIR=$(cd "$BUILD_DIR" && pwd)
+fi
+
+T_START=$(date +%s.%N)
+now() { awk -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# ---------------------------------------------------------------- prepare the rig
+"$HERE/prepare.sh" || { say "ERROR: tests/vm/prepare.sh failed: the rig is not ready"; exit 2; }
+# shellcheck disable=SC1091
+. "$CACHE/env"
+
+WORK=$(mktemp -d /tmp/mcu-ota-vm.XXXXXX)
+cleanup() {
+  if [ "$KEEP" = 1 ]; then say "work folder kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- guest contents
+say "building gadget-smoke"
+gcc -O2 -g -Wall -Wextra -Wshadow -Werror -I"$VM_UAPI_INCLUDE" \
+  -o "$WORK/gadget-smoke" "$HERE/gadget-smoke.c" \
+  || { say "ERROR: gadget-smoke did not build"; exit 2; }
+
+MK=(-o "$WORK" -s "$SCEN_DIR" -b "$WORK/gadget-smoke")
+if [ -n "$BUILD_DIR" ]; then
+  if [ -x "$BUILD_DIR/mcu-ota" ]; then
+    MK+=(-b "$BUILD_DIR/mcu-ota")
+  else
+    say "note: no $BUILD_DIR/mcu-ota (not built yet?)"
+  fi
+  for p in "$BUILD_DIR"/plugins/*.so "$BUILD_DIR"/plugins/*/*.so; do
+    [ -f "$p" ] && MK+=(-p "$p")
+  done
+  if [ -d "$BUILD_DIR/tests/sim" ]; then
+    while IFS= read -r -d '' f; do
+      [ "$(head -c4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ] && MK+=(-b "$f")
+    done < <(find "$BUILD_DIR/tests/sim" -maxdepth 1 -type f -perm -u+x -print0)
+  fi
+fi
+"$HERE/mkinitramfs.sh" "${MK[@]}" >/dev/null || { say "ERROR: mkinitramfs.sh failed"; exit 2; }
+say "initramfs ready after $(now)s"
+
+# ---------------------------------------------------------------- boot
+LIST=$(IFS=,; echo "${SCENARIOS[*]}")
+APPEND="console=ttyS0 loglevel=4 panic=-1 mitigations=off scenarios=$LIST scenario_timeout=$SCEN_TIMEOUT"
+LOG=$WORK/console.log
+QEMU=(qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 512 -nographic -no-reboot -nodefaults
+      -no-user-config -serial stdio -nic none
+      -kernel "$VM_KERNEL" -initrd "$WORK/initramfs.cpio.gz" -append "$APPEND")
+say "booting kernel $VM_KVER: ${SCENARIOS[*]} (limit ${TIMEOUT}s, ${SCEN_TIMEOUT}s per scenario)"
+T_BOOT=$(date +%s.%N)
+set +e
+if [ "$VERBOSE" = 1 ]; then
+  timeout -k 5 "$TIMEOUT" "${QEMU[@]}" </dev/null 2>&1 | tee "$LOG" | tr -d '\r' >&2
+  QRC=${PIPESTATUS[0]}
+else
+  timeout -k 5 "$TIMEOUT" "${QEMU[@]}" </dev/null >"$LOG" 2>&1
+  QRC=$?
+fi
+set -e
+T_END=$(date +%s.%N)
+tr -d '\r' <"$LOG" >"$LOG.txt"
+QEMU_S=$(awk -v a="$T_BOOT" -v b="$T_END" 'BEGIN { printf "%.1f", b - a }')
+
+# ---------------------------------------------------------------- report
+passed=0
+failed=0
+current=
+declare -A result=() secs=()
+while read -r tag name verdict t _; do
+  case "$tag" in
+    MCUOTA-BEGIN) current=$name ;;
+    MCUOTA-RESULT) result[$name]=$verdict; secs[$name]=$t; current= ;;
+  esac
+done < <(grep -a '^MCUOTA-' "$LOG.txt" || true)
+
+for s in "${SCENARIOS[@]}"; do
+  echo "===== $s ====="
+  awk -v n="$s" '$0 == "MCUOTA-BEGIN " n { on = 1; next } $0 == "MCUOTA-END " n { on = 0 } on' "$LOG.txt"
+  case "${result[$s]:-}" in
+    PASS) passed=$((passed + 1)); echo "----- $s: PASS (${secs[$s]}s)" ;;
+    FAIL) failed=$((failed + 1)); echo "----- $s: FAIL (${secs[$s]}s)" ;;
+    *) failed=$((failed + 1)); echo "----- $s: NOT COMPLETED" ;;
+  esac
+done
+
+boot=$(sed -n 's/^MCUOTA-BOOTED \([0-9.]*\).*/\1/p' "$LOG.txt" | head -n1)
+done_at=$(sed -n 's/^MCUOTA-DONE \([0-9.]*\).*/\1/p' "$LOG.txt" | head -n1)
+guest_ok=1
+if [ -z "$done_at" ]; then
+  guest_ok=0
+  where=${current:+ while running scenario '$current'}
+  [ -n "$boot" ] || where=" before the scenarios started (boot or module loading)"
+  if [ "$QRC" = 124 ] || [ "$QRC" = 137 ]; then
+    echo "vm: ERROR: the guest timed out after ${TIMEOUT}s$where"
+  else
+    echo "vm: ERROR: the guest died (qemu exit $QRC)$where"
+  fi
+  echo "vm: last console lines:"
+  tail -n 40 "$LOG.txt" | sed 's/^/  | /'
+elif grep -aq '^MCUOTA-ERROR\|^MCUOTA-MODULE-FAIL' "$LOG.txt"; then
+  grep -a '^MCUOTA-ERROR\|^MCUOTA-MODULE-FAIL' "$LOG.txt" | sed 's/^/vm: /'
+fi
+echo "vm: kernel $VM_KVER; boot to scenarios ${boot:-?}s (guest clock), qemu ${QEMU_S}s, total $(now)s"
+if [ "$KEEP" = 1 ]; then echo "vm: console log: $LOG.txt"; fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ] && [ "$guest_ok" = 1 ]
