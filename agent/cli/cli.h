@@ -23,3 +23,37 @@ int cli_flash(int argc, char **argv);
 int cli_read(int argc, char **argv);
 /* `mcu-ota image info FILE [--json] [--format F] [--address A]` */
 int cli_image(int argc, char **argv);
+
+#include <stdbool.h>
+
+#include "core/host.h"
+#include "core/plugin_loader.h"
+
+/* Set by main from the global options. */
+struct cli_globals {
+	const char *plugin_dir;
+	bool quiet;
+};
+extern struct cli_globals cli_globals;
+
+/* A flasher plugin and one device opened through it. */
+struct cli_device {
+	struct host host;
+	struct plugin plugin;
+	void *handle;
+	const struct mcu_ota_flasher_ops *ops;
+};
+
+/* Load the flasher plugin and set the device selection; on failure print
+ * why and return an exit code. */
+int cli_flasher_load(struct cli_device *d, const char *serial, const char *port);
+/* ... and open the one matching device. */
+int cli_device_open(struct cli_device *d, const char *serial, const char *port);
+void cli_device_close(struct cli_device *d);
+
+/* The options every device command takes, for getopt_long tables. */
+#define CLI_DEVICE_OPTIONS                                                                       \
+	{ "serial", required_argument, NULL, 'S' }, { "port", required_argument, NULL, 'P' }
+#define CLI_DEVICE_HELP                                                                          \
+	"  --serial S    the device whose USB serial number is S\n"                              \
+	"  --port P      the device at USB port path P (as `mcu-ota list` shows it, e.g. 1-1.3)\n"

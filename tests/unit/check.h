@@ -2,6 +2,7 @@
  * listed tests and prints "N passed, N failed". */
 #pragma once
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,76 @@
+#include <errno.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "util/log.h"
+
+struct cli_globals cli_globals;
+
+int cli_exit_code(int err)
+{
+	switch (err) {
+	case 0:
+		return EXIT_OK;
+	case -EINVAL:
+	case -ERANGE:
+	case -ENOEXEC:
+	case -EFBIG:
+		return EXIT_BAD_INPUT;
+	case -ENODEV:
+	case -EBUSY:
+		return EXIT_NO_DEVICE;
+	case -EBADMSG:
+		return EXIT_VERIFY_FAILED;
+	case -ETIMEDOUT:
+	case -EPIPE:
+		return EXIT_DEVICE_LOST;
+	case -EACCES:
+	case -EIO:
+	case -EPROTO:
+		return EXIT_DEVICE_ERROR;
+	default:
+		return EXIT_FAILURE_GENERIC;
+	}
+}
+
+int cli_flasher_load(struct cli_device *d, const char *serial, const char *port)
+{
+	char err[512];
+	memset(d, 0, sizeof(*d));
+	host_init(&d->host, cli_globals.quiet);
+	if (serial)
+		host_set_string(&d->host, "serial", serial);
+	if (port)
+		host_set_string(&d->host, "port", port);
+	int r = plugin_load(plugin_dir(cli_globals.plugin_dir), "dfuse", MCU_OTA_PLUGIN_FLASHER,
+			    &d->plugin, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		return EXIT_FAILURE_GENERIC;
+	}
+	d->ops = d->plugin.desc->flasher;
+	return EXIT_OK;
+}
+
+int cli_device_open(struct cli_device *d, const char *serial, const char *port)
+{
+	char err[1024];
+	int code = cli_flasher_load(d, serial, port);
+	if (code != EXIT_OK)
+		return code;
+	int r = d->ops->open(&d->host.api, &d->handle, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		/* a device that exists but cannot be opened is not "no device" */
+		return r == -EACCES ? EXIT_FAILURE_GENERIC : EXIT_NO_DEVICE;
+	}
+	return EXIT_OK;
+}
+
+void cli_device_close(struct cli_device *d)
+{
+	if (d->handle)
+		d->ops->close(d->handle);
+	d->handle = NULL;
+	plugin_unload(&d->plugin);
+}

@@ -1,0 +1,136 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bundle/image.h"
+#include "cli/cli.h"
+#include "util/format.h"
+#include "util/log.h"
+
+static void help(FILE *f)
+{
+	fprintf(f, "Usage: mcu-ota read --address A --length N [--alt N] [--serial S | --port P] OUT\n\n"
+		   "Reads N bytes of the device's memory from address A into the file OUT. OUT\n"
+		   "appears only when the whole read succeeded. Numbers take 0x and K/M suffixes.\n\n"
+		   "  --address A   first address (default 0x08000000)\n"
+		   "  --length N    bytes to read (required, at most 64M)\n"
+		   "  --alt N       the memory (alt setting) to read (default 0)\n" CLI_DEVICE_HELP
+		   "\nExample: mcu-ota read --address 0x08000000 --length 1M backup.bin\n");
+}
+
+/* Write-then-rename, so that OUT is either complete or absent. */
+static int write_file(const char *path, const uint8_t *data, size_t len)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	int fd = mkstemp(tmp);
+	if (fd < 0)
+		return -errno;
+	size_t off = 0;
+	int r = 0;
+	while (off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = -errno;
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (r == 0 && (fsync(fd) < 0 || fchmod(fd, 0644) < 0))
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0)
+		unlink(tmp);
+	return r;
+}
+
+int cli_read(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "address", required_argument, NULL, 'a' },
+		{ "length", required_argument, NULL, 'n' },
+		{ "alt", required_argument, NULL, 'A' },
+		{ "help", no_argument, NULL, 'h' },
+		CLI_DEVICE_OPTIONS,
+		{ 0 },
+	};
+	const char *serial = NULL, *port = NULL;
+	uint32_t address = IMAGE_DEFAULT_ADDRESS, length = 0, alt = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			if (parse_u32(optarg, &address) < 0) {
+				log_error("--address: \"%s\" is not a 32-bit address", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'n':
+			if (parse_u32(optarg, &length) < 0 || length == 0 ||
+			    length > IMAGE_MAX_FILE_SIZE) {
+				log_error("--length: \"%s\" is not a length from 1 to 64M", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'A':
+			if (parse_u32(optarg, &alt) < 0 || alt > 255) {
+				log_error("--alt: \"%s\" is not an alt setting number", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'S':
+			serial = optarg;
+			break;
+		case 'P':
+			port = optarg;
+			break;
+		case 'h':
+			help(stdout);
+			return EXIT_OK;
+		default:
+			help(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc || !length) {
+		log_error("read needs --length and one OUT file; see mcu-ota read --help");
+		return EXIT_USAGE;
+	}
+	const char *out = argv[optind];
+	uint8_t *buf = malloc(length);
+	if (!buf) {
+		log_error("out of memory for %" PRIu32 " bytes", length);
+		return EXIT_FAILURE_GENERIC;
+	}
+	struct cli_device d;
+	int code = cli_device_open(&d, serial, port);
+	if (code == EXIT_OK) {
+		char err[1024];
+		int r = d.ops->read(d.handle, alt, address, buf, length, err, sizeof(err));
+		host_progress_done(&d.host);
+		if (r < 0) {
+			log_error("%s", err);
+			code = cli_exit_code(r);
+		} else if ((r = write_file(out, buf, length)) < 0) {
+			log_error("cannot write %s: %s", out, strerror(-r));
+			code = EXIT_FAILURE_GENERIC;
+		} else if (!cli_globals.quiet) {
+			printf("read %" PRIu32 " bytes from 0x%08" PRIx32 " into %s\n", length,
+			       address, out);
+		}
+	}
+	cli_device_close(&d);
+	free(buf);
+	return code;
+}

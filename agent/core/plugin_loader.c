@@ -1,0 +1,129 @@
+#include "core/plugin_loader.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/format.h"
+
+const char *plugin_kind_name(enum mcu_ota_plugin_kind kind)
+{
+	switch (kind) {
+	case MCU_OTA_PLUGIN_ENTRY:
+		return "entry";
+	case MCU_OTA_PLUGIN_FLASHER:
+		return "flasher";
+	case MCU_OTA_PLUGIN_HEALTH:
+		return "health";
+	}
+	return "unknown";
+}
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+const char *plugin_dir(const char *option)
+{
+	static char beside_exe[PATH_MAX];
+	const char *env = getenv("MCU_OTA_PLUGIN_DIR");
+	if (option && *option)
+		return option;
+	if (env && *env)
+		return env;
+	ssize_t n = readlink("/proc/self/exe", beside_exe, sizeof(beside_exe) - sizeof("/plugins"));
+	if (n > 0) {
+		beside_exe[n] = '\0';
+		char *slash = strrchr(beside_exe, '/');
+		if (slash) {
+			strcpy(slash, "/plugins");
+			if (is_dir(beside_exe))
+				return beside_exe;
+		}
+	}
+	return MCU_OTA_PLUGIN_DIR;
+}
+
+static bool valid_name(const char *name)
+{
+	if (!*name || strlen(name) > 64)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		      *p == '_'))
+			return false;
+	return true;
+}
+
+int plugin_load(const char *dir, const char *name, enum mcu_ota_plugin_kind kind,
+		struct plugin *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	if (!valid_name(name)) {
+		set_error(err, errlen, "invalid plugin name \"%s\" (letters, digits, - and _)",
+			  name);
+		return -EINVAL;
+	}
+	snprintf(out->path, sizeof(out->path), "%s/mcu-ota-%s.so", dir, name);
+	if (access(out->path, R_OK) != 0) {
+		set_error(err, errlen,
+			  "no %s plugin \"%s\": %s does not exist (set the plugin directory with "
+			  "--plugin-dir or MCU_OTA_PLUGIN_DIR)",
+			  plugin_kind_name(kind), name, out->path);
+		return -ENOENT;
+	}
+	out->dl = dlopen(out->path, RTLD_NOW | RTLD_LOCAL);
+	if (!out->dl) {
+		set_error(err, errlen, "cannot load plugin %s: %s", out->path, dlerror());
+		return -ENOEXEC;
+	}
+	mcu_ota_plugin_fn fn;
+	*(void **)&fn = dlsym(out->dl, MCU_OTA_PLUGIN_SYMBOL);
+	const struct mcu_ota_plugin *desc = fn ? fn() : NULL;
+	int r = 0;
+	if (!desc) {
+		set_error(err, errlen,
+			  "%s is not an mcu-ota plugin of this ABI: it exports no %s() (plugins "
+			  "built for another ABI version export another symbol; rebuild it against "
+			  "this mcu-ota's plugin.h)",
+			  out->path, MCU_OTA_PLUGIN_SYMBOL);
+		r = -EPROTO;
+	} else if (desc->abi != MCU_OTA_PLUGIN_ABI) {
+		set_error(err, errlen,
+			  "plugin %s was built for plugin ABI %u, this mcu-ota speaks ABI %u: "
+			  "rebuild it against this mcu-ota's plugin.h",
+			  out->path, (unsigned)desc->abi, MCU_OTA_PLUGIN_ABI);
+		r = -EPROTO;
+	} else if (desc->kind != kind ||
+		   (kind == MCU_OTA_PLUGIN_FLASHER && !desc->flasher) ||
+		   (kind == MCU_OTA_PLUGIN_ENTRY && !desc->entry) ||
+		   (kind == MCU_OTA_PLUGIN_HEALTH && !desc->health)) {
+		set_error(err, errlen, "plugin %s is a%s %s plugin, not a %s plugin", out->path,
+			  desc->kind == MCU_OTA_PLUGIN_ENTRY ? "n" : "", plugin_kind_name(desc->kind),
+			  plugin_kind_name(kind));
+		r = -EPROTO;
+	}
+	if (r < 0) {
+		dlclose(out->dl);
+		out->dl = NULL;
+		return r;
+	}
+	out->desc = desc;
+	return 0;
+}
+
+void plugin_unload(struct plugin *p)
+{
+	if (p && p->dl) {
+		dlclose(p->dl);
+		p->dl = NULL;
+		p->desc = NULL;
+	}
+}
