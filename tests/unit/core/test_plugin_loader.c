@@ -1,0 +1,79 @@
+/* The loader takes plugins of this ABI and kind, and refuses every other
+ * with a message that says what to do. */
+#include "check.h"
+#include "core/plugin_loader.h"
+
+#include <stdlib.h>
+
+static void loads_a_plugin_of_this_abi(void)
+{
+	struct plugin p;
+	char err[512] = "";
+	CHECK_INT(plugin_load(FAKE_PLUGIN_DIR, "good", MCU_OTA_PLUGIN_ENTRY, &p, err, sizeof(err)),
+		  0);
+	CHECK(p.desc && p.desc->entry && p.desc->entry->enter);
+	CHECK_STR(p.desc->name, "fake");
+	plugin_unload(&p);
+}
+
+static void refuses_another_abi_version(void)
+{
+	struct plugin p;
+	char err[512] = "";
+	CHECK_INT(plugin_load(FAKE_PLUGIN_DIR, "old-abi", MCU_OTA_PLUGIN_ENTRY, &p, err,
+			      sizeof(err)),
+		  -EPROTO);
+	CHECK_CONTAINS(err, "built for plugin ABI 999");
+	CHECK_CONTAINS(err, "rebuild it");
+	CHECK(p.dl == NULL);
+}
+
+static void refuses_a_plugin_without_the_entry_symbol(void)
+{
+	struct plugin p;
+	char err[512] = "";
+	CHECK_INT(plugin_load(FAKE_PLUGIN_DIR, "no-symbol", MCU_OTA_PLUGIN_ENTRY, &p, err,
+			      sizeof(err)),
+		  -EPROTO);
+	CHECK_CONTAINS(err, MCU_OTA_PLUGIN_SYMBOL);
+}
+
+static void refuses_the_wrong_kind(void)
+{
+	struct plugin p;
+	char err[512] = "";
+	CHECK_INT(plugin_load(FAKE_PLUGIN_DIR, "good", MCU_OTA_PLUGIN_FLASHER, &p, err,
+			      sizeof(err)),
+		  -EPROTO);
+	CHECK_CONTAINS(err, "is an entry plugin, not a flasher plugin");
+}
+
+static void missing_plugin_names_the_path_and_the_fix(void)
+{
+	struct plugin p;
+	char err[512] = "";
+	CHECK_INT(plugin_load(FAKE_PLUGIN_DIR, "absent", MCU_OTA_PLUGIN_ENTRY, &p, err,
+			      sizeof(err)),
+		  -ENOENT);
+	CHECK_CONTAINS(err, "mcu-ota-absent.so does not exist");
+	CHECK_CONTAINS(err, "--plugin-dir");
+	CHECK_INT(plugin_load(FAKE_PLUGIN_DIR, "../etc/x", MCU_OTA_PLUGIN_ENTRY, &p, err,
+			      sizeof(err)),
+		  -EINVAL);
+}
+
+static void directory_precedence(void)
+{
+	unsetenv("MCU_OTA_PLUGIN_DIR");
+	CHECK_STR(plugin_dir("/opt/x"), "/opt/x");
+	setenv("MCU_OTA_PLUGIN_DIR", "/env/dir", 1);
+	CHECK_STR(plugin_dir(NULL), "/env/dir");
+	CHECK_STR(plugin_dir("/opt/x"), "/opt/x");
+	unsetenv("MCU_OTA_PLUGIN_DIR");
+	/* no plugins/ beside this test binary: the installed directory */
+	CHECK_STR(plugin_dir(NULL), MCU_OTA_PLUGIN_DIR);
+}
+
+TEST_MAIN(TEST(loads_a_plugin_of_this_abi), TEST(refuses_another_abi_version),
+	  TEST(refuses_a_plugin_without_the_entry_symbol), TEST(refuses_the_wrong_kind),
+	  TEST(missing_plugin_names_the_path_and_the_fix), TEST(directory_precedence))
