@@ -25,7 +25,7 @@ enum {
 #define REQ_OUT 0x21 /* class, interface, host to device */
 #define REQ_IN 0xA1
 #define REQUEST_TIMEOUT_MS 5000 /* requests that do not wait for flash (dfu-util's value) */
-#define BLOCK_RETRIES 3		/* a stalled DNLOAD is recovered and resent this often */
+#define STALL_RETRIES 3 /* a stalled request is recovered and resent this often */
 #define DESCRIPTOR_MAX 4096
 
 static const char *const status_names[] = {
@@ -62,6 +62,8 @@ static void seterr(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 }
+
+int dfu_prepare(struct dfu_device *d, char *err, size_t errlen);
 
 static uint64_t now_ms(void)
 {
@@ -203,9 +205,9 @@ static int wait_done(struct dfu_device *d, unsigned timeout_ms, const char *what
 	}
 }
 
-static int dnload(struct dfu_device *d, uint16_t block, uint8_t *data, uint16_t len,
-		  unsigned busy_timeout_ms, const char *what, uint32_t address, char *err,
-		  size_t errlen)
+static int dnload_once(struct dfu_device *d, uint16_t block, uint8_t *data, uint16_t len,
+		       unsigned busy_timeout_ms, const char *what, uint32_t address, char *err,
+		       size_t errlen)
 {
 	struct dfu_status st;
 	int r = control(d, REQ_OUT, DFU_DNLOAD, block, data, len, REQUEST_TIMEOUT_MS);
@@ -220,6 +222,27 @@ static int dnload(struct dfu_device *d, uint16_t block, uint8_t *data, uint16_t 
 		return -EIO;
 	}
 	return 0;
+}
+
+/* A command or data block and its completion. ROMs stall a request now and
+ * then (seen on F411): the device is brought back to dfuIDLE and the same
+ * request sent again; the address pointer survives, so a block keeps its
+ * number. Erase, set-address and rewriting the same bytes are idempotent. */
+static int dnload(struct dfu_device *d, uint16_t block, uint8_t *data, uint16_t len,
+		  unsigned busy_timeout_ms, const char *what, uint32_t address, char *err,
+		  size_t errlen)
+{
+	for (unsigned attempt = 1;; attempt++) {
+		int r = dnload_once(d, block, data, len, busy_timeout_ms, what, address, err,
+				    errlen);
+		if (r != -EPIPE || attempt > STALL_RETRIES)
+			return r;
+		mcu_ota_log(d->host, MCU_OTA_LOG_WARNING, "%s; retrying (%u of %u)", err, attempt,
+			    STALL_RETRIES);
+		r = dfu_prepare(d, err, errlen);
+		if (r < 0)
+			return r;
+	}
 }
 
 static int dfuse_command(struct dfu_device *d, uint8_t opcode, uint32_t address, bool has_address,
@@ -239,8 +262,11 @@ static int set_address(struct dfu_device *d, uint32_t address, char *err, size_t
 int dfu_prepare(struct dfu_device *d, char *err, size_t errlen)
 {
 	struct dfu_status st;
-	for (int attempt = 0; attempt < 3; attempt++) {
+	st.state = DFU_STATE_ERROR;
+	for (unsigned attempt = 0; attempt <= STALL_RETRIES; attempt++) {
 		int r = get_status(d, &st, REQUEST_TIMEOUT_MS);
+		if (r == -EPIPE)
+			continue;
 		if (r < 0)
 			return transport_error(d, r, "reading the status", 0, REQUEST_TIMEOUT_MS,
 					       err, errlen);
@@ -254,7 +280,7 @@ int dfu_prepare(struct dfu_device *d, char *err, size_t errlen)
 		} else {
 			r = control(d, REQ_OUT, DFU_ABORT, 0, NULL, 0, REQUEST_TIMEOUT_MS);
 		}
-		if (r < 0)
+		if (r < 0 && r != -EPIPE)
 			return transport_error(d, r, "resetting the DFU state", 0,
 					       REQUEST_TIMEOUT_MS, err, errlen);
 	}
@@ -273,6 +299,8 @@ static int select_alt(struct dfu_device *d, unsigned alt, char *err, size_t errl
 	if (d->alt == (int)alt)
 		return 0;
 	int r = d->transport.set_alt(d->transport.ctx, d->interface, (uint8_t)alt);
+	for (unsigned attempt = 0; r == -EPIPE && attempt < STALL_RETRIES; attempt++)
+		r = d->transport.set_alt(d->transport.ctx, d->interface, (uint8_t)alt);
 	if (r < 0)
 		return transport_error(d, r, "selecting the alt setting", 0, REQUEST_TIMEOUT_MS, err,
 				       errlen);
@@ -417,43 +445,49 @@ static int upload(struct dfu_device *d, uint32_t address, uint8_t *buf, size_t l
 		  const char *phase, uint64_t *done, uint64_t total, char *err, size_t errlen)
 {
 	const uint16_t ts = d->info.transfer_size;
+	unsigned stalls = 0;
 	size_t off = 0;
+	int r = 0;
 	while (off < len) {
 		uint32_t pointer = address + (uint32_t)off;
-		int r = set_address(d, pointer, err, errlen);
+		r = set_address(d, pointer, err, errlen);
 		if (r < 0)
 			return r;
 		r = control(d, REQ_OUT, DFU_ABORT, 0, NULL, 0, REQUEST_TIMEOUT_MS);
-		if (r < 0)
-			return transport_error(d, r, "reading", pointer, REQUEST_TIMEOUT_MS, err,
-					       errlen);
 		/* wValue is 16 bits: restart from a new pointer before it wraps */
-		for (uint32_t block = 2; block <= 0xFFFF && off < len; block++) {
+		for (uint32_t block = 2; r >= 0 && block <= 0xFFFF && off < len; block++) {
 			uint16_t n = (uint16_t)(len - off < ts ? len - off : ts);
 			r = control(d, REQ_IN, DFU_UPLOAD, (uint16_t)block, buf + off, n,
 				    REQUEST_TIMEOUT_MS);
-			if (r == -EPIPE) {
-				struct dfu_status st;
-				if (get_status(d, &st, REQUEST_TIMEOUT_MS) == 0 &&
-				    st.state == DFU_STATE_ERROR)
-					return status_error(d, st.status, "reading",
-							    address + (uint32_t)off, err, errlen);
-			}
-			if (r < 0)
-				return transport_error(d, r, "reading", address + (uint32_t)off,
-						       REQUEST_TIMEOUT_MS, err, errlen);
-			if (r < n) {
+			if (r >= 0 && r < n) {
 				seterr(err, errlen,
 				       "the device returned %d of %u bytes at 0x%08" PRIx32, r, n,
 				       address + (uint32_t)off);
 				return -EIO;
 			}
-			off += n;
-			*done += n;
-			progress(d, phase, *done, total);
+			if (r >= 0) {
+				off += n;
+				*done += n;
+				progress(d, phase, *done, total);
+			}
 		}
+		if (r == -EPIPE) {
+			/* a refusal (errVENDOR under read protection) or a passing stall */
+			struct dfu_status st;
+			if (get_status(d, &st, REQUEST_TIMEOUT_MS) == 0 &&
+			    st.state == DFU_STATE_ERROR && st.status != 0x0F /* errSTALLEDPKT */)
+				return status_error(d, st.status, "reading",
+						    address + (uint32_t)off, err, errlen);
+			if (stalls++ < STALL_RETRIES && (r = dfu_prepare(d, err, errlen)) == 0)
+				continue; /* again from a fresh Set Address at off */
+		}
+		if (r < 0)
+			return transport_error(d, r, "reading", address + (uint32_t)off,
+					       REQUEST_TIMEOUT_MS, err, errlen);
 	}
-	int r = control(d, REQ_OUT, DFU_ABORT, 0, NULL, 0, REQUEST_TIMEOUT_MS);
+	r = control(d, REQ_OUT, DFU_ABORT, 0, NULL, 0, REQUEST_TIMEOUT_MS);
+	if (r == -EPIPE)
+		r = dfu_prepare(d, err, errlen);
 	if (r < 0)
 		return transport_error(d, r, "reading", address, REQUEST_TIMEOUT_MS, err, errlen);
 	return 0;
@@ -645,38 +679,21 @@ static int erase(struct dfu_device *d, struct write_plan *plan, bool mass, char 
 	return 0;
 }
 
-/* Recover from a stalled DNLOAD (seen on F411 ROMs): clear the error and let
- * the caller restart the run at the block that failed. */
-static int recover(struct dfu_device *d, char *err, size_t errlen)
-{
-	return dfu_prepare(d, err, errlen);
-}
-
 static int write_run(struct dfu_device *d, uint32_t address, const uint8_t *data, uint32_t len,
 		     uint64_t *done, uint64_t total, char *err, size_t errlen)
 {
 	const uint16_t ts = d->info.transfer_size;
-	unsigned retries = 0;
 	uint32_t off = 0;
 	while (off < len) {
 		int r = set_address(d, address + off, err, errlen);
 		if (r < 0)
 			return r;
+		/* wValue is 16 bits: restart from a new pointer before it wraps */
 		for (uint32_t block = 2; block <= 0xFFFF && off < len; block++) {
 			uint16_t n = (uint16_t)(len - off < ts ? len - off : ts);
 			r = dnload(d, (uint16_t)block, (uint8_t *)data + off, n,
 				   d->quirk->busy_timeout_ms, "writing", address + off, err,
 				   errlen);
-			if (r == -EPIPE && retries < BLOCK_RETRIES) {
-				retries++;
-				mcu_ota_log(d->host, MCU_OTA_LOG_WARNING,
-					    "block at 0x%08" PRIx32 " stalled, retrying (%u of %u)",
-					    address + off, retries, BLOCK_RETRIES);
-				r = recover(d, err, errlen);
-				if (r < 0)
-					return r;
-				break; /* new Set Address at the failed block */
-			}
 			if (r < 0)
 				return r;
 			off += n;

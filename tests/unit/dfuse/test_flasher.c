@@ -1,0 +1,421 @@
+/* The dfuse flasher's protocol code against the STM32 model, in process:
+ * every family profile, every injected fault, and what the chip's flash
+ * holds afterwards. */
+#include "check.h"
+#include "dfu.h"
+#include "stm32_model.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+struct rig {
+	struct stm32_model *model;
+	struct dfu_device dev;
+	struct dfuse_quirk quirk; /* a copy, so tests may shorten timeouts */
+	char err[1024];
+};
+
+static int model_control(void *ctx, uint8_t type, uint8_t req, uint16_t value, uint16_t index,
+			 uint8_t *data, uint16_t len, unsigned timeout_ms)
+{
+	return stm32_model_control(ctx, type, req, value, index, data, len, timeout_ms);
+}
+
+static int model_set_alt(void *ctx, uint8_t interface, uint8_t alt)
+{
+	/* standard SET_INTERFACE, as usbfs sends it */
+	int r = stm32_model_control(ctx, 0x01, 11, alt, interface, NULL, 0, 1000);
+	return r < 0 ? r : 0;
+}
+
+static int rig_open_with(struct rig *g, const char *profile, const struct stm32_model_options *o)
+{
+	memset(g, 0, sizeof(*g));
+	const struct stm32_profile *p = stm32_profile_find(profile);
+	CHECK(p != NULL);
+	if (!p)
+		return -1;
+	g->model = stm32_model_new(p, o);
+	g->dev.transport = (struct dfu_transport){ g->model, model_control, model_set_alt };
+	int r = dfu_describe(&g->dev, g->err, sizeof(g->err));
+	CHECK_INT(r, 0);
+	if (r)
+		fprintf(stderr, "describe: %s\n", g->err);
+	else {
+		g->quirk = *g->dev.quirk;
+		g->dev.quirk = &g->quirk;
+	}
+	return r;
+}
+
+static int rig_open(struct rig *g, const char *profile)
+{
+	struct stm32_model_options o = { .time_scale = 0 };
+	return rig_open_with(g, profile, &o);
+}
+
+static void rig_close(struct rig *g)
+{
+	dfu_release(&g->dev);
+	stm32_model_free(g->model);
+}
+
+/* Deterministic bytes that differ per address and per seed. */
+static void pattern(uint8_t *buf, size_t len, uint32_t address, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++) {
+		uint32_t x = (uint32_t)(address + i) * 2654435761u + seed * 40503u;
+		buf[i] = (uint8_t)(x >> 13);
+	}
+}
+
+static const struct mcu_ota_write_options write_verify = { .alt = 0, .verify = true };
+
+static const struct mcu_ota_memory *flash_memory(struct rig *g)
+{
+	return &g->dev.memories[0];
+}
+
+/* Every profile: write three segments (sector-aligned start, a run across a
+ * sector boundary, a partial last sector), verify, and check the chip. */
+static void writes_every_profile(void)
+{
+	for (const char *const *name = stm32_profile_names(); *name; name++) {
+		struct rig g;
+		if (rig_open(&g, *name))
+			continue;
+		const struct mcu_ota_memory *m = flash_memory(&g);
+		size_t flash_size;
+		uint8_t *flash = stm32_model_flash(g.model, &flash_size);
+		uint32_t base = m->sectors[0].address;
+		/* factory content everywhere, so untouched sectors can be told apart */
+		pattern(flash, flash_size, base, 99);
+		uint8_t *before = malloc(flash_size);
+		memcpy(before, flash, flash_size);
+
+		uint32_t s0 = m->sectors[0].size, s1 = m->sectors[1].size;
+		uint32_t a0 = base, l0 = s0 + s1 / 2;	   /* sector 0 whole, half of 1 */
+		uint32_t a1 = base + s0 + s1 + 16, l1 = 100; /* inside sector 2 */
+		uint8_t *d0 = malloc(l0), *d1 = malloc(l1);
+		pattern(d0, l0, a0, 1);
+		pattern(d1, l1, a1, 2);
+		struct mcu_ota_segment segs[] = { { a0, l0, d0 }, { a1, l1, d1 } };
+		struct mcu_ota_image img = { 2, segs };
+
+		int r = dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err));
+		CHECK_INT(r, 0);
+		if (r)
+			fprintf(stderr, "%s: %s\n", *name, g.err);
+		CHECK(memcmp(flash, d0, l0) == 0);
+		CHECK(memcmp(flash + (a1 - base), d1, l1) == 0);
+		/* the rest of touched sectors is erased, nothing else changed */
+		uint32_t end2 = s0 + s1 + m->sectors[2].size;
+		for (uint32_t i = l0; i < s0 + s1; i++)
+			if (flash[i] != 0xFF) {
+				CHECK(flash[i] == 0xFF);
+				break;
+			}
+		CHECK(memcmp(flash + end2, before + end2, flash_size - end2) == 0);
+		CHECK_INT(stm32_model_erase_count(g.model, 0), 1);
+		CHECK_INT(stm32_model_erase_count(g.model, 1), 1);
+		CHECK_INT(stm32_model_erase_count(g.model, 2), 1);
+		CHECK_INT(stm32_model_erase_count(g.model, 3), 0);
+		printf("     %-5s %zu alts, transfer %u, quirk %s\n", *name,
+		       g.dev.info.memory_count, g.dev.info.transfer_size, g.dev.quirk->family);
+		free(d0);
+		free(d1);
+		free(before);
+		rig_close(&g);
+	}
+}
+
+static void describes_the_f407_as_the_rom_does(void)
+{
+	struct rig g;
+	if (rig_open(&g, "F407"))
+		return;
+	CHECK_INT(g.dev.info.vid, 0x0483);
+	CHECK_INT(g.dev.info.pid, 0xdf11);
+	CHECK_INT(g.dev.info.transfer_size, 2048);
+	CHECK_INT(g.dev.info.dfu_version, 0x011A);
+	CHECK_INT(g.dev.info.memory_count, 4);
+	CHECK_STR(g.dev.info.product, "STM32  BOOTLOADER");
+	CHECK_INT(strlen(g.dev.info.serial), 12);
+	CHECK_STR(g.dev.info.serial, stm32_model_serial(g.model));
+	CHECK_STR(g.dev.memories[0].name, "Internal Flash");
+	CHECK_INT(g.dev.memories[0].sector_count, 12);
+	CHECK_STR(g.dev.memories[1].name, "Option Bytes");
+	CHECK_STR(g.dev.quirk->family, "STM32F2/F4");
+	rig_close(&g);
+}
+
+static void out_of_range_image_erases_nothing(void)
+{
+	struct rig g;
+	if (rig_open(&g, "F411"))
+		return;
+	size_t flash_size;
+	uint8_t *flash = stm32_model_flash(g.model, &flash_size);
+	memset(flash, 0x5A, flash_size);
+	static uint8_t data[4096];
+	/* the first segment fits, the second runs 16 bytes past the end of flash */
+	struct mcu_ota_segment segs[] = { { 0x08000000, 256, data },
+					  { 0x08000000 + (uint32_t)flash_size - 16, 32, data } };
+	struct mcu_ota_image img = { 2, segs };
+	CHECK_INT(dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err)), -ERANGE);
+	CHECK_CONTAINS(g.err, "cannot write 0x08080000");
+	CHECK_CONTAINS(g.err, "outside the device's Internal Flash");
+	for (size_t s = 0; s < flash_memory(&g)->sector_count; s++)
+		CHECK_INT(stm32_model_erase_count(g.model, s), 0);
+	CHECK(flash[0] == 0x5A && flash[flash_size - 1] == 0x5A);
+
+	/* a read-only memory: nothing is written either */
+	struct mcu_ota_write_options to_feature = { .alt = 3, .verify = true };
+	struct mcu_ota_segment feature = { 0xFFFF0000, 4, data };
+	struct mcu_ota_image fimg = { 1, &feature };
+	int r = dfu_write(&g.dev, &fimg, &to_feature, g.err, sizeof(g.err));
+	if (g.dev.info.memory_count > 3 && !(g.dev.memories[3].sectors[0].access &
+					     MCU_OTA_SECTOR_WRITABLE))
+		CHECK_INT(r, -ERANGE);
+	struct mcu_ota_write_options no_alt = { .alt = 9 };
+	CHECK_INT(dfu_write(&g.dev, &img, &no_alt, g.err, sizeof(g.err)), -EINVAL);
+	CHECK_CONTAINS(g.err, "no alt setting 9");
+	rig_close(&g);
+}
+
+static void unchanged_sectors_are_skipped(void)
+{
+	struct rig g;
+	if (rig_open(&g, "F407"))
+		return;
+	const uint32_t len = 256 * 1024; /* sectors 0-5 */
+	uint8_t *data = malloc(len);
+	pattern(data, len, 0x08000000, 7);
+	struct mcu_ota_segment seg = { 0x08000000, len, data };
+	struct mcu_ota_image img = { 1, &seg };
+	struct mcu_ota_write_options skip = { .verify = true, .skip_unchanged = true };
+	CHECK_INT(dfu_write(&g.dev, &img, &skip, g.err, sizeof(g.err)), 0);
+	uint64_t busy_first = stm32_model_busy_us(g.model);
+	/* the same image again: nothing erased, nothing programmed */
+	CHECK_INT(dfu_write(&g.dev, &img, &skip, g.err, sizeof(g.err)), 0);
+	for (size_t s = 0; s < 6; s++)
+		CHECK_INT(stm32_model_erase_count(g.model, s), 1);
+	CHECK_INT(stm32_model_busy_us(g.model), busy_first);
+	/* one byte changed in sector 4 (64 KiB at 0x08010000): only it is redone */
+	data[0x10000 + 5] ^= 0xFF;
+	CHECK_INT(dfu_write(&g.dev, &img, &skip, g.err, sizeof(g.err)), 0);
+	for (size_t s = 0; s < 6; s++)
+		CHECK_INT(stm32_model_erase_count(g.model, s), s == 4 ? 2 : 1);
+	size_t flash_size;
+	CHECK(memcmp(stm32_model_flash(g.model, &flash_size), data, len) == 0);
+	/* without the option every touched sector is erased again */
+	struct mcu_ota_write_options all = { .verify = true };
+	CHECK_INT(dfu_write(&g.dev, &img, &all, g.err, sizeof(g.err)), 0);
+	CHECK_INT(stm32_model_erase_count(g.model, 0), 2);
+	free(data);
+	rig_close(&g);
+}
+
+static void mass_erase_clears_the_whole_flash(void)
+{
+	struct rig g;
+	if (rig_open(&g, "F072"))
+		return;
+	size_t flash_size;
+	uint8_t *flash = stm32_model_flash(g.model, &flash_size);
+	memset(flash, 0x11, flash_size);
+	uint8_t data[300];
+	pattern(data, sizeof(data), 0x08000000, 3);
+	struct mcu_ota_segment seg = { 0x08000000, sizeof(data), data };
+	struct mcu_ota_image img = { 1, &seg };
+	struct mcu_ota_write_options mass = { .verify = true, .mass_erase = true };
+	CHECK_INT(dfu_write(&g.dev, &img, &mass, g.err, sizeof(g.err)), 0);
+	CHECK(memcmp(flash, data, sizeof(data)) == 0);
+	CHECK(flash[flash_size - 1] == 0xFF);
+	CHECK(flash[sizeof(data)] == 0xFF);
+	rig_close(&g);
+}
+
+static void device_starting_in_error_is_cleared(void)
+{
+	struct rig g;
+	struct stm32_model_options o = { .start_in_error = true };
+	if (rig_open_with(&g, "F411", &o))
+		return;
+	uint8_t data[64];
+	pattern(data, sizeof(data), 0x08000000, 4);
+	struct mcu_ota_segment seg = { 0x08000000, sizeof(data), data };
+	struct mcu_ota_image img = { 1, &seg };
+	CHECK_INT(dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err)), 0);
+	rig_close(&g);
+}
+
+static void read_protection_is_explained(void)
+{
+	struct rig g;
+	struct stm32_model_options o = { .read_protected = true };
+	if (rig_open_with(&g, "F407", &o))
+		return;
+	uint8_t data[64] = { 0 };
+	struct mcu_ota_segment seg = { 0x08000000, sizeof(data), data };
+	struct mcu_ota_image img = { 1, &seg };
+	CHECK_INT(dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err)), -EACCES);
+	CHECK_CONTAINS(g.err, "read protection (RDP level 1) is active");
+	uint8_t buf[64];
+	CHECK_INT(dfu_read(&g.dev, 0, 0x08000000, buf, sizeof(buf), g.err, sizeof(g.err)),
+		  -EACCES);
+	CHECK_CONTAINS(g.err, "errVENDOR");
+	rig_close(&g);
+}
+
+static void write_protected_sector_fails_verification(void)
+{
+	struct rig g;
+	struct stm32_model_options o = { .write_protected_sectors = { 1u << 1 } };
+	if (rig_open_with(&g, "F407", &o))
+		return;
+	uint32_t len = 32 * 1024; /* sectors 0 and 1 */
+	uint8_t *data = malloc(len);
+	pattern(data, len, 0x08000000, 5);
+	struct mcu_ota_segment seg = { 0x08000000, len, data };
+	struct mcu_ota_image img = { 1, &seg };
+	/* the ROM reports success for the protected sector: only read-back shows it */
+	struct mcu_ota_write_options blind = { .verify = false };
+	CHECK_INT(dfu_write(&g.dev, &img, &blind, g.err, sizeof(g.err)), 0);
+	CHECK_INT(dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err)), -EBADMSG);
+	CHECK_CONTAINS(g.err, "verification failed at 0x08004000");
+	CHECK_CONTAINS(g.err, "write-protected");
+	free(data);
+	rig_close(&g);
+}
+
+static struct mcu_ota_image big_image(uint8_t **data, uint32_t len, struct mcu_ota_segment *seg)
+{
+	*data = malloc(len);
+	pattern(*data, len, 0x08000000, 6);
+	*seg = (struct mcu_ota_segment){ 0x08000000, len, *data };
+	return (struct mcu_ota_image){ 1, seg };
+}
+
+static void disconnect_mid_write_is_reported(void)
+{
+	struct rig g;
+	if (rig_open(&g, "F407"))
+		return;
+	struct stm32_model_faults f = { .disconnect_at_block = 5 };
+	stm32_model_set_faults(g.model, &f);
+	uint8_t *data;
+	struct mcu_ota_segment seg;
+	struct mcu_ota_image img = big_image(&data, 64 * 1024, &seg);
+	CHECK_INT(dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err)), -ENODEV);
+	CHECK_CONTAINS(g.err, "left the bus during writing at 0x0800");
+	free(data);
+	rig_close(&g);
+}
+
+static void stalled_request_is_retried(void)
+{
+	/* F411 ROMs are known to stall during downloads now and then */
+	for (unsigned n = 1; n <= 40; n += 3) {
+		struct rig g;
+		if (rig_open(&g, "F411"))
+			return;
+		struct stm32_model_faults f = { .stall_request = n };
+		stm32_model_set_faults(g.model, &f);
+		uint8_t *data;
+		struct mcu_ota_segment seg;
+		struct mcu_ota_image img = big_image(&data, 20 * 1024, &seg);
+		int r = dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err));
+		if (r)
+			fprintf(stderr, "stall at request %u: %s\n", n, g.err);
+		CHECK_INT(r, 0);
+		size_t size;
+		CHECK(memcmp(stm32_model_flash(g.model, &size), data, seg.length) == 0);
+		free(data);
+		rig_close(&g);
+	}
+}
+
+static void flipped_bit_fails_verification(void)
+{
+	struct rig g;
+	if (rig_open(&g, "G474"))
+		return;
+	struct stm32_model_faults f = { .flip_bit = true, .flip_bit_address = 0x08000123 };
+	stm32_model_set_faults(g.model, &f);
+	uint8_t *data;
+	struct mcu_ota_segment seg;
+	struct mcu_ota_image img = big_image(&data, 4096, &seg);
+	CHECK_INT(dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err)), -EBADMSG);
+	CHECK_CONTAINS(g.err, "verification failed at 0x08000123");
+	free(data);
+	rig_close(&g);
+}
+
+static void erase_that_stays_busy_times_out(void)
+{
+	struct rig g;
+	if (rig_open(&g, "H743"))
+		return;
+	g.quirk.busy_timeout_ms = 300; /* the real 6 s would only slow the test */
+	struct stm32_model_faults f = { .erase_stays_busy = true };
+	stm32_model_set_faults(g.model, &f);
+	uint8_t *data;
+	struct mcu_ota_segment seg;
+	struct mcu_ota_image img = big_image(&data, 4096, &seg);
+	uint64_t t0 = (uint64_t)time(NULL);
+	CHECK_INT(dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err)), -ETIMEDOUT);
+	CHECK_CONTAINS(g.err, "did not finish erasing the sector at 0x08000000 within 300 ms");
+	CHECK((uint64_t)time(NULL) - t0 < 5); /* bounded: it gave up, it did not hang */
+	free(data);
+	rig_close(&g);
+}
+
+static void l4_stall_while_busy_is_waited_out(void)
+{
+	struct rig g;
+	/* real time: each 2 KiB page erase really runs while GETSTATUS stalls */
+	struct stm32_model_options o = { .time_scale = 1.0 };
+	if (rig_open_with(&g, "L4", &o))
+		return;
+	CHECK(g.dev.quirk->stall_means_busy);
+	CHECK_STR(g.dev.quirk->family, "STM32L4");
+	uint8_t *data;
+	struct mcu_ota_segment seg;
+	struct mcu_ota_image img = big_image(&data, 3 * 2048, &seg);
+	int r = dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err));
+	CHECK_INT(r, 0);
+	if (r)
+		fprintf(stderr, "L4: %s\n", g.err);
+	size_t size;
+	CHECK(memcmp(stm32_model_flash(g.model, &size), data, seg.length) == 0);
+	free(data);
+	rig_close(&g);
+}
+
+static void read_and_leave(void)
+{
+	struct rig g;
+	if (rig_open(&g, "F407"))
+		return;
+	size_t size;
+	uint8_t *flash = stm32_model_flash(g.model, &size);
+	pattern(flash, size, 0x08000000, 8);
+	uint8_t buf[5000];
+	CHECK_INT(dfu_read(&g.dev, 0, 0x08000100, buf, sizeof(buf), g.err, sizeof(g.err)), 0);
+	CHECK(memcmp(buf, flash + 0x100, sizeof(buf)) == 0);
+	CHECK_INT(dfu_read(&g.dev, 0, 0x080FFF00, buf, 512, g.err, sizeof(g.err)), -ERANGE);
+	CHECK_CONTAINS(g.err, "cannot read 0x08100000");
+	CHECK_INT(dfu_leave(&g.dev, 0x08000000, g.err, sizeof(g.err)), 0);
+	CHECK(!stm32_model_connected(g.model));
+	CHECK_INT(stm32_model_boot_address(g.model), 0x08000000);
+	rig_close(&g);
+}
+
+TEST_MAIN(TEST(describes_the_f407_as_the_rom_does), TEST(writes_every_profile),
+	  TEST(out_of_range_image_erases_nothing), TEST(unchanged_sectors_are_skipped),
+	  TEST(mass_erase_clears_the_whole_flash), TEST(device_starting_in_error_is_cleared),
+	  TEST(read_protection_is_explained), TEST(write_protected_sector_fails_verification),
+	  TEST(disconnect_mid_write_is_reported), TEST(stalled_request_is_retried),
+	  TEST(flipped_bit_fails_verification), TEST(erase_that_stays_busy_times_out),
+	  TEST(l4_stall_while_busy_is_waited_out), TEST(read_and_leave))
