@@ -16,38 +16,86 @@
 #include <stdint.h>
 
 /* Return values of stm32_model_control besides a byte count. */
-#define STM32_MODEL_STALL (-32)	    /* -EPIPE: the request is stalled */
-#define STM32_MODEL_GONE (-19)	    /* -ENODEV: the device left the bus */
+#define STM32_MODEL_STALL    (-32)  /* -EPIPE: the request is stalled */
+#define STM32_MODEL_GONE     (-19)  /* -ENODEV: the device left the bus */
 #define STM32_MODEL_TIMEDOUT (-110) /* -ETIMEDOUT: the host gave up waiting */
 
+/* DFU 1.1 states and status codes (shared/ref/dfuse.md section 1). */
+enum stm32_dfu_state {
+	STM32_DFU_APP_IDLE = 0,
+	STM32_DFU_APP_DETACH = 1,
+	STM32_DFU_IDLE = 2,
+	STM32_DFU_DNLOAD_SYNC = 3,
+	STM32_DFU_DNBUSY = 4,
+	STM32_DFU_DNLOAD_IDLE = 5,
+	STM32_DFU_MANIFEST_SYNC = 6,
+	STM32_DFU_MANIFEST = 7,
+	STM32_DFU_MANIFEST_WAIT_RESET = 8,
+	STM32_DFU_UPLOAD_IDLE = 9,
+	STM32_DFU_ERROR = 10,
+};
+
+enum stm32_dfu_status {
+	STM32_DFU_OK = 0x00,
+	STM32_DFU_ERR_TARGET = 0x01,
+	STM32_DFU_ERR_FILE = 0x02,
+	STM32_DFU_ERR_WRITE = 0x03,
+	STM32_DFU_ERR_ERASE = 0x04,
+	STM32_DFU_ERR_CHECK_ERASED = 0x05,
+	STM32_DFU_ERR_PROG = 0x06,
+	STM32_DFU_ERR_VERIFY = 0x07,
+	STM32_DFU_ERR_ADDRESS = 0x08,
+	STM32_DFU_ERR_NOTDONE = 0x09,
+	STM32_DFU_ERR_FIRMWARE = 0x0A,
+	STM32_DFU_ERR_VENDOR = 0x0B,
+	STM32_DFU_ERR_USBR = 0x0C,
+	STM32_DFU_ERR_POR = 0x0D,
+	STM32_DFU_ERR_UNKNOWN = 0x0E,
+	STM32_DFU_ERR_STALLEDPKT = 0x0F,
+};
+
 struct stm32_alt_profile {
-	const char *descriptor; /* the alt setting's interface string, e.g. "@Internal Flash  /0x08000000/04*016Kg,..." */
+	const char *descriptor; /* the alt setting's interface string, e.g. "@Internal Flash
+	                           /0x08000000/04*016Kg,..." */
+};
+
+/* A datasheet-typical erase time for one sector size (profiles list the sizes
+ * the datasheet names; other sizes use erase_us_per_kib / erase_min_us). */
+struct stm32_erase_time {
+	uint32_t sector_bytes;
+	uint32_t us;
 };
 
 struct stm32_profile {
-	const char *name;	/* "F407", "F405", "F411", "F072", "L4", "G474", "H743" */
+	const char *name; /* "F407", "F405", "F411", "F072", "L4", "G474", "H743" */
 	uint16_t vid, pid, bcd_device;
 	const char *manufacturer; /* "STMicroelectronics" */
-	const char *product;	  /* "STM32  BOOTLOADER" or "DFU in FS Mode" */
-	uint16_t transfer_size;	  /* wTransferSize: 2048, or 1024 for G474/H743 */
-	uint8_t attributes;	  /* bmAttributes, 0x0B on the F4 ROM */
+	const char *product;      /* "STM32  BOOTLOADER" or "DFU in FS Mode" */
+	uint16_t transfer_size;   /* wTransferSize: 2048, or 1024 for G474/H743 */
+	uint8_t attributes;       /* bmAttributes, 0x0B on the F4 ROM */
 	uint16_t detach_timeout;  /* wDetachTimeOut */
 	size_t alt_count;
 	struct stm32_alt_profile alts[4];
 	uint32_t flash_base, flash_size;
-	uint32_t sram_base, sram_size;	/* for the vector-table plausibility check */
+	uint32_t sram_base, sram_size; /* for the vector-table plausibility check */
 	/* Datasheet times in microseconds. Erase time depends on sector size:
 	 * erase_us_per_kib * KiB, at least erase_min_us. */
-	uint32_t erase_us_per_kib;	/* typical */
+	uint32_t erase_us_per_kib; /* typical */
 	uint32_t erase_min_us;
 	uint32_t mass_erase_us;
 	uint32_t program_us_per_word; /* per program_word_bytes */
 	uint32_t program_word_bytes;  /* 4 on F4 (x32), 8 on L4/G4 (double word), 32 on H7 */
-	bool check_erased;	      /* refuse to program a non-erased word (ECC families) */
-	bool stall_while_busy;	      /* GETSTATUS STALLs while an operation runs (L4) */
+	bool check_erased;            /* refuse to program a non-erased word (ECC families) */
+	bool stall_while_busy;        /* GETSTATUS STALLs while an operation runs (L4) */
 	uint32_t poll_timeout_ms;     /* bwPollTimeout reported on the first GETSTATUS */
 	/* Application side (issue 3): what a booted image enumerates as. */
 	uint16_t app_vid, app_pid;
+	/* Added after the first contract: */
+	struct stm32_erase_time erase_times[4]; /* exact typical times by sector size */
+	int rdp_offset; /* byte of the RDP level in the "Option Bytes" alt (0xAA = level 0), -1:
+	                   none */
+	uint32_t
+	    system_memory_base; /* AN2606: where the ROM lives (MSP at [base], PC at [base+4]) */
 };
 
 /* Profiles are static; NULL when the name is unknown. */
@@ -58,25 +106,28 @@ const char *const *stm32_profile_names(void);
 struct stm32_model_options {
 	/* 0 = operations complete instantly; 1.0 = datasheet time; 0.01 = 1% */
 	double time_scale;
-	uint8_t uid[12];       /* chip UID; the USB serial is derived from it */
-	bool start_in_error;   /* come up in dfuERROR/errFIRMWARE (blank chip) */
-	bool read_protected;   /* RDP level 1 */
+	uint8_t uid[12];                     /* chip UID; the USB serial is derived from it */
+	bool start_in_error;                 /* come up in dfuERROR/errFIRMWARE (blank chip) */
+	bool read_protected;                 /* RDP level 1 */
 	uint32_t write_protected_sectors[4]; /* bitmap of sector indexes of alt 0 */
 };
 
-/* Faults to inject; zero means off. Request and block numbers count from 1. */
+/* Faults to inject; zero means off. Request and block numbers count from 1,
+ * starting at the stm32_model_set_faults call (every stm32_model_control
+ * call is a request; a data block is a DNLOAD with wValue >= 2 and data that
+ * the state accepts). */
 struct stm32_model_faults {
-	unsigned stall_request;	     /* STALL the Nth control request */
+	unsigned stall_request;       /* STALL the Nth control request */
 	unsigned disconnect_at_block; /* vanish when the Nth data block is downloaded */
-	uint32_t flip_bit_address;   /* after programming, flip bit 0 at this address */
+	uint32_t flip_bit_address;    /* after programming, flip bit 0 at this address */
 	bool flip_bit;
-	bool erase_stays_busy;	     /* every erase takes forever */
+	bool erase_stays_busy; /* every erase takes forever */
 };
 
 struct stm32_model;
 
 struct stm32_model *stm32_model_new(const struct stm32_profile *profile,
-				    const struct stm32_model_options *options);
+                                    const struct stm32_model_options *options);
 void stm32_model_free(struct stm32_model *model);
 
 void stm32_model_set_faults(struct stm32_model *model, const struct stm32_model_faults *faults);
@@ -89,8 +140,8 @@ void stm32_model_set_faults(struct stm32_model *model, const struct stm32_model_
  * call returns STM32_MODEL_TIMEDOUT after timeout_ms and the operation goes
  * on. Standard requests (GET_DESCRIPTOR, SET_INTERFACE, ...) are answered too. */
 int stm32_model_control(struct stm32_model *model, uint8_t bmRequestType, uint8_t bRequest,
-			uint16_t wValue, uint16_t wIndex, uint8_t *data, uint16_t wLength,
-			unsigned timeout_ms);
+                        uint16_t wValue, uint16_t wIndex, uint8_t *data, uint16_t wLength,
+                        unsigned timeout_ms);
 
 /* Reset the chip: the ROM starts again in dfuIDLE (flash content kept). */
 void stm32_model_reset(struct stm32_model *model);
@@ -109,3 +160,34 @@ uint64_t stm32_model_busy_us(const struct stm32_model *model);
 
 /* The USB serial number string the model reports (12 hex digits from the UID). */
 const char *stm32_model_serial(const struct stm32_model *model);
+
+/* Added after the first contract. */
+
+/* The DFU state and status as the next GETSTATUS would see them before any
+ * transition (an operation still running shows STM32_DFU_DNBUSY). */
+enum stm32_dfu_state stm32_model_state(const struct stm32_model *model);
+enum stm32_dfu_status stm32_model_status(const struct stm32_model *model);
+
+/* Why the device left the bus. */
+enum stm32_model_gone_reason {
+	STM32_MODEL_ON_BUS = 0,     /* connected */
+	STM32_MODEL_LEFT_DFU = 1,   /* leave (manifestation): jumped to the boot address */
+	STM32_MODEL_SELF_RESET = 2, /* option-byte write or Read Unprotect: the chip reset itself */
+	STM32_MODEL_FAULT_GONE = 3, /* the disconnect_at_block fault */
+};
+enum stm32_model_gone_reason stm32_model_gone_reason(const struct stm32_model *model);
+
+/* RDP level 1 active (changes on reset after an option-byte write, or by Read Unprotect). */
+bool stm32_model_read_protected(const struct stm32_model *model);
+
+/* Number of erasable sectors (pages) of alt 0. */
+size_t stm32_model_sector_count(const struct stm32_model *model);
+
+/* Copy len bytes at address from the memory of alt setting alt (any alt,
+ * regardless of RDP and access type): 0, or -EINVAL/-EFAULT. */
+int stm32_model_read(const struct stm32_model *model, unsigned alt, uint32_t address, void *buf,
+                     size_t len);
+
+/* After a leave: whether the vector table at the boot address is plausible
+ * (initial MSP inside SRAM, reset handler a Thumb address inside flash). */
+bool stm32_model_app_valid(const struct stm32_model *model);
