@@ -13,7 +13,7 @@ ENV_FILE=$CACHE/env
 
 say() { printf 'prepare: %s\n' "$*" >&2; }
 die() { printf 'prepare: ERROR: %s\n' "$*" >&2; exit 1; }
-trap 'rc=$?; [ $rc -eq 0 ] || printf "prepare: ERROR: failed (exit %d) at line %d: %s\n" "$rc" "$LINENO" "$BASH_COMMAND" >&2' EXIT
+trap 'printf "prepare: ERROR: command failed (exit %d) at prepare.sh line %d: %s\n" "$?" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
 case "$CACHE" in
   /*) ;;
@@ -77,6 +77,7 @@ mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 flock 9 || die "cannot lock $CACHE/.lock"
 if check_ready; then   # another prepare finished while we waited for the lock
+  # shellcheck disable=SC1090
   . "$ENV_FILE"
   say "ready: kernel $VM_KVER (Debian $VM_DEBVER) in $CACHE"
   exit 0
@@ -152,6 +153,8 @@ done
 # ---------------------------------------------------------------- unpack (never into /)
 mkdir -p "$ROOT"
 for p in "${PKGS[@]}"; do
+  # linux-source is only read from (below), never unpacked whole: it is a 139 MB tarball
+  [ "$p" != "linux-source-$SERIES" ] || continue
   stamp=$ROOT/.unpacked-$p
   if [ ! -e "$stamp" ]; then
     say "unpacking $p"
@@ -195,14 +198,14 @@ SRCFILES=(
   include/uapi/linux/usb/raw_gadget.h
 )
 if [ ! -e "$SRC/.extracted" ]; then
-  TARBALL=$(ls "$ROOT"/usr/src/linux-source-"$SERIES".tar.xz 2>/dev/null | head -n1 || true)
-  [ -n "$TARBALL" ] || die "no linux-source-$SERIES.tar.xz in $ROOT/usr/src"
-  say "extracting ${#SRCFILES[@]} files from $(basename "$TARBALL") "
+  SRCDEB=$(deb_file "linux-source-$SERIES")
+  say "extracting ${#SRCFILES[@]} files from linux-source-$SERIES.tar.xz in $(basename "$SRCDEB")"
   rm -rf "$SRC"; mkdir -p "$SRC"
   members=()
   for f in "${SRCFILES[@]}"; do members+=("linux-source-$SERIES/$f"); done
-  tar -xJf "$TARBALL" -C "$SRC" --strip-components=1 "${members[@]}" \
-    || die "could not extract ${SRCFILES[*]} from $TARBALL"
+  dpkg-deb --fsys-tarfile "$SRCDEB" | tar -xO "./usr/src/linux-source-$SERIES.tar.xz" \
+    | tar -xJ -C "$SRC" --strip-components=1 "${members[@]}" \
+    || die "could not extract ${SRCFILES[*]} from linux-source-$SERIES.tar.xz in $SRCDEB"
   for f in "${SRCFILES[@]}"; do [ -s "$SRC/$f" ] || die "extracted tree lacks $f"; done
   touch "$SRC/.extracted"
 fi

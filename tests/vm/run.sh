@@ -5,6 +5,7 @@
 #        run.sh --list
 #   --build-dir DIR         CMake build folder: DIR/mcu-ota, DIR/plugins/*.so and the executables
 #                           in DIR/tests/sim go into the guest when they exist
+#   --scenarios-dir DIR     look for scenarios in DIR too (repeatable; tests/vm/scenarios always)
 #   --scenario-timeout S    per-scenario limit inside the guest (default 120)
 #   --timeout S             limit for the whole QEMU run (default 90 + scenarios x scenario limit)
 #   --keep                  keep the work folder (initramfs, console log)
@@ -14,7 +15,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SCEN_DIR=$HERE/scenarios
+SCEN_DIRS=("$HERE/scenarios")
 CACHE=${MCU_OTA_VM_CACHE:-/var/cache/mcu-ota-vm}
 export MCU_OTA_VM_CACHE=$CACHE
 
@@ -31,26 +32,34 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) BUILD_DIR=${2:?--build-dir needs a folder}; shift 2 ;;
     --build-dir=*) BUILD_DIR=${1#*=}; shift ;;
+    --scenarios-dir) [ -d "${2:?}" ] || usage_die "no folder $2"; SCEN_DIRS+=("$(cd "$2" && pwd)"); shift 2 ;;
     --scenario-timeout) SCEN_TIMEOUT=${2:?}; shift 2 ;;
     --timeout) TIMEOUT=${2:?}; shift 2 ;;
     --keep) KEEP=1; shift ;;
     -v|--verbose) VERBOSE=1; shift ;;
-    --list)
-      for s in "$SCEN_DIR"/*.sh; do
-        n=$(basename "$s" .sh)
-        d=$(sed -n '2s/^# *//p' "$s")
-        printf '%-24s %s\n' "$n" "$d"
-      done
-      exit 0 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --list) LIST_ONLY=1; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     -*) usage_die "unknown option $1 (see --help)" ;;
     *) SCENARIOS+=("$1"); shift ;;
   esac
 done
+if [ "${LIST_ONLY:-0}" = 1 ]; then
+  for d in "${SCEN_DIRS[@]}"; do
+      for s in "$d"/*.sh; do
+        [ -e "$s" ] || continue
+        n=$(basename "$s" .sh)
+        desc=$(sed -n '2s/^# *//p' "$s")
+        printf '%-24s %s\n' "$n" "$desc"
+      done
+  done
+  exit 0
+fi
 [ ${#SCENARIOS[@]} -gt 0 ] || usage_die "no scenario given (run.sh --list shows them)"
 for s in "${SCENARIOS[@]}"; do
   [[ "$s" =~ ^[A-Za-z0-9_.-]+$ ]] || usage_die "bad scenario name '$s'"
-  [ -r "$SCEN_DIR/$s.sh" ] || usage_die "no scenario '$s' ($SCEN_DIR/$s.sh); run.sh --list shows them"
+  found=0
+  for d in "${SCEN_DIRS[@]}"; do [ -r "$d/$s.sh" ] && found=1; done
+  [ "$found" = 1 ] || usage_die "no scenario '$s' in ${SCEN_DIRS[*]}; run.sh --list shows them"
 done
 [[ "$SCEN_TIMEOUT" =~ ^[0-9]+$ ]] || usage_die "--scenario-timeout wants whole seconds"
 [ -n "$TIMEOUT" ] || TIMEOUT=$((90 + ${#SCENARIOS[@]} * SCEN_TIMEOUT))
@@ -80,7 +89,8 @@ gcc -O2 -g -Wall -Wextra -Wshadow -Werror -I"$VM_UAPI_INCLUDE" \
   -o "$WORK/gadget-smoke" "$HERE/gadget-smoke.c" \
   || { say "ERROR: gadget-smoke did not build"; exit 2; }
 
-MK=(-o "$WORK" -s "$SCEN_DIR" -b "$WORK/gadget-smoke")
+MK=(-o "$WORK" -b "$WORK/gadget-smoke")
+for d in "${SCEN_DIRS[@]}"; do MK+=(-s "$d"); done
 if [ -n "$BUILD_DIR" ]; then
   if [ -x "$BUILD_DIR/mcu-ota" ]; then
     MK+=(-b "$BUILD_DIR/mcu-ota")
@@ -118,7 +128,7 @@ else
 fi
 set -e
 T_END=$(date +%s.%N)
-tr -d '\r' <"$LOG" >"$LOG.txt"
+tr -d '\r' <"$LOG" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' >"$LOG.txt"
 QEMU_S=$(awk -v a="$T_BOOT" -v b="$T_END" 'BEGIN { printf "%.1f", b - a }')
 
 # ---------------------------------------------------------------- report
@@ -148,7 +158,8 @@ done_at=$(sed -n 's/^MCUOTA-DONE \([0-9.]*\).*/\1/p' "$LOG.txt" | head -n1)
 guest_ok=1
 if [ -z "$done_at" ]; then
   guest_ok=0
-  where=${current:+ while running scenario '$current'}
+  where=
+  [ -z "$current" ] || where=" while running scenario '$current'"
   [ -n "$boot" ] || where=" before the scenarios started (boot or module loading)"
   if [ "$QRC" = 124 ] || [ "$QRC" = 137 ]; then
     echo "vm: ERROR: the guest timed out after ${TIMEOUT}s$where"

@@ -17,6 +17,15 @@ cat list.txt
 grep -q '^Found DFU: \[0483:df11\].*alt=0, name="@Internal Flash  /0x08000000/04\*016Kg,01\*064Kg,07\*128Kg", serial="SMOKE0001"' list.txt \
   || fail "dfu-util -l does not show 0483:df11 alt 0 with its name and serial"
 
+# GETSTATUS through a real host: dfu-util reads the status before its first DfuSe command.
+# The smoke device holds no memory and stalls that command, so the upload itself must fail.
+if dfu-util -a 0 -s 0x08000000:16 -U up.bin >status.txt 2>&1; then
+	cat status.txt
+	fail "upload from the smoke device succeeded; it has no memory to read"
+fi
+grep 'DFU state' status.txt
+grep -q 'DFU state(2) = dfuIDLE, status(0)' status.txt || { cat status.txt; fail "GETSTATUS did not report dfuIDLE/OK to dfu-util"; }
+
 kill "$gpid"
 wait "$gpid" 2>/dev/null
 wait_usb_gone 0483 df11 5 || fail "device still on the bus after the gadget closed /dev/raw-gadget"
