@@ -3,7 +3,7 @@
  * holds afterwards. */
 #include "check.h"
 #include "dfu.h"
-#include "stm32_model.h"
+#include "model_transport.h"
 
 #include <stdlib.h>
 #include <time.h>
@@ -15,19 +15,6 @@ struct rig {
 	char err[1024];
 };
 
-static int model_control(void *ctx, uint8_t type, uint8_t req, uint16_t value, uint16_t index,
-			 uint8_t *data, uint16_t len, unsigned timeout_ms)
-{
-	return stm32_model_control(ctx, type, req, value, index, data, len, timeout_ms);
-}
-
-static int model_set_alt(void *ctx, uint8_t interface, uint8_t alt)
-{
-	/* standard SET_INTERFACE, as usbfs sends it */
-	int r = stm32_model_control(ctx, 0x01, 11, alt, interface, NULL, 0, 1000);
-	return r < 0 ? r : 0;
-}
-
 static int rig_open_with(struct rig *g, const char *profile, const struct stm32_model_options *o)
 {
 	memset(g, 0, sizeof(*g));
@@ -36,7 +23,7 @@ static int rig_open_with(struct rig *g, const char *profile, const struct stm32_
 	if (!p)
 		return -1;
 	g->model = stm32_model_new(p, o);
-	g->dev.transport = (struct dfu_transport){ g->model, model_control, model_set_alt };
+	g->dev.transport = model_transport(g->model);
 	int r = dfu_describe(&g->dev, g->err, sizeof(g->err));
 	CHECK_INT(r, 0);
 	if (r)
