@@ -8,6 +8,18 @@
  * Operations run on the GETSTATUS that follows a command, and the model holds
  * the control pipe (blocks in stm32_model_control) for their duration, as the
  * ROM does; on profiles with stall_while_busy it STALLs GETSTATUS instead.
+ *
+ * Choices the contract leaves open (documented in stm32_model.c too):
+ * - the model comes up configured (configuration 1, alt 0), as after the
+ *   host OS enumerated it; it is not thread-safe (a front end serialises);
+ * - an operation's effect on memory is applied when it starts (on the first
+ *   GETSTATUS), its end time only gates the pipe; busy_us and erase counts
+ *   are therefore exact at time_scale 0;
+ * - writes to write-protected sectors and erases of them succeed without
+ *   changing anything; mass erase skips them; Read Unprotect erases all;
+ * - an option-byte write or Read Unprotect ends with the chip resetting
+ *   itself (disconnect, reason STM32_MODEL_SELF_RESET); the RDP level is
+ *   re-read from the option bytes at stm32_model_reset.
  */
 #pragma once
 
@@ -138,12 +150,18 @@ void stm32_model_set_faults(struct stm32_model *model, const struct stm32_model_
  * STM32_MODEL_* codes. timeout_ms is how long the host waits for this
  * request (0 = forever): when an operation would hold the pipe longer, the
  * call returns STM32_MODEL_TIMEDOUT after timeout_ms and the operation goes
- * on. Standard requests (GET_DESCRIPTOR, SET_INTERFACE, ...) are answered too. */
+ * on. Standard requests (GET_DESCRIPTOR, SET_INTERFACE, ...) are answered too.
+ * While an operation runs, stall_while_busy profiles STALL class requests at
+ * once (standard requests wait). An operation that never ends (the
+ * erase_stays_busy fault) makes a request with timeout_ms 0 return
+ * STM32_MODEL_TIMEDOUT at once instead of hanging the caller. */
 int stm32_model_control(struct stm32_model *model, uint8_t bmRequestType, uint8_t bRequest,
                         uint16_t wValue, uint16_t wIndex, uint8_t *data, uint16_t wLength,
                         unsigned timeout_ms);
 
-/* Reset the chip: the ROM starts again in dfuIDLE (flash content kept). */
+/* Reset the chip: the ROM starts again in dfuIDLE (flash content kept), or in
+ * dfuERROR/errFIRMWARE when start_in_error is set and the first flash word is
+ * still erased (a blank chip). An operation in progress is abandoned. */
 void stm32_model_reset(struct stm32_model *model);
 /* Whether the device is on the bus (false after a disconnect fault or leave). */
 bool stm32_model_connected(const struct stm32_model *model);
