@@ -26,7 +26,7 @@ struct image {
 	/* DfuSe files only: the suffix's ids (0xFFFF = any) and the target's alt. */
 	uint16_t dfu_vid, dfu_pid, dfu_bcd_device;
 	int alt;          /* -1 when the file does not say */
-	uint32_t entry;   /* ELF e_entry, 0 when unknown */
+	uint32_t entry;   /* ELF e_entry or HEX 03/05 start address, 0 when unknown */
 	int has_entry;    /* entry came from the file (ELF e_entry, HEX 03/05 record) */
 	uint8_t *storage; /* owns the bytes every segment points into */
 };

@@ -23,23 +23,24 @@ static uint32_t le32(const uint8_t *p)
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* CRC-32 (reflected polynomial 0xedb88320) four bits at a time: a table
+ * small enough to be a constant, so there is no lazy initialisation to race
+ * on. Entry i is the CRC of nibble i shifted through four rounds. */
+static const uint32_t crc_nibble[16] = {
+    0x00000000u, 0x1db71064u, 0x3b6e20c8u, 0x26d930acu, 0x76dc4190u, 0x6b6b51f4u,
+    0x4db26158u, 0x5005713cu, 0xedb88320u, 0xf00f9344u, 0xd6d6a3e8u, 0xcb61b38cu,
+    0x9b64c2b0u, 0x86d3d2d4u, 0xa00ae278u, 0xbdbdf21cu,
+};
+
 uint32_t image_dfu_crc(const uint8_t *buf, size_t len)
 {
-	static uint32_t table[256];
-	static int ready;
 	uint32_t crc = 0xffffffffu;
 
-	if (!ready) {
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t c = i;
-			for (int k = 0; k < 8; k++)
-				c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-			table[i] = c;
-		}
-		ready = 1;
+	for (size_t i = 0; i < len; i++) {
+		crc ^= buf[i];
+		crc = crc_nibble[crc & 15] ^ (crc >> 4);
+		crc = crc_nibble[crc & 15] ^ (crc >> 4);
 	}
-	for (size_t i = 0; i < len; i++)
-		crc = table[(crc ^ buf[i]) & 0xff] ^ (crc >> 8);
 	return crc; /* DFU leaves out the final xor */
 }
 

@@ -57,7 +57,7 @@ static void human_size(uint64_t bytes, char *out, size_t outlen)
 
 static int print_text(const char *path, const struct image *image)
 {
-	char size[32], hex[65];
+	char size[48], hex[65];
 	uint64_t total = image_total_size(image);
 
 	printf("file:      %s\n", path);
