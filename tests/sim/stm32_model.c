@@ -446,7 +446,7 @@ void stm32_model_reset(struct stm32_model *m)
 
 /* ---- operations --------------------------------------------------------- */
 
-static uint32_t erase_time_us(const struct stm32_profile *p, uint32_t sector_bytes)
+uint32_t stm32_profile_erase_us(const struct stm32_profile *p, uint32_t sector_bytes)
 {
 	uint64_t us;
 
@@ -457,6 +457,12 @@ static uint32_t erase_time_us(const struct stm32_profile *p, uint32_t sector_byt
 	if (us < p->erase_min_us)
 		us = p->erase_min_us;
 	return us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+uint64_t stm32_profile_program_us(const struct stm32_profile *p, uint32_t bytes)
+{
+	return (uint64_t)((bytes + p->program_word_bytes - 1) / p->program_word_bytes) *
+	       p->program_us_per_word;
 }
 
 /* Erase one sector of main flash; write-protected sectors are skipped
@@ -588,7 +594,7 @@ static enum stm32_dfu_status execute(struct stm32_model *m, uint64_t *us, bool *
 			if (!memory_at(mem, address, NULL, &sector, &access) ||
 			    !(access & ACCESS_ERASE))
 				return STM32_DFU_ERR_TARGET;
-			*us = erase_time_us(m->profile, seg->sector_size);
+			*us = stm32_profile_erase_us(m->profile, seg->sector_size);
 			*forever = m->faults.erase_stays_busy;
 			if (*forever)
 				return STM32_DFU_OK;
@@ -623,9 +629,7 @@ static enum stm32_dfu_status execute(struct stm32_model *m, uint64_t *us, bool *
 	    (uint64_t)m->pointer + (uint64_t)(m->pending_block - 2) * m->profile->transfer_size;
 	if (!memory_allows(mem, address, length, ACCESS_WRITE))
 		return STM32_DFU_ERR_TARGET;
-	*us = (uint64_t)((length + m->profile->program_word_bytes - 1) /
-	                 m->profile->program_word_bytes) *
-	      m->profile->program_us_per_word;
+	*us = stm32_profile_program_us(m->profile, length);
 	switch (mem->kind) {
 	case MEMORY_FLASH:
 		st = program_flash(m, address, b, length);

@@ -112,6 +112,11 @@ struct stm32_profile {
 
 /* Profiles are static; NULL when the name is unknown. */
 const struct stm32_profile *stm32_profile_find(const char *name);
+/* Datasheet-typical time, at time_scale 1.0, to erase one sector of this
+ * size, and to program bytes in one go: what the model spends, and so the
+ * floor a benchmark compares a host with. */
+uint32_t stm32_profile_erase_us(const struct stm32_profile *profile, uint32_t sector_bytes);
+uint64_t stm32_profile_program_us(const struct stm32_profile *profile, uint32_t bytes);
 /* NULL-terminated list of all profile names. */
 const char *const *stm32_profile_names(void);
 
