@@ -7,12 +7,12 @@
 enum cli_exit {
 	EXIT_OK = 0,
 	EXIT_FAILURE_GENERIC = 1, /* anything not listed below */
-	EXIT_USAGE = 2,		  /* bad command line */
-	EXIT_BAD_INPUT = 3,	  /* unreadable or malformed file, image out of the device's memory */
-	EXIT_NO_DEVICE = 4,	  /* no matching device, or more than one */
-	EXIT_DEVICE_ERROR = 5,	  /* the device refused or failed an operation */
-	EXIT_VERIFY_FAILED = 6,	  /* read-back differs from what was written */
-	EXIT_DEVICE_LOST = 7,	  /* the device left the bus or stopped answering */
+	EXIT_USAGE = 2,           /* bad command line */
+	EXIT_BAD_INPUT = 3,     /* unreadable or malformed file, image out of the device's memory */
+	EXIT_NO_DEVICE = 4,     /* no matching device, or more than one */
+	EXIT_DEVICE_ERROR = 5,  /* the device refused or failed an operation */
+	EXIT_VERIFY_FAILED = 6, /* read-back differs from what was written */
+	EXIT_DEVICE_LOST = 7,   /* the device left the bus or stopped answering */
 };
 
 /* Map a negative errno from the core or a plugin to an exit code. */
@@ -52,8 +52,11 @@ int cli_device_open(struct cli_device *d, const char *serial, const char *port);
 void cli_device_close(struct cli_device *d);
 
 /* The options every device command takes, for getopt_long tables. */
-#define CLI_DEVICE_OPTIONS                                                                       \
-	{ "serial", required_argument, NULL, 'S' }, { "port", required_argument, NULL, 'P' }
-#define CLI_DEVICE_HELP                                                                          \
-	"  --serial S    the device whose USB serial number is S\n"                              \
+#define CLI_DEVICE_OPTIONS                                                                         \
+	{"serial", required_argument, NULL, 'S'},                                                  \
+	{                                                                                          \
+		"port", required_argument, NULL, 'P'                                               \
+	}
+#define CLI_DEVICE_HELP                                                                            \
+	"  --serial S    the device whose USB serial number is S\n"                                \
 	"  --port P      the device at USB port path P (as `mcu-ota list` shows it, e.g. 1-1.3)\n"

@@ -43,7 +43,7 @@ int cli_flasher_load(struct cli_device *d, const char *serial, const char *port)
 	if (port)
 		host_set_string(&d->host, "port", port);
 	int r = plugin_load(plugin_dir(cli_globals.plugin_dir), "dfuse", MCU_OTA_PLUGIN_FLASHER,
-			    &d->plugin, err, sizeof(err));
+	                    &d->plugin, err, sizeof(err));
 	if (r < 0) {
 		log_error("%s", err);
 		return EXIT_FAILURE_GENERIC;

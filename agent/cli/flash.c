@@ -12,47 +12,48 @@
 static void help(FILE *f)
 {
 	fprintf(f,
-		"Usage: mcu-ota flash FILE [OPTIONS]\n\n"
-		"Writes FILE (raw binary, Intel HEX, DfuSe .dfu or ELF) to a device in DFU mode:\n"
-		"checks that every byte fits writable memory, erases only the sectors the image\n"
-		"touches (skipping those that already hold the new bytes), writes, and reads\n"
-		"everything back to compare.\n\n"
-		"  --format F         bin, hex, dfu, elf or auto (default: by content)\n"
-		"  --address A        where a raw binary goes (default 0x08000000)\n"
-		"  --alt N            the memory (alt setting) to write (default 0, or the .dfu's)\n" CLI_DEVICE_HELP
-		"  --no-verify        do not read back and compare\n"
-		"  --mass-erase       erase the whole memory first\n"
-		"  --no-skip-unchanged  erase and write every touched sector\n"
-		"  --leave            start the application afterwards (at the image's lowest\n"
-		"                     address, where its vector table is)\n\n"
-		"Example: mcu-ota flash firmware.hex --serial 3574364C3034 --leave\n");
+	        "Usage: mcu-ota flash FILE [OPTIONS]\n\n"
+	        "Writes FILE (raw binary, Intel HEX, DfuSe .dfu or ELF) to a device in DFU mode:\n"
+	        "checks that every byte fits writable memory, erases only the sectors the image\n"
+	        "touches (skipping those that already hold the new bytes), writes, and reads\n"
+	        "everything back to compare.\n\n"
+	        "  --format F         bin, hex, dfu, elf or auto (default: by content)\n"
+	        "  --address A        where a raw binary goes (default 0x08000000)\n"
+	        "  --alt N            the memory (alt setting) to write (default 0, or the "
+	        ".dfu's)\n" CLI_DEVICE_HELP "  --no-verify        do not read back and compare\n"
+	        "  --mass-erase       erase the whole memory first\n"
+	        "  --no-skip-unchanged  erase and write every touched sector\n"
+	        "  --leave            start the application afterwards (at the image's lowest\n"
+	        "                     address, where its vector table is)\n\n"
+	        "Example: mcu-ota flash firmware.hex --serial 3574364C3034 --leave\n");
 }
 
 int cli_flash(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "address", required_argument, NULL, 'a' },
-		{ "alt", required_argument, NULL, 'A' },
-		{ "no-verify", no_argument, NULL, 'n' },
-		{ "mass-erase", no_argument, NULL, 'm' },
-		{ "no-skip-unchanged", no_argument, NULL, 'k' },
-		{ "leave", no_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		CLI_DEVICE_OPTIONS,
-		{ 0 },
+	    {"format", required_argument, NULL, 'f'},
+	    {"address", required_argument, NULL, 'a'},
+	    {"alt", required_argument, NULL, 'A'},
+	    {"no-verify", no_argument, NULL, 'n'},
+	    {"mass-erase", no_argument, NULL, 'm'},
+	    {"no-skip-unchanged", no_argument, NULL, 'k'},
+	    {"leave", no_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},
+	    CLI_DEVICE_OPTIONS,
+	    {0},
 	};
 	const char *serial = NULL, *port = NULL;
 	enum image_format format = IMAGE_FORMAT_AUTO;
 	uint32_t address = IMAGE_DEFAULT_ADDRESS, alt = 0;
 	bool alt_given = false, leave = false;
-	struct mcu_ota_write_options wo = { .verify = true, .skip_unchanged = true };
+	struct mcu_ota_write_options wo = {.verify = true, .skip_unchanged = true};
 	int c;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			if (image_format_parse(optarg, &format) < 0) {
-				log_error("unknown format \"%s\" (bin, hex, dfu, elf, auto)", optarg);
+				log_error("unknown format \"%s\" (bin, hex, dfu, elf, auto)",
+				          optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -124,17 +125,17 @@ int cli_flash(int argc, char **argv)
 	    ((image.dfu_vid != 0xFFFF && image.dfu_vid != info->vid) ||
 	     (image.dfu_pid != 0xFFFF && image.dfu_pid != info->pid))) {
 		log_error("%s is for USB device %04x:%04x, this device is %04x:%04x; nothing was "
-			  "written",
-			  path, image.dfu_vid, image.dfu_pid, info->vid, info->pid);
+		          "written",
+		          path, image.dfu_vid, image.dfu_pid, info->vid, info->pid);
 		code = EXIT_BAD_INPUT;
 		goto out;
 	}
 	char size[32];
 	format_size(bytes, size, sizeof(size));
 	log_info("writing %s (%s, %s in %zu segment%s) to %s, serial %s, port %s, alt %u", path,
-		 image_format_name(image.format), size, image.segment_count,
-		 image.segment_count == 1 ? "" : "s", info->product, info->serial, info->port,
-		 wo.alt);
+	         image_format_name(image.format), size, image.segment_count,
+	         image.segment_count == 1 ? "" : "s", info->product, info->serial, info->port,
+	         wo.alt);
 
 	struct mcu_ota_image view = image_view(&image);
 	uint64_t start = host_now_ns();
@@ -149,15 +150,16 @@ int cli_flash(int argc, char **argv)
 	if (leave) {
 		r = d.ops->leave(d.handle, image.segments[0].address, err, sizeof(err));
 		if (r < 0) {
-			log_error("the image was written%s, but %s", wo.verify ? " and verified" : "",
-				  err);
+			log_error("the image was written%s, but %s",
+			          wo.verify ? " and verified" : "", err);
 			code = cli_exit_code(r);
 			goto out;
 		}
 	}
 	if (!cli_globals.quiet)
 		printf("flashed %s to 0x%08" PRIx32 " in %.1f s (%.1f KiB/s)%s%s\n", size,
-		       image.segments[0].address, secs, secs > 0 ? (double)bytes / 1024.0 / secs : 0,
+		       image.segments[0].address, secs,
+		       secs > 0 ? (double)bytes / 1024.0 / secs : 0,
 		       wo.verify ? ", verified" : ", not verified",
 		       leave ? ", application started" : "");
 out:

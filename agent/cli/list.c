@@ -88,9 +88,10 @@ static void print_json(void *user, const struct mcu_ota_device_info *info)
 			size_t j = group_end(m, i);
 			char acc[4];
 			access_letters(m->sectors[i].access, acc);
-			printf("%s{\"address\": \"0x%08" PRIx32 "\", \"count\": %zu, \"size\": %" PRIu32
-			       ", \"access\": \"%s\"}",
-			       i ? ", " : "", m->sectors[i].address, j - i, m->sectors[i].size, acc);
+			printf("%s{\"address\": \"0x%08" PRIx32
+			       "\", \"count\": %zu, \"size\": %" PRIu32 ", \"access\": \"%s\"}",
+			       i ? ", " : "", m->sectors[i].address, j - i, m->sectors[i].size,
+			       acc);
 			i = j;
 		}
 		printf("]}");
@@ -101,19 +102,19 @@ static void print_json(void *user, const struct mcu_ota_device_info *info)
 static void help(FILE *f)
 {
 	fprintf(f, "Usage: mcu-ota list [--json] [--serial S] [--port P]\n\n"
-		   "Lists the devices in DFU mode (ST's ROM bootloader, 0483:df11) with their\n"
-		   "serial number, USB port path and every alt setting's memory: address, size\n"
-		   "and sectors (r readable, e erasable, w writable).\n\n"
-		   "  --json        machine-readable output\n" CLI_DEVICE_HELP);
+	           "Lists the devices in DFU mode (ST's ROM bootloader, 0483:df11) with their\n"
+	           "serial number, USB port path and every alt setting's memory: address, size\n"
+	           "and sectors (r readable, e erasable, w writable).\n\n"
+	           "  --json        machine-readable output\n" CLI_DEVICE_HELP);
 }
 
 int cli_list(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		CLI_DEVICE_OPTIONS,
-		{ 0 },
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    CLI_DEVICE_OPTIONS,
+	    {0},
 	};
 	const char *serial = NULL, *port = NULL;
 	bool json = false;
@@ -147,11 +148,11 @@ int cli_list(int argc, char **argv)
 		return code;
 	char err[1024];
 	unsigned count = 0;
-	struct json_ctx jc = { 0 };
+	struct json_ctx jc = {0};
 	if (json)
 		printf("[");
-	int r = d.ops->list(&d.host.api, json ? print_json : print_text, json ? (void *)&jc : &count,
-			    err, sizeof(err));
+	int r = d.ops->list(&d.host.api, json ? print_json : print_text,
+	                    json ? (void *)&jc : &count, err, sizeof(err));
 	if (json)
 		printf("%s]\n", jc.count ? "\n" : "");
 	cli_device_close(&d);

@@ -15,13 +15,15 @@
 
 static void help(FILE *f)
 {
-	fprintf(f, "Usage: mcu-ota read --address A --length N [--alt N] [--serial S | --port P] OUT\n\n"
-		   "Reads N bytes of the device's memory from address A into the file OUT. OUT\n"
-		   "appears only when the whole read succeeded. Numbers take 0x and K/M suffixes.\n\n"
-		   "  --address A   first address (default 0x08000000)\n"
-		   "  --length N    bytes to read (required, at most 64M)\n"
-		   "  --alt N       the memory (alt setting) to read (default 0)\n" CLI_DEVICE_HELP
-		   "\nExample: mcu-ota read --address 0x08000000 --length 1M backup.bin\n");
+	fprintf(
+	    f,
+	    "Usage: mcu-ota read --address A --length N [--alt N] [--serial S | --port P] OUT\n\n"
+	    "Reads N bytes of the device's memory from address A into the file OUT. OUT\n"
+	    "appears only when the whole read succeeded. Numbers take 0x and K/M suffixes.\n\n"
+	    "  --address A   first address (default 0x08000000)\n"
+	    "  --length N    bytes to read (required, at most 64M)\n"
+	    "  --alt N       the memory (alt setting) to read (default 0)\n" CLI_DEVICE_HELP
+	    "\nExample: mcu-ota read --address 0x08000000 --length 1M backup.bin\n");
 }
 
 /* Write-then-rename, so that OUT is either complete or absent. */
@@ -59,12 +61,12 @@ static int write_file(const char *path, const uint8_t *data, size_t len)
 int cli_read(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "address", required_argument, NULL, 'a' },
-		{ "length", required_argument, NULL, 'n' },
-		{ "alt", required_argument, NULL, 'A' },
-		{ "help", no_argument, NULL, 'h' },
-		CLI_DEVICE_OPTIONS,
-		{ 0 },
+	    {"address", required_argument, NULL, 'a'},
+	    {"length", required_argument, NULL, 'n'},
+	    {"alt", required_argument, NULL, 'A'},
+	    {"help", no_argument, NULL, 'h'},
+	    CLI_DEVICE_OPTIONS,
+	    {0},
 	};
 	const char *serial = NULL, *port = NULL;
 	uint32_t address = IMAGE_DEFAULT_ADDRESS, length = 0, alt = 0;

@@ -74,7 +74,7 @@ static void draw(struct host *h, uint64_t now)
 	format_size(h->last_total, total, sizeof(total));
 	unsigned pct = h->last_total ? (unsigned)(h->last_done * 100 / h->last_total) : 0;
 	fprintf(stderr, "%s%-7s %10s / %-10s %3u%%  %7.1f KiB/s  %5.1f s", h->tty ? "\r" : "",
-		h->phase, done, total, pct, rate, secs);
+	        h->phase, done, total, pct, rate, secs);
 	fprintf(stderr, h->tty ? "\033[K" : "\n");
 	fflush(stderr);
 }
@@ -116,12 +116,12 @@ void host_init(struct host *h, bool quiet)
 {
 	memset(h, 0, sizeof(*h));
 	h->api = (struct mcu_ota_host){
-		.ctx = h,
-		.log = host_log,
-		.progress = host_progress,
-		.config_string = get_string,
-		.config_int = get_int,
-		.config_bool = get_bool,
+	    .ctx = h,
+	    .log = host_log,
+	    .progress = host_progress,
+	    .config_string = get_string,
+	    .config_int = get_int,
+	    .config_bool = get_bool,
 	};
 	h->quiet = quiet;
 	h->tty = isatty(STDERR_FILENO);

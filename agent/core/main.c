@@ -10,40 +10,42 @@ static const struct command {
 	int (*run)(int argc, char **argv);
 	const char *summary;
 } commands[] = {
-	{ "list", cli_list, "list devices in DFU mode with their memory" },
-	{ "flash", cli_flash, "write a firmware file to a device in DFU mode" },
-	{ "read", cli_read, "read a device's memory into a file" },
-	{ "image", cli_image, "show what a firmware file would write where" },
+    {"list", cli_list, "list devices in DFU mode with their memory"},
+    {"flash", cli_flash, "write a firmware file to a device in DFU mode"},
+    {"read", cli_read, "read a device's memory into a file"},
+    {"image", cli_image, "show what a firmware file would write where"},
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: mcu-ota [--plugin-dir DIR] [-v|-q] COMMAND [ARGS]\n\n"
-		   "Updates STM32 microcontrollers through their ROM bootloader (USB DFU/DfuSe).\n\n"
-		   "Commands:\n");
+	fprintf(f,
+	        "Usage: mcu-ota [--plugin-dir DIR] [-v|-q] COMMAND [ARGS]\n\n"
+	        "Updates STM32 microcontrollers through their ROM bootloader (USB DFU/DfuSe).\n\n"
+	        "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\nOptions:\n"
-		   "  --plugin-dir DIR  load plugins from DIR (also $MCU_OTA_PLUGIN_DIR)\n"
-		   "  -v, --verbose     debug output\n"
-		   "  -q, --quiet       errors only, no progress\n"
-		   "  -h, --help        this text; `mcu-ota COMMAND --help` for a command\n"
-		   "  --version         the version\n\n"
-		   "Exit codes: 0 success, 1 other failure, 2 bad command line, 3 bad input file or\n"
-		   "image outside the device's memory, 4 no matching device (or several), 5 the\n"
-		   "device refused or failed an operation, 6 verification failed, 7 the device\n"
-		   "left the bus or stopped answering.\n");
+	fprintf(f,
+	        "\nOptions:\n"
+	        "  --plugin-dir DIR  load plugins from DIR (also $MCU_OTA_PLUGIN_DIR)\n"
+	        "  -v, --verbose     debug output\n"
+	        "  -q, --quiet       errors only, no progress\n"
+	        "  -h, --help        this text; `mcu-ota COMMAND --help` for a command\n"
+	        "  --version         the version\n\n"
+	        "Exit codes: 0 success, 1 other failure, 2 bad command line, 3 bad input file or\n"
+	        "image outside the device's memory, 4 no matching device (or several), 5 the\n"
+	        "device refused or failed an operation, 6 verification failed, 7 the device\n"
+	        "left the bus or stopped answering.\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "plugin-dir", required_argument, NULL, 'D' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
+	    {"plugin-dir", required_argument, NULL, 'D'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {0},
 	};
 	int c;
 	/* '+': stop at the command; its options are its own */

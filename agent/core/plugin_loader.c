@@ -63,20 +63,20 @@ static bool valid_name(const char *name)
 }
 
 int plugin_load(const char *dir, const char *name, enum mcu_ota_plugin_kind kind,
-		struct plugin *out, char *err, size_t errlen)
+                struct plugin *out, char *err, size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	if (!valid_name(name)) {
 		set_error(err, errlen, "invalid plugin name \"%s\" (letters, digits, - and _)",
-			  name);
+		          name);
 		return -EINVAL;
 	}
 	snprintf(out->path, sizeof(out->path), "%s/mcu-ota-%s.so", dir, name);
 	if (access(out->path, R_OK) != 0) {
 		set_error(err, errlen,
-			  "no %s plugin \"%s\": %s does not exist (set the plugin directory with "
-			  "--plugin-dir or MCU_OTA_PLUGIN_DIR)",
-			  plugin_kind_name(kind), name, out->path);
+		          "no %s plugin \"%s\": %s does not exist (set the plugin directory with "
+		          "--plugin-dir or MCU_OTA_PLUGIN_DIR)",
+		          plugin_kind_name(kind), name, out->path);
 		return -ENOENT;
 	}
 	out->dl = dlopen(out->path, RTLD_NOW | RTLD_LOCAL);
@@ -90,24 +90,23 @@ int plugin_load(const char *dir, const char *name, enum mcu_ota_plugin_kind kind
 	int r = 0;
 	if (!desc) {
 		set_error(err, errlen,
-			  "%s is not an mcu-ota plugin of this ABI: it exports no %s() (plugins "
-			  "built for another ABI version export another symbol; rebuild it against "
-			  "this mcu-ota's plugin.h)",
-			  out->path, MCU_OTA_PLUGIN_SYMBOL);
+		          "%s is not an mcu-ota plugin of this ABI: it exports no %s() (plugins "
+		          "built for another ABI version export another symbol; rebuild it against "
+		          "this mcu-ota's plugin.h)",
+		          out->path, MCU_OTA_PLUGIN_SYMBOL);
 		r = -EPROTO;
 	} else if (desc->abi != MCU_OTA_PLUGIN_ABI) {
 		set_error(err, errlen,
-			  "plugin %s was built for plugin ABI %u, this mcu-ota speaks ABI %u: "
-			  "rebuild it against this mcu-ota's plugin.h",
-			  out->path, (unsigned)desc->abi, MCU_OTA_PLUGIN_ABI);
+		          "plugin %s was built for plugin ABI %u, this mcu-ota speaks ABI %u: "
+		          "rebuild it against this mcu-ota's plugin.h",
+		          out->path, (unsigned)desc->abi, MCU_OTA_PLUGIN_ABI);
 		r = -EPROTO;
-	} else if (desc->kind != kind ||
-		   (kind == MCU_OTA_PLUGIN_FLASHER && !desc->flasher) ||
-		   (kind == MCU_OTA_PLUGIN_ENTRY && !desc->entry) ||
-		   (kind == MCU_OTA_PLUGIN_HEALTH && !desc->health)) {
+	} else if (desc->kind != kind || (kind == MCU_OTA_PLUGIN_FLASHER && !desc->flasher) ||
+	           (kind == MCU_OTA_PLUGIN_ENTRY && !desc->entry) ||
+	           (kind == MCU_OTA_PLUGIN_HEALTH && !desc->health)) {
 		set_error(err, errlen, "plugin %s is a%s %s plugin, not a %s plugin", out->path,
-			  desc->kind == MCU_OTA_PLUGIN_ENTRY ? "n" : "", plugin_kind_name(desc->kind),
-			  plugin_kind_name(kind));
+		          desc->kind == MCU_OTA_PLUGIN_ENTRY ? "n" : "",
+		          plugin_kind_name(desc->kind), plugin_kind_name(kind));
 		r = -EPROTO;
 	}
 	if (r < 0) {

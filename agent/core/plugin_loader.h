@@ -19,7 +19,7 @@ const char *plugin_dir(const char *option);
 /* -ENOENT when no such plugin, -EPROTO for another ABI version or kind;
  * err says which and what to do. */
 __attribute__((warn_unused_result)) int plugin_load(const char *dir, const char *name,
-						    enum mcu_ota_plugin_kind kind,
-						    struct plugin *out, char *err, size_t errlen);
+                                                    enum mcu_ota_plugin_kind kind,
+                                                    struct plugin *out, char *err, size_t errlen);
 void plugin_unload(struct plugin *p);
 const char *plugin_kind_name(enum mcu_ota_plugin_kind kind);

@@ -21,4 +21,5 @@ void hex_encode(const uint8_t *data, size_t len, char *out);
 void format_size(uint64_t bytes, char *out, size_t outlen);
 
 /* snprintf that never overflows and tolerates a NULL buffer. */
-void set_error(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void set_error(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));

@@ -16,7 +16,7 @@ enum mcu_ota_log_level log_get_level(void)
 
 void log_msgv(enum mcu_ota_log_level level, const char *fmt, va_list ap)
 {
-	static const char *const prefix[] = { "error: ", "warning: ", "", "debug: " };
+	static const char *const prefix[] = {"error: ", "warning: ", "", "debug: "};
 	if (level > threshold)
 		return;
 	fprintf(stderr, "mcu-ota: %s", prefix[level]);

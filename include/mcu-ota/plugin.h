@@ -20,12 +20,12 @@ extern "C" {
 #endif
 
 /* Bumped on any incompatible change of the structs below. */
-#define MCU_OTA_PLUGIN_ABI 1u
+#define MCU_OTA_PLUGIN_ABI    1u
 #define MCU_OTA_PLUGIN_SYMBOL "mcu_ota_plugin_v1"
 
 #if defined(__GNUC__)
 #define MCU_OTA_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
-#define MCU_OTA_EXPORT __attribute__((visibility("default")))
+#define MCU_OTA_EXPORT            __attribute__((visibility("default")))
 #else
 #define MCU_OTA_PRINTF(fmt, args)
 #define MCU_OTA_EXPORT
@@ -49,7 +49,7 @@ enum mcu_ota_log_level {
 struct mcu_ota_host {
 	void *ctx;
 	void (*log)(void *ctx, enum mcu_ota_log_level level, const char *fmt, va_list ap)
-		MCU_OTA_PRINTF(3, 0);
+	    MCU_OTA_PRINTF(3, 0);
 	/* phase is a short word ("erase", "write", "verify", "read"); total may be 0 */
 	void (*progress)(void *ctx, const char *phase, uint64_t done, uint64_t total);
 	/* The plugin's configuration section. Each returns 0 when the key is set,
@@ -62,8 +62,8 @@ struct mcu_ota_host {
 
 /* Convenience wrapper so plugins can log printf-style. */
 static inline MCU_OTA_PRINTF(3, 4) void mcu_ota_log(const struct mcu_ota_host *host,
-						    enum mcu_ota_log_level level, const char *fmt,
-						    ...)
+                                                    enum mcu_ota_log_level level, const char *fmt,
+                                                    ...)
 {
 	va_list ap;
 	if (!host || !host->log)
@@ -105,7 +105,7 @@ struct mcu_ota_sector {
 /* One memory of the device (for DfuSe: one alternate setting). */
 struct mcu_ota_memory {
 	unsigned alt;
-	char name[64];		 /* e.g. "Internal Flash" (padding trimmed) */
+	char name[64];         /* e.g. "Internal Flash" (padding trimmed) */
 	char description[256]; /* the raw descriptor string */
 	size_t sector_count;
 	const struct mcu_ota_sector *sectors;
@@ -117,9 +117,9 @@ struct mcu_ota_device_info {
 	char port[64]; /* USB port path "bus-port.port...", e.g. "1-1.3" */
 	char manufacturer[128];
 	char product[128];
-	uint16_t dfu_version;	/* bcdDFUVersion, 0x011A for DfuSe */
+	uint16_t dfu_version;   /* bcdDFUVersion, 0x011A for DfuSe */
 	uint16_t transfer_size; /* wTransferSize */
-	uint8_t attributes;	/* bmAttributes of the DFU functional descriptor */
+	uint8_t attributes;     /* bmAttributes of the DFU functional descriptor */
 	size_t memory_count;
 	const struct mcu_ota_memory *memories;
 };
@@ -127,8 +127,8 @@ struct mcu_ota_device_info {
 /* ---- flasher ---- */
 
 struct mcu_ota_write_options {
-	unsigned alt;	     /* memory to write, 0 = internal flash */
-	bool verify;	     /* read back and compare after writing */
+	unsigned alt;        /* memory to write, 0 = internal flash */
+	bool verify;         /* read back and compare after writing */
 	bool mass_erase;     /* erase the whole memory instead of touched sectors */
 	bool skip_unchanged; /* leave sectors alone that already hold the new bytes */
 };
@@ -140,16 +140,16 @@ typedef void (*mcu_ota_device_cb)(void *user, const struct mcu_ota_device_info *
 struct mcu_ota_flasher_ops {
 	/* Call cb for every matching device in bootloader mode. */
 	int (*list)(const struct mcu_ota_host *host, mcu_ota_device_cb cb, void *user, char *err,
-		    size_t errlen);
+	            size_t errlen);
 	/* Open exactly one matching device; -ENODEV when there is none, -EBUSY
 	 * (with the candidates named) when the selection is ambiguous. */
 	int (*open)(const struct mcu_ota_host *host, void **handle, char *err, size_t errlen);
 	/* Valid until close. */
 	const struct mcu_ota_device_info *(*info)(void *handle);
 	int (*write)(void *handle, const struct mcu_ota_image *image,
-		     const struct mcu_ota_write_options *options, char *err, size_t errlen);
+	             const struct mcu_ota_write_options *options, char *err, size_t errlen);
 	int (*read)(void *handle, unsigned alt, uint32_t address, uint8_t *buffer, size_t length,
-		    char *err, size_t errlen);
+	            char *err, size_t errlen);
 	/* Leave the bootloader and start the application at address. */
 	int (*leave)(void *handle, uint32_t address, char *err, size_t errlen);
 	void (*close)(void *handle);
@@ -170,7 +170,7 @@ struct mcu_ota_health_ops {
 	/* 0 when the application is up (and reports expected_version, when not
 	 * NULL) within deadline_ms. */
 	int (*check)(const struct mcu_ota_host *host, const char *expected_version,
-		     unsigned deadline_ms, char *err, size_t errlen);
+	             unsigned deadline_ms, char *err, size_t errlen);
 };
 
 struct mcu_ota_plugin {
@@ -186,9 +186,12 @@ struct mcu_ota_plugin {
 
 typedef const struct mcu_ota_plugin *(*mcu_ota_plugin_fn)(void);
 
-#define MCU_OTA_DEFINE_PLUGIN(var)                                                               \
-	MCU_OTA_EXPORT const struct mcu_ota_plugin *mcu_ota_plugin_v1(void);                    \
-	MCU_OTA_EXPORT const struct mcu_ota_plugin *mcu_ota_plugin_v1(void) { return &(var); }
+#define MCU_OTA_DEFINE_PLUGIN(var)                                                                 \
+	MCU_OTA_EXPORT const struct mcu_ota_plugin *mcu_ota_plugin_v1(void);                       \
+	MCU_OTA_EXPORT const struct mcu_ota_plugin *mcu_ota_plugin_v1(void)                        \
+	{                                                                                          \
+		return &(var);                                                                     \
+	}
 
 #ifdef __cplusplus
 }

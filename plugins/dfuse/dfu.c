@@ -22,37 +22,37 @@ enum {
 	DFUSE_ERASE = 0x41,
 };
 
-#define REQ_OUT 0x21 /* class, interface, host to device */
-#define REQ_IN 0xA1
+#define REQ_OUT            0x21 /* class, interface, host to device */
+#define REQ_IN             0xA1
 #define REQUEST_TIMEOUT_MS 5000 /* requests that do not wait for flash (dfu-util's value) */
-#define STALL_RETRIES 3 /* a stalled request is recovered and resent this often */
-#define DESCRIPTOR_MAX 4096
+#define STALL_RETRIES      3    /* a stalled request is recovered and resent this often */
+#define DESCRIPTOR_MAX     4096
 
 static const char *const status_names[] = {
-	"OK",	      "errTARGET", "errFILE", "errWRITE",    "errERASE",    "errCHECK_ERASED",
-	"errPROG",    "errVERIFY", "errADDRESS", "errNOTDONE", "errFIRMWARE", "errVENDOR",
-	"errUSBR",    "errPOR",	   "errUNKNOWN", "errSTALLEDPKT",
+    "OK",      "errTARGET", "errFILE",    "errWRITE",      "errERASE",    "errCHECK_ERASED",
+    "errPROG", "errVERIFY", "errADDRESS", "errNOTDONE",    "errFIRMWARE", "errVENDOR",
+    "errUSBR", "errPOR",    "errUNKNOWN", "errSTALLEDPKT",
 };
 static const char *const state_names[] = {
-	"appIDLE",	   "appDETACH", "dfuIDLE",  "dfuDNLOAD-SYNC",	       "dfuDNBUSY",
-	"dfuDNLOAD-IDLE", "dfuMANIFEST-SYNC", "dfuMANIFEST", "dfuMANIFEST-WAIT-RESET",
-	"dfuUPLOAD-IDLE", "dfuERROR",
+    "appIDLE",        "appDETACH",        "dfuIDLE",     "dfuDNLOAD-SYNC",         "dfuDNBUSY",
+    "dfuDNLOAD-IDLE", "dfuMANIFEST-SYNC", "dfuMANIFEST", "dfuMANIFEST-WAIT-RESET", "dfuUPLOAD-IDLE",
+    "dfuERROR",
 };
 
 const char *dfu_status_name(uint8_t status)
 {
 	return status < sizeof(status_names) / sizeof(*status_names) ? status_names[status]
-								     : "unknown status";
+	                                                             : "unknown status";
 }
 
 const char *dfu_state_name(uint8_t state)
 {
 	return state < sizeof(state_names) / sizeof(*state_names) ? state_names[state]
-								   : "unknown state";
+	                                                          : "unknown state";
 }
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -74,7 +74,7 @@ static uint64_t now_ms(void)
 
 static void sleep_ms(uint32_t ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
 }
@@ -86,22 +86,23 @@ static void progress(struct dfu_device *d, const char *phase, uint64_t done, uin
 }
 
 static int control(struct dfu_device *d, uint8_t type, uint8_t req, uint16_t value, uint8_t *data,
-		   uint16_t len, unsigned timeout_ms)
+                   uint16_t len, unsigned timeout_ms)
 {
 	return d->transport.control(d->transport.ctx, type, req, value, d->interface, data, len,
-				    timeout_ms);
+	                            timeout_ms);
 }
 
 /* A transport failure as the user should read it. */
 static int transport_error(struct dfu_device *d, int r, const char *what, uint32_t address,
-			   unsigned timeout_ms, char *err, size_t errlen)
+                           unsigned timeout_ms, char *err, size_t errlen)
 {
 	switch (r) {
 	case -ENODEV:
-		seterr(err, errlen,
-		       "the device left the bus during %s at 0x%08" PRIx32
-		       ": check its cable and power; flash it again, the chip holds a partial image",
-		       what, address);
+		seterr(
+		    err, errlen,
+		    "the device left the bus during %s at 0x%08" PRIx32
+		    ": check its cable and power; flash it again, the chip holds a partial image",
+		    what, address);
 		break;
 	case -ETIMEDOUT:
 		seterr(err, errlen,
@@ -139,7 +140,7 @@ static int get_status(struct dfu_device *d, struct dfu_status *st, unsigned time
 
 /* The device reported dfuERROR: explain, then clear it so the next step can run. */
 static int status_error(struct dfu_device *d, uint8_t status, const char *what, uint32_t address,
-			char *err, size_t errlen)
+                        char *err, size_t errlen)
 {
 	int r;
 	switch (status) {
@@ -174,20 +175,20 @@ static int status_error(struct dfu_device *d, uint8_t status, const char *what, 
  * a timeout above the worst case instead of sleeping bwPollTimeout. Devices
  * that answer dfuDNBUSY without holding the pipe are polled at bwPollTimeout;
  * a stall means busy where the quirk says so. All of it bounded by timeout_ms. */
-static int wait_done(struct dfu_device *d, unsigned timeout_ms, const char *what,
-		     uint32_t address, struct dfu_status *st, char *err, size_t errlen)
+static int wait_done(struct dfu_device *d, unsigned timeout_ms, const char *what, uint32_t address,
+                     struct dfu_status *st, char *err, size_t errlen)
 {
 	uint64_t deadline = now_ms() + timeout_ms;
 	for (;;) {
 		uint64_t now = now_ms();
 		if (now >= deadline)
 			return transport_error(d, -ETIMEDOUT, what, address, timeout_ms, err,
-					       errlen);
+			                       errlen);
 		int r = get_status(d, st, (unsigned)(deadline - now));
 		if (r == -EPIPE && d->quirk->stall_means_busy) {
 			uint32_t wait = d->poll_timeout_ms > d->quirk->stall_wait_ms
-						? d->poll_timeout_ms
-						: d->quirk->stall_wait_ms;
+			                    ? d->poll_timeout_ms
+			                    : d->quirk->stall_wait_ms;
 			sleep_ms(wait);
 			continue;
 		}
@@ -206,8 +207,8 @@ static int wait_done(struct dfu_device *d, unsigned timeout_ms, const char *what
 }
 
 static int dnload_once(struct dfu_device *d, uint16_t block, uint8_t *data, uint16_t len,
-		       unsigned busy_timeout_ms, const char *what, uint32_t address, char *err,
-		       size_t errlen)
+                       unsigned busy_timeout_ms, const char *what, uint32_t address, char *err,
+                       size_t errlen)
 {
 	struct dfu_status st;
 	int r = control(d, REQ_OUT, DFU_DNLOAD, block, data, len, REQUEST_TIMEOUT_MS);
@@ -229,16 +230,16 @@ static int dnload_once(struct dfu_device *d, uint16_t block, uint8_t *data, uint
  * request sent again; the address pointer survives, so a block keeps its
  * number. Erase, set-address and rewriting the same bytes are idempotent. */
 static int dnload(struct dfu_device *d, uint16_t block, uint8_t *data, uint16_t len,
-		  unsigned busy_timeout_ms, const char *what, uint32_t address, char *err,
-		  size_t errlen)
+                  unsigned busy_timeout_ms, const char *what, uint32_t address, char *err,
+                  size_t errlen)
 {
 	for (unsigned attempt = 1;; attempt++) {
-		int r = dnload_once(d, block, data, len, busy_timeout_ms, what, address, err,
-				    errlen);
+		int r =
+		    dnload_once(d, block, data, len, busy_timeout_ms, what, address, err, errlen);
 		if (r != -EPIPE || attempt > STALL_RETRIES)
 			return r;
 		mcu_ota_log(d->host, MCU_OTA_LOG_WARNING, "%s; retrying (%u of %u)", err, attempt,
-			    STALL_RETRIES);
+		            STALL_RETRIES);
 		r = dfu_prepare(d, err, errlen);
 		if (r < 0)
 			return r;
@@ -246,17 +247,17 @@ static int dnload(struct dfu_device *d, uint16_t block, uint8_t *data, uint16_t 
 }
 
 static int dfuse_command(struct dfu_device *d, uint8_t opcode, uint32_t address, bool has_address,
-			 unsigned busy_timeout_ms, const char *what, char *err, size_t errlen)
+                         unsigned busy_timeout_ms, const char *what, char *err, size_t errlen)
 {
-	uint8_t cmd[5] = { opcode, (uint8_t)address, (uint8_t)(address >> 8),
-			   (uint8_t)(address >> 16), (uint8_t)(address >> 24) };
+	uint8_t cmd[5] = {opcode, (uint8_t)address, (uint8_t)(address >> 8),
+	                  (uint8_t)(address >> 16), (uint8_t)(address >> 24)};
 	return dnload(d, 0, cmd, has_address ? 5 : 1, busy_timeout_ms, what, address, err, errlen);
 }
 
 static int set_address(struct dfu_device *d, uint32_t address, char *err, size_t errlen)
 {
 	return dfuse_command(d, DFUSE_SET_ADDRESS, address, true, REQUEST_TIMEOUT_MS,
-			     "setting the address", err, errlen);
+	                     "setting the address", err, errlen);
 }
 
 int dfu_prepare(struct dfu_device *d, char *err, size_t errlen)
@@ -269,20 +270,20 @@ int dfu_prepare(struct dfu_device *d, char *err, size_t errlen)
 			continue;
 		if (r < 0)
 			return transport_error(d, r, "reading the status", 0, REQUEST_TIMEOUT_MS,
-					       err, errlen);
+			                       err, errlen);
 		if (st.state == DFU_STATE_IDLE)
 			return 0;
 		if (st.state == DFU_STATE_ERROR) {
 			mcu_ota_log(d->host, MCU_OTA_LOG_DEBUG,
-				    "device was in dfuERROR (%s), clearing it",
-				    dfu_status_name(st.status));
+			            "device was in dfuERROR (%s), clearing it",
+			            dfu_status_name(st.status));
 			r = control(d, REQ_OUT, DFU_CLRSTATUS, 0, NULL, 0, REQUEST_TIMEOUT_MS);
 		} else {
 			r = control(d, REQ_OUT, DFU_ABORT, 0, NULL, 0, REQUEST_TIMEOUT_MS);
 		}
 		if (r < 0 && r != -EPIPE)
 			return transport_error(d, r, "resetting the DFU state", 0,
-					       REQUEST_TIMEOUT_MS, err, errlen);
+			                       REQUEST_TIMEOUT_MS, err, errlen);
 	}
 	seterr(err, errlen, "the device stays in state %s: reset it (NRST) and try again",
 	       dfu_state_name(st.state));
@@ -302,8 +303,8 @@ static int select_alt(struct dfu_device *d, unsigned alt, char *err, size_t errl
 	for (unsigned attempt = 0; r == -EPIPE && attempt < STALL_RETRIES; attempt++)
 		r = d->transport.set_alt(d->transport.ctx, d->interface, (uint8_t)alt);
 	if (r < 0)
-		return transport_error(d, r, "selecting the alt setting", 0, REQUEST_TIMEOUT_MS, err,
-				       errlen);
+		return transport_error(d, r, "selecting the alt setting", 0, REQUEST_TIMEOUT_MS,
+		                       err, errlen);
 	d->alt = (int)alt;
 	return 0;
 }
@@ -311,11 +312,11 @@ static int select_alt(struct dfu_device *d, unsigned alt, char *err, size_t errl
 /* ---- descriptors ---- */
 
 static int get_descriptor(struct dfu_device *d, uint8_t type, uint8_t index, uint16_t lang,
-			  uint8_t *buf, uint16_t len)
+                          uint8_t *buf, uint16_t len)
 {
 	return d->transport.control(d->transport.ctx, 0x80, 6 /* GET_DESCRIPTOR */,
-				    (uint16_t)(type << 8 | index), lang, buf, len,
-				    REQUEST_TIMEOUT_MS);
+	                            (uint16_t)(type << 8 | index), lang, buf, len,
+	                            REQUEST_TIMEOUT_MS);
 }
 
 /* UTF-16LE string descriptor to ASCII ('?' for anything else). */
@@ -442,7 +443,7 @@ void dfu_release(struct dfu_device *d)
 /* Read-back as the ROM wants it: Set Address, ABORT to dfuIDLE, then UPLOAD
  * blocks 2, 3, ... of wTransferSize from that pointer. */
 static int upload(struct dfu_device *d, uint32_t address, uint8_t *buf, size_t len,
-		  const char *phase, uint64_t *done, uint64_t total, char *err, size_t errlen)
+                  const char *phase, uint64_t *done, uint64_t total, char *err, size_t errlen)
 {
 	const uint16_t ts = d->info.transfer_size;
 	unsigned stalls = 0;
@@ -458,7 +459,7 @@ static int upload(struct dfu_device *d, uint32_t address, uint8_t *buf, size_t l
 		for (uint32_t block = 2; r >= 0 && block <= 0xFFFF && off < len; block++) {
 			uint16_t n = (uint16_t)(len - off < ts ? len - off : ts);
 			r = control(d, REQ_IN, DFU_UPLOAD, (uint16_t)block, buf + off, n,
-				    REQUEST_TIMEOUT_MS);
+			            REQUEST_TIMEOUT_MS);
 			if (r >= 0 && r < n) {
 				seterr(err, errlen,
 				       "the device returned %d of %u bytes at 0x%08" PRIx32, r, n,
@@ -477,13 +478,13 @@ static int upload(struct dfu_device *d, uint32_t address, uint8_t *buf, size_t l
 			if (get_status(d, &st, REQUEST_TIMEOUT_MS) == 0 &&
 			    st.state == DFU_STATE_ERROR && st.status != 0x0F /* errSTALLEDPKT */)
 				return status_error(d, st.status, "reading",
-						    address + (uint32_t)off, err, errlen);
+				                    address + (uint32_t)off, err, errlen);
 			if (stalls++ < STALL_RETRIES && (r = dfu_prepare(d, err, errlen)) == 0)
 				continue; /* again from a fresh Set Address at off */
 		}
 		if (r < 0)
 			return transport_error(d, r, "reading", address + (uint32_t)off,
-					       REQUEST_TIMEOUT_MS, err, errlen);
+			                       REQUEST_TIMEOUT_MS, err, errlen);
 	}
 	r = control(d, REQ_OUT, DFU_ABORT, 0, NULL, 0, REQUEST_TIMEOUT_MS);
 	if (r == -EPIPE)
@@ -495,7 +496,7 @@ static int upload(struct dfu_device *d, uint32_t address, uint8_t *buf, size_t l
 
 /* Every byte of [address, address + len) must lie in sectors with access. */
 static int check_range(const struct mcu_ota_memory *m, uint32_t address, uint64_t len,
-		       unsigned access, const char *verb, char *err, size_t errlen)
+                       unsigned access, const char *verb, char *err, size_t errlen)
 {
 	uint64_t a = address, end = (uint64_t)address + len;
 	while (a < end) {
@@ -518,14 +519,14 @@ static int check_range(const struct mcu_ota_memory *m, uint32_t address, uint64_
 }
 
 int dfu_read(struct dfu_device *d, unsigned alt, uint32_t address, uint8_t *buf, size_t len,
-	     char *err, size_t errlen)
+             char *err, size_t errlen)
 {
 	uint64_t done = 0;
 	int r = select_alt(d, alt, err, errlen);
 	if (r < 0)
 		return r;
 	r = check_range(&d->memories[alt], address, len, MCU_OTA_SECTOR_READABLE, "read", err,
-			errlen);
+	                errlen);
 	if (r < 0)
 		return r;
 	r = dfu_prepare(d, err, errlen);
@@ -539,13 +540,13 @@ int dfu_read(struct dfu_device *d, unsigned alt, uint32_t address, uint8_t *buf,
 struct write_plan {
 	const struct mcu_ota_memory *mem;
 	size_t first, count; /* sectors [first, first + count) span the image */
-	bool *touched;	     /* by the image */
-	bool *skip;	     /* already hold exactly what erase + write would leave */
+	bool *touched;       /* by the image */
+	bool *skip;          /* already hold exactly what erase + write would leave */
 };
 
 /* The bytes sector i should hold after erase + write: 0xFF where the image has none. */
 static void expected_sector(const struct mcu_ota_image *image, const struct mcu_ota_sector *s,
-			    uint8_t *out)
+                            uint8_t *out)
 {
 	memset(out, 0xFF, s->size);
 	uint64_t s_end = (uint64_t)s->address + s->size;
@@ -560,8 +561,8 @@ static void expected_sector(const struct mcu_ota_image *image, const struct mcu_
 }
 
 static int plan_write(struct dfu_device *d, const struct mcu_ota_image *image,
-		      const struct mcu_ota_memory *mem, struct write_plan *plan, char *err,
-		      size_t errlen)
+                      const struct mcu_ota_memory *mem, struct write_plan *plan, char *err,
+                      size_t errlen)
 {
 	memset(plan, 0, sizeof(*plan));
 	plan->mem = mem;
@@ -577,13 +578,14 @@ static int plan_write(struct dfu_device *d, const struct mcu_ota_image *image,
 	for (size_t i = 0; i < image->segment_count; i++) {
 		const struct mcu_ota_segment *g = &image->segments[i];
 		if (i && g->address < (uint64_t)image->segments[i - 1].address +
-					      image->segments[i - 1].length) {
-			seterr(err, errlen, "image segments at 0x%08" PRIx32 " overlap or are unsorted",
+		                          image->segments[i - 1].length) {
+			seterr(err, errlen,
+			       "image segments at 0x%08" PRIx32 " overlap or are unsorted",
 			       g->address);
 			return -EINVAL;
 		}
-		int r = check_range(mem, g->address, g->length, MCU_OTA_SECTOR_WRITABLE, "write", err,
-				    errlen);
+		int r = check_range(mem, g->address, g->length, MCU_OTA_SECTOR_WRITABLE, "write",
+		                    err, errlen);
 		if (r < 0)
 			return r;
 	}
@@ -598,7 +600,7 @@ static int plan_write(struct dfu_device *d, const struct mcu_ota_image *image,
 			continue;
 		size_t a = (size_t)dfuse_layout_find(mem->sectors, mem->sector_count, g->address);
 		size_t b = (size_t)dfuse_layout_find(mem->sectors, mem->sector_count,
-						     g->address + g->length - 1);
+		                                     g->address + g->length - 1);
 		for (size_t s = a; s <= b; s++)
 			plan->touched[s] = true;
 		lo = a < lo ? a : lo;
@@ -619,7 +621,7 @@ static void plan_free(struct write_plan *plan)
 /* Skip sectors that already hold the new content: reading is far cheaper than
  * an erase and the programming of every word. */
 static int find_unchanged(struct dfu_device *d, const struct mcu_ota_image *image,
-			  struct write_plan *plan, char *err, size_t errlen)
+                          struct write_plan *plan, char *err, size_t errlen)
 {
 	const struct mcu_ota_memory *mem = plan->mem;
 	uint64_t total = 0, done = 0;
@@ -634,7 +636,7 @@ static int find_unchanged(struct dfu_device *d, const struct mcu_ota_image *imag
 		int r = (have && want) ? 0 : -ENOMEM;
 		if (r == 0)
 			r = upload(d, sec->address, have, sec->size, "compare", &done, total, err,
-				   errlen);
+			           errlen);
 		if (r == 0) {
 			expected_sector(image, sec, want);
 			plan->skip[s] = memcmp(have, want, sec->size) == 0;
@@ -647,14 +649,13 @@ static int find_unchanged(struct dfu_device *d, const struct mcu_ota_image *imag
 	return 0;
 }
 
-static int erase(struct dfu_device *d, struct write_plan *plan, bool mass, char *err,
-		 size_t errlen)
+static int erase(struct dfu_device *d, struct write_plan *plan, bool mass, char *err, size_t errlen)
 {
 	const struct mcu_ota_memory *mem = plan->mem;
 	if (mass) {
 		progress(d, "erase", 0, 1);
 		int r = dfuse_command(d, DFUSE_ERASE, 0, false, d->quirk->mass_erase_timeout_ms,
-				      "mass erase", err, errlen);
+		                      "mass erase", err, errlen);
 		if (r == 0)
 			progress(d, "erase", 1, 1);
 		return r;
@@ -670,7 +671,7 @@ static int erase(struct dfu_device *d, struct write_plan *plan, bool mass, char 
 		if (!plan->touched[s] || plan->skip[s] || !(sec->access & MCU_OTA_SECTOR_ERASABLE))
 			continue;
 		int r = dfuse_command(d, DFUSE_ERASE, sec->address, true, d->quirk->busy_timeout_ms,
-				      "erasing the sector", err, errlen);
+		                      "erasing the sector", err, errlen);
 		if (r < 0)
 			return r;
 		done += sec->size;
@@ -680,7 +681,7 @@ static int erase(struct dfu_device *d, struct write_plan *plan, bool mass, char 
 }
 
 static int write_run(struct dfu_device *d, uint32_t address, const uint8_t *data, uint32_t len,
-		     uint64_t *done, uint64_t total, char *err, size_t errlen)
+                     uint64_t *done, uint64_t total, char *err, size_t errlen)
 {
 	const uint16_t ts = d->info.transfer_size;
 	uint32_t off = 0;
@@ -692,8 +693,8 @@ static int write_run(struct dfu_device *d, uint32_t address, const uint8_t *data
 		for (uint32_t block = 2; block <= 0xFFFF && off < len; block++) {
 			uint16_t n = (uint16_t)(len - off < ts ? len - off : ts);
 			r = dnload(d, (uint16_t)block, (uint8_t *)data + off, n,
-				   d->quirk->busy_timeout_ms, "writing", address + off, err,
-				   errlen);
+			           d->quirk->busy_timeout_ms, "writing", address + off, err,
+			           errlen);
 			if (r < 0)
 				return r;
 			off += n;
@@ -706,31 +707,31 @@ static int write_run(struct dfu_device *d, uint32_t address, const uint8_t *data
 
 /* Calls fn for every maximal run of image bytes that lies in sectors not skipped. */
 static int for_each_run(struct dfu_device *d, const struct mcu_ota_image *image,
-			const struct write_plan *plan,
-			int (*fn)(struct dfu_device *d, uint32_t address, const uint8_t *data,
-				  uint32_t len, void *arg),
-			void *arg)
+                        const struct write_plan *plan,
+                        int (*fn)(struct dfu_device *d, uint32_t address, const uint8_t *data,
+                                  uint32_t len, void *arg),
+                        void *arg)
 {
 	const struct mcu_ota_memory *mem = plan->mem;
 	for (size_t i = 0; i < image->segment_count; i++) {
 		const struct mcu_ota_segment *g = &image->segments[i];
 		uint64_t a = g->address, end = (uint64_t)g->address + g->length;
 		while (a < end) {
-			size_t s = (size_t)dfuse_layout_find(mem->sectors, mem->sector_count,
-							     (uint32_t)a);
+			size_t s =
+			    (size_t)dfuse_layout_find(mem->sectors, mem->sector_count, (uint32_t)a);
 			uint64_t run = a;
 			while (run < end) {
-				size_t t = (size_t)dfuse_layout_find(mem->sectors, mem->sector_count,
-								     (uint32_t)run);
+				size_t t = (size_t)dfuse_layout_find(
+				    mem->sectors, mem->sector_count, (uint32_t)run);
 				if (plan->skip[t] != plan->skip[s])
 					break;
-				uint64_t sec_end = (uint64_t)mem->sectors[t].address +
-						   mem->sectors[t].size;
+				uint64_t sec_end =
+				    (uint64_t)mem->sectors[t].address + mem->sectors[t].size;
 				run = sec_end < end ? sec_end : end;
 			}
 			if (!plan->skip[s]) {
 				int r = fn(d, (uint32_t)a, g->data + (a - g->address),
-					   (uint32_t)(run - a), arg);
+				           (uint32_t)(run - a), arg);
 				if (r < 0)
 					return r;
 			}
@@ -747,22 +748,22 @@ struct run_ctx {
 };
 
 static int count_run(struct dfu_device *d, uint32_t address, const uint8_t *data, uint32_t len,
-		     void *arg)
+                     void *arg)
 {
 	(void)d, (void)address, (void)data;
 	((struct run_ctx *)arg)->total += len;
 	return 0;
 }
 
-static int write_one_run(struct dfu_device *d, uint32_t address, const uint8_t *data,
-			 uint32_t len, void *arg)
+static int write_one_run(struct dfu_device *d, uint32_t address, const uint8_t *data, uint32_t len,
+                         void *arg)
 {
 	struct run_ctx *c = arg;
 	return write_run(d, address, data, len, &c->done, c->total, c->err, c->errlen);
 }
 
-static int verify_one_run(struct dfu_device *d, uint32_t address, const uint8_t *data,
-			  uint32_t len, void *arg)
+static int verify_one_run(struct dfu_device *d, uint32_t address, const uint8_t *data, uint32_t len,
+                          void *arg)
 {
 	struct run_ctx *c = arg;
 	uint8_t *back = malloc(len);
@@ -787,7 +788,7 @@ static int verify_one_run(struct dfu_device *d, uint32_t address, const uint8_t 
 }
 
 int dfu_write(struct dfu_device *d, const struct mcu_ota_image *image,
-	      const struct mcu_ota_write_options *opts, char *err, size_t errlen)
+              const struct mcu_ota_write_options *opts, char *err, size_t errlen)
 {
 	struct write_plan plan;
 	int r = select_alt(d, opts->alt, err, errlen);
@@ -802,7 +803,7 @@ int dfu_write(struct dfu_device *d, const struct mcu_ota_image *image,
 	if (r == 0)
 		r = erase(d, &plan, opts->mass_erase, err, errlen);
 
-	struct run_ctx c = { .err = err, .errlen = errlen };
+	struct run_ctx c = {.err = err, .errlen = errlen};
 	if (r == 0)
 		r = for_each_run(d, image, &plan, count_run, &c);
 	if (r == 0) {
@@ -832,7 +833,7 @@ int dfu_leave(struct dfu_device *d, uint32_t address, char *err, size_t errlen)
 	r = control(d, REQ_OUT, DFU_DNLOAD, 2, NULL, 0, REQUEST_TIMEOUT_MS);
 	if (r < 0)
 		return transport_error(d, r, "leaving the bootloader", address, REQUEST_TIMEOUT_MS,
-				       err, errlen);
+		                       err, errlen);
 	d->left = true;
 	/* The ROM is not manifestation-tolerant: this GETSTATUS may well fail as
 	 * the chip drops off the bus to start the application. */

@@ -18,7 +18,7 @@
 struct dfu_transport {
 	void *ctx;
 	int (*control)(void *ctx, uint8_t request_type, uint8_t request, uint16_t value,
-		       uint16_t index, uint8_t *data, uint16_t length, unsigned timeout_ms);
+	               uint16_t index, uint8_t *data, uint16_t length, unsigned timeout_ms);
 	int (*set_alt)(void *ctx, uint8_t interface, uint8_t alt);
 };
 
@@ -52,30 +52,29 @@ struct dfu_device {
 	struct dfuse_layout layouts[DFU_MAX_ALTS];
 	const struct dfuse_quirk *quirk;
 	uint8_t interface;
-	int alt; /* selected alt setting, -1 before the first selection */
+	int alt;                  /* selected alt setting, -1 before the first selection */
 	uint32_t poll_timeout_ms; /* the last bwPollTimeout the device reported */
-	bool left;		  /* leave was sent: the device is gone */
+	bool left;                /* leave was sent: the device is gone */
 };
 
 /* Read the descriptors (device, configuration, strings, DFU functional
  * descriptor, alt layouts) and pick the quirk. info.port is the caller's. */
 __attribute__((warn_unused_result)) int dfu_describe(struct dfu_device *d, char *err,
-						     size_t errlen);
+                                                     size_t errlen);
 void dfu_release(struct dfu_device *d);
 
 /* Bring the device to dfuIDLE: clear dfuERROR, abort anything half done. */
-__attribute__((warn_unused_result)) int dfu_prepare(struct dfu_device *d, char *err,
-						    size_t errlen);
+__attribute__((warn_unused_result)) int dfu_prepare(struct dfu_device *d, char *err, size_t errlen);
 
 __attribute__((warn_unused_result)) int dfu_write(struct dfu_device *d,
-						  const struct mcu_ota_image *image,
-						  const struct mcu_ota_write_options *opts,
-						  char *err, size_t errlen);
+                                                  const struct mcu_ota_image *image,
+                                                  const struct mcu_ota_write_options *opts,
+                                                  char *err, size_t errlen);
 __attribute__((warn_unused_result)) int dfu_read(struct dfu_device *d, unsigned alt,
-						 uint32_t address, uint8_t *buf, size_t len,
-						 char *err, size_t errlen);
-__attribute__((warn_unused_result)) int dfu_leave(struct dfu_device *d, uint32_t address,
-						  char *err, size_t errlen);
+                                                 uint32_t address, uint8_t *buf, size_t len,
+                                                 char *err, size_t errlen);
+__attribute__((warn_unused_result)) int dfu_leave(struct dfu_device *d, uint32_t address, char *err,
+                                                  size_t errlen);
 
 const char *dfu_status_name(uint8_t status);
 const char *dfu_state_name(uint8_t state);

@@ -15,8 +15,8 @@ struct cursor {
 static int fail(struct cursor *c, const char *what)
 {
 	if (c->err && c->errlen)
-		snprintf(c->err, c->errlen, "memory layout \"%s\": %s at column %zu", c->start, what,
-			 (size_t)(c->p - c->start) + 1);
+		snprintf(c->err, c->errlen, "memory layout \"%s\": %s at column %zu", c->start,
+		         what, (size_t)(c->p - c->start) + 1);
 	return -EINVAL;
 }
 
@@ -44,7 +44,7 @@ static int read_number(struct cursor *c, int base, uint64_t *out)
 }
 
 static int push_sectors(struct dfuse_layout *out, uint64_t *address, uint64_t count, uint64_t size,
-			unsigned access, struct cursor *c)
+                        unsigned access, struct cursor *c)
 {
 	if (count == 0 || size == 0)
 		return fail(c, "empty segment");
@@ -53,7 +53,7 @@ static int push_sectors(struct dfuse_layout *out, uint64_t *address, uint64_t co
 	if (*address + count * size > (uint64_t)UINT32_MAX + 1)
 		return fail(c, "segment runs past the end of the address space");
 	struct mcu_ota_sector *grown =
-		realloc(out->sectors, (out->sector_count + count) * sizeof(*grown));
+	    realloc(out->sectors, (out->sector_count + count) * sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;
 	out->sectors = grown;
@@ -61,8 +61,7 @@ static int push_sectors(struct dfuse_layout *out, uint64_t *address, uint64_t co
 		if (out->sector_count && out->sectors[out->sector_count - 1].address >= *address)
 			return fail(c, "address groups overlap or go backwards");
 		out->sectors[out->sector_count++] = (struct mcu_ota_sector){
-			.address = (uint32_t)*address, .size = (uint32_t)size, .access = access
-		};
+		    .address = (uint32_t)*address, .size = (uint32_t)size, .access = access};
 		*address += size;
 	}
 	return 0;
@@ -106,7 +105,7 @@ static int parse_segment(struct cursor *c, struct dfuse_layout *out, uint64_t *a
 
 int dfuse_layout_parse(const char *s, struct dfuse_layout *out, char *err, size_t errlen)
 {
-	struct cursor c = { .start = s, .p = s, .err = err, .errlen = errlen };
+	struct cursor c = {.start = s, .p = s, .err = err, .errlen = errlen};
 	memset(out, 0, sizeof(*out));
 	if (*c.p != '@')
 		return fail(&c, "expected '@'");

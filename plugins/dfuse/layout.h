@@ -19,7 +19,7 @@ struct dfuse_layout {
 
 /* 0, or -EINVAL with err naming the column at fault. */
 __attribute__((warn_unused_result)) int dfuse_layout_parse(const char *s, struct dfuse_layout *out,
-							   char *err, size_t errlen);
+                                                           char *err, size_t errlen);
 void dfuse_layout_free(struct dfuse_layout *layout);
 
 /* Index of the sector holding address, or -1. */

@@ -48,7 +48,7 @@ static int map_usb_error(int r)
 }
 
 static int usb_control(void *ctx, uint8_t type, uint8_t req, uint16_t value, uint16_t index,
-		       uint8_t *data, uint16_t len, unsigned timeout_ms)
+                       uint8_t *data, uint16_t len, unsigned timeout_ms)
 {
 	struct dfuse_handle *u = ctx;
 	int r = libusb_control_transfer(u->h, type, req, value, index, data, len, timeout_ms);
@@ -69,9 +69,9 @@ static int usb_set_alt(void *ctx, uint8_t interface, uint8_t alt)
 }
 
 static int read_selection(const struct mcu_ota_host *host, struct selection *sel, char *err,
-			  size_t errlen)
+                          size_t errlen)
 {
-	*sel = (struct selection){ DEFAULT_VID, DEFAULT_PID, NULL, NULL };
+	*sel = (struct selection){DEFAULT_VID, DEFAULT_PID, NULL, NULL};
 	if (!host || !host->config_int)
 		return 0;
 	int r1 = host->config_int(host->ctx, "vid", &sel->vid);
@@ -115,7 +115,7 @@ static void handle_close(struct dfuse_handle *u)
 
 /* Opens dev and reads its DFU description; 1 when it does not match sel. */
 static int try_device(struct dfuse_handle *u, libusb_device *dev, const struct selection *sel,
-		      const struct mcu_ota_host *host, char *err, size_t errlen)
+                      const struct mcu_ota_host *host, char *err, size_t errlen)
 {
 	struct libusb_device_descriptor dd;
 	char port[64];
@@ -127,16 +127,16 @@ static int try_device(struct dfuse_handle *u, libusb_device *dev, const struct s
 		return 1;
 	int r = libusb_open(dev, &u->h);
 	if (r < 0) {
-		snprintf(err, errlen,
-			 "cannot open the DFU device at port %s: %s%s", port, libusb_strerror(r),
-			 r == LIBUSB_ERROR_ACCESS
-				 ? " (install mcu-ota's udev rules, or run as a user in their group)"
-				 : "");
+		snprintf(err, errlen, "cannot open the DFU device at port %s: %s%s", port,
+		         libusb_strerror(r),
+		         r == LIBUSB_ERROR_ACCESS
+		             ? " (install mcu-ota's udev rules, or run as a user in their group)"
+		             : "");
 		return map_usb_error(r);
 	}
 	u->dev = (struct dfu_device){
-		.transport = { .ctx = u, .control = usb_control, .set_alt = usb_set_alt },
-		.host = host,
+	    .transport = {.ctx = u, .control = usb_control, .set_alt = usb_set_alt},
+	    .host = host,
 	};
 	snprintf(u->dev.info.port, sizeof(u->dev.info.port), "%s", port);
 	r = dfu_describe(&u->dev, err, errlen);
@@ -151,15 +151,15 @@ static int try_device(struct dfuse_handle *u, libusb_device *dev, const struct s
 }
 
 static const char no_device_hint[] =
-	"Usual causes: BOOT0 was not high when the chip left reset; a charge-only USB cable; "
-	"on STM32F2/F4/F7 no HSE crystal (their ROM enumerates over USB only with one); "
-	"the device is still running its application (put it into its bootloader first).";
+    "Usual causes: BOOT0 was not high when the chip left reset; a charge-only USB cable; "
+    "on STM32F2/F4/F7 no HSE crystal (their ROM enumerates over USB only with one); "
+    "the device is still running its application (put it into its bootloader first).";
 
 static void describe_selection(const struct selection *sel, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "%04llx:%04llx%s%s%s%s", sel->vid, sel->pid,
-		 sel->serial ? " with serial " : "", sel->serial ? sel->serial : "",
-		 sel->port ? " at port " : "", sel->port ? sel->port : "");
+	         sel->serial ? " with serial " : "", sel->serial ? sel->serial : "",
+	         sel->port ? " at port " : "", sel->port ? sel->port : "");
 }
 
 static int usb_init(libusb_context **usb, char *err, size_t errlen)
@@ -175,8 +175,8 @@ static int usb_init(libusb_context **usb, char *err, size_t errlen)
 /* Walk the bus; for each matching device call fn with an open handle. fn
  * returns 1 when it keeps the handle, 0 when it may be closed. */
 static int walk(libusb_context *usb, const struct mcu_ota_host *host, const struct selection *sel,
-		int (*fn)(void *arg, struct dfuse_handle *u), void *arg, unsigned *matched,
-		char *err, size_t errlen)
+                int (*fn)(void *arg, struct dfuse_handle *u), void *arg, unsigned *matched,
+                char *err, size_t errlen)
 {
 	libusb_device **list;
 	ssize_t n = libusb_get_device_list(usb, &list);
@@ -226,10 +226,10 @@ static int list_one(void *arg, struct dfuse_handle *u)
 }
 
 static int dfuse_list(const struct mcu_ota_host *host, mcu_ota_device_cb cb, void *user, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	struct selection sel;
-	struct list_ctx c = { cb, user };
+	struct list_ctx c = {cb, user};
 	unsigned matched;
 	libusb_context *usb;
 	int r = read_selection(host, &sel, err, errlen);
@@ -252,7 +252,7 @@ static int open_one(void *arg, struct dfuse_handle *u)
 	struct open_ctx *c = arg;
 	size_t len = strlen(c->others);
 	snprintf(c->others + len, sizeof(c->others) - len, "%s%s (port %s)", len ? ", " : "",
-		 u->dev.info.serial, u->dev.info.port);
+	         u->dev.info.serial, u->dev.info.port);
 	if (c->found)
 		return 0;
 	c->found = u;
@@ -262,7 +262,7 @@ static int open_one(void *arg, struct dfuse_handle *u)
 static int dfuse_open(const struct mcu_ota_host *host, void **handle, char *err, size_t errlen)
 {
 	struct selection sel;
-	struct open_ctx c = { 0 };
+	struct open_ctx c = {0};
 	unsigned matched;
 	char what[160];
 	libusb_context *usb;
@@ -278,8 +278,8 @@ static int dfuse_open(const struct mcu_ota_host *host, void **handle, char *err,
 		r = -ENODEV;
 	} else if (r == 0 && matched > 1) {
 		snprintf(err, errlen,
-			 "%u DFU devices match %s: %s; choose one with --serial or --port",
-			 matched, what, c.others);
+		         "%u DFU devices match %s: %s; choose one with --serial or --port", matched,
+		         what, c.others);
 		r = -EBUSY;
 	}
 	if (r < 0) {
@@ -298,16 +298,16 @@ static const struct mcu_ota_device_info *dfuse_info(void *handle)
 }
 
 static int dfuse_write(void *handle, const struct mcu_ota_image *image,
-		       const struct mcu_ota_write_options *options, char *err, size_t errlen)
+                       const struct mcu_ota_write_options *options, char *err, size_t errlen)
 {
 	return dfu_write(&((struct dfuse_handle *)handle)->dev, image, options, err, errlen);
 }
 
 static int dfuse_read(void *handle, unsigned alt, uint32_t address, uint8_t *buffer, size_t length,
-		      char *err, size_t errlen)
+                      char *err, size_t errlen)
 {
 	return dfu_read(&((struct dfuse_handle *)handle)->dev, alt, address, buffer, length, err,
-			errlen);
+	                errlen);
 }
 
 static int dfuse_leave(void *handle, uint32_t address, char *err, size_t errlen)
@@ -321,21 +321,21 @@ static void dfuse_close(void *handle)
 }
 
 static const struct mcu_ota_flasher_ops ops = {
-	.list = dfuse_list,
-	.open = dfuse_open,
-	.info = dfuse_info,
-	.write = dfuse_write,
-	.read = dfuse_read,
-	.leave = dfuse_leave,
-	.close = dfuse_close,
+    .list = dfuse_list,
+    .open = dfuse_open,
+    .info = dfuse_info,
+    .write = dfuse_write,
+    .read = dfuse_read,
+    .leave = dfuse_leave,
+    .close = dfuse_close,
 };
 
 static const struct mcu_ota_plugin plugin = {
-	.abi = MCU_OTA_PLUGIN_ABI,
-	.kind = MCU_OTA_PLUGIN_FLASHER,
-	.name = "dfuse",
-	.description = "STM32 ROM bootloader over USB DFU with ST's DfuSe extensions (libusb)",
-	.flasher = &ops,
+    .abi = MCU_OTA_PLUGIN_ABI,
+    .kind = MCU_OTA_PLUGIN_FLASHER,
+    .name = "dfuse",
+    .description = "STM32 ROM bootloader over USB DFU with ST's DfuSe extensions (libusb)",
+    .flasher = &ops,
 };
 
 MCU_OTA_DEFINE_PLUGIN(plugin)

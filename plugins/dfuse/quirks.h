@@ -27,4 +27,4 @@ struct dfuse_quirk {
 /* Never NULL: unknown devices get conservative defaults. alts are the
  * interface strings of the device's alt settings. */
 const struct dfuse_quirk *dfuse_quirk_find(uint16_t vid, uint16_t pid, const char *const *alts,
-					   size_t alt_count);
+                                           size_t alt_count);

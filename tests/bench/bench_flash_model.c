@@ -43,11 +43,11 @@ struct result {
 /* One flash of len bytes at the start of flash; changed[i] says which
  * sectors differ from what the chip holds (all of them on a blank chip). */
 static int run_once(const struct stm32_profile *p, uint32_t len, unsigned changed_sector,
-		    bool reflash, struct result *res)
+                    bool reflash, struct result *res)
 {
-	struct stm32_model_options o = { .time_scale = 1.0 };
+	struct stm32_model_options o = {.time_scale = 1.0};
 	struct stm32_model *m = stm32_model_new(p, &o);
-	struct dfu_device d = { .transport = model_transport(m) };
+	struct dfu_device d = {.transport = model_transport(m)};
 	char err[1024];
 	int r = dfu_describe(&d, err, sizeof(err));
 	if (r < 0) {
@@ -64,9 +64,9 @@ static int run_once(const struct stm32_profile *p, uint32_t len, unsigned change
 		const struct mcu_ota_sector *s = &mem->sectors[changed_sector];
 		fill(data + (s->address - mem->sectors[0].address), s->size, 2);
 	}
-	struct mcu_ota_segment seg = { mem->sectors[0].address, len, data };
-	struct mcu_ota_image img = { 1, &seg };
-	struct mcu_ota_write_options wo = { .verify = true, .skip_unchanged = true };
+	struct mcu_ota_segment seg = {mem->sectors[0].address, len, data};
+	struct mcu_ota_image img = {1, &seg};
+	struct mcu_ota_write_options wo = {.verify = true, .skip_unchanged = true};
 
 	uint64_t busy0 = stm32_model_busy_us(m);
 	double t0 = now_s();
@@ -86,7 +86,7 @@ static int run_once(const struct stm32_profile *p, uint32_t len, unsigned change
 		if (mem->sectors[i].address + bytes > seg.address + len)
 			bytes = seg.address + len - mem->sectors[i].address;
 		floor_us += stm32_profile_erase_us(p, mem->sectors[i].size) +
-			    stm32_profile_program_us(p, bytes);
+		            stm32_profile_program_us(p, bytes);
 	}
 	res->floor_s = (double)floor_us / 1e6;
 	dfu_release(&d);
@@ -98,10 +98,10 @@ static int run_once(const struct stm32_profile *p, uint32_t len, unsigned change
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "runs", required_argument, NULL, 'r' },
-		{ "profile", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"runs", required_argument, NULL, 'r'},
+	    {"profile", required_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	int runs = 3, c;
 	const char *profile = "F407";
@@ -129,19 +129,20 @@ int main(int argc, char **argv)
 		uint32_t len;
 		bool reflash;
 	} cases[] = {
-		{ "128 KiB, blank chip", 128 * 1024, false },
-		{ "512 KiB, blank chip", 512 * 1024, false },
-		{ "1 MiB, blank chip", 1024 * 1024, false },
-		{ "1 MiB re-flash, 1 of 12 sectors changed", 1024 * 1024, true },
+	    {"128 KiB, blank chip", 128 * 1024, false},
+	    {"512 KiB, blank chip", 512 * 1024, false},
+	    {"1 MiB, blank chip", 1024 * 1024, false},
+	    {"1 MiB re-flash, 1 of 12 sectors changed", 1024 * 1024, true},
 	};
 	double full_1m = 0;
-	printf("dfuse flasher against the %s model in real time, in process; %d run(s) each,\n"
-	       "median wall time; floor = datasheet erase + program time of the changed sectors\n\n",
-	       profile, runs);
+	printf(
+	    "dfuse flasher against the %s model in real time, in process; %d run(s) each,\n"
+	    "median wall time; floor = datasheet erase + program time of the changed sectors\n\n",
+	    profile, runs);
 	printf("%-42s %9s %9s %9s %8s\n", "case", "time s", "floor s", "chip s", "ratio");
 	for (size_t k = 0; k < sizeof(cases) / sizeof(*cases); k++) {
 		double t[50];
-		struct result res = { 0 };
+		struct result res = {0};
 		for (int i = 0; i < runs; i++) {
 			/* the last of F407's 12 sectors: a 128 KiB one, the costliest to redo */
 			if (run_once(p, cases[k].len, 11, cases[k].reflash, &res) < 0)
@@ -155,7 +156,8 @@ int main(int argc, char **argv)
 		if (k == 2)
 			full_1m = med;
 		else if (k == 3)
-			printf("%-42s %8.1f%% of the full 1 MiB flash\n", "", 100.0 * med / full_1m);
+			printf("%-42s %8.1f%% of the full 1 MiB flash\n", "",
+			       100.0 * med / full_1m);
 	}
 	return 0;
 }

@@ -21,13 +21,21 @@
 #include <linux/usb/ch9.h>
 #include <linux/usb/raw_gadget.h> // from linux-libc-dev, or the cached kernel's uapi (-I)
 
-#define VID 0x0483
-#define PID 0xdf11
-#define EP0_MAX 64
+#define VID               0x0483
+#define PID               0xdf11
+#define EP0_MAX           64
 #define DFU_TRANSFER_SIZE 2048
 
 // DFU class requests (DFU 1.1, table 3.2) and states
-enum { DFU_DETACH = 0, DFU_DNLOAD, DFU_UPLOAD, DFU_GETSTATUS, DFU_CLRSTATUS, DFU_GETSTATE, DFU_ABORT };
+enum {
+	DFU_DETACH = 0,
+	DFU_DNLOAD,
+	DFU_UPLOAD,
+	DFU_GETSTATUS,
+	DFU_CLRSTATUS,
+	DFU_GETSTATE,
+	DFU_ABORT
+};
 enum { DFU_STATE_IDLE = 2 };
 #define DFU_FUNCTIONAL_DESCRIPTOR 0x21
 
@@ -38,18 +46,18 @@ static const char *alt_name = "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07
 static const char *serial = "SMOKE0001";
 
 static const struct usb_device_descriptor dev_desc = {
-	.bLength = USB_DT_DEVICE_SIZE,
-	.bDescriptorType = USB_DT_DEVICE,
-	.bcdUSB = 0x0200,
-	.bDeviceClass = 0,
-	.bMaxPacketSize0 = EP0_MAX,
-	.idVendor = VID,
-	.idProduct = PID,
-	.bcdDevice = 0x2200,
-	.iManufacturer = STR_MANUFACTURER,
-	.iProduct = STR_PRODUCT,
-	.iSerialNumber = STR_SERIAL,
-	.bNumConfigurations = 1,
+    .bLength = USB_DT_DEVICE_SIZE,
+    .bDescriptorType = USB_DT_DEVICE,
+    .bcdUSB = 0x0200,
+    .bDeviceClass = 0,
+    .bMaxPacketSize0 = EP0_MAX,
+    .idVendor = VID,
+    .idProduct = PID,
+    .bcdDevice = 0x2200,
+    .iManufacturer = STR_MANUFACTURER,
+    .iProduct = STR_PRODUCT,
+    .iSerialNumber = STR_SERIAL,
+    .bNumConfigurations = 1,
 };
 
 struct __attribute__((packed)) dfu_functional {
@@ -68,35 +76,38 @@ struct __attribute__((packed)) config_block {
 };
 
 static const struct config_block cfg = {
-	.config = {
-		.bLength = USB_DT_CONFIG_SIZE,
-		.bDescriptorType = USB_DT_CONFIG,
-		.wTotalLength = sizeof(struct config_block),
-		.bNumInterfaces = 1,
-		.bConfigurationValue = 1,
-		.iConfiguration = 0,
-		.bmAttributes = USB_CONFIG_ATT_ONE | USB_CONFIG_ATT_SELFPOWER,
-		.bMaxPower = 50,
-	},
-	.intf = {
-		.bLength = USB_DT_INTERFACE_SIZE,
-		.bDescriptorType = USB_DT_INTERFACE,
-		.bInterfaceNumber = 0,
-		.bAlternateSetting = 0,
-		.bNumEndpoints = 0,
-		.bInterfaceClass = USB_CLASS_APP_SPEC,
-		.bInterfaceSubClass = 1, // device firmware upgrade
-		.bInterfaceProtocol = 2, // DFU mode
-		.iInterface = STR_ALT0,
-	},
-	.func = {
-		.bLength = sizeof(struct dfu_functional),
-		.bDescriptorType = DFU_FUNCTIONAL_DESCRIPTOR,
-		.bmAttributes = 0x0b, // willDetach | canUpload | canDnload
-		.wDetachTimeOut = 255,
-		.wTransferSize = DFU_TRANSFER_SIZE,
-		.bcdDFUVersion = 0x011a, // DfuSe
-	},
+    .config =
+        {
+            .bLength = USB_DT_CONFIG_SIZE,
+            .bDescriptorType = USB_DT_CONFIG,
+            .wTotalLength = sizeof(struct config_block),
+            .bNumInterfaces = 1,
+            .bConfigurationValue = 1,
+            .iConfiguration = 0,
+            .bmAttributes = USB_CONFIG_ATT_ONE | USB_CONFIG_ATT_SELFPOWER,
+            .bMaxPower = 50,
+        },
+    .intf =
+        {
+            .bLength = USB_DT_INTERFACE_SIZE,
+            .bDescriptorType = USB_DT_INTERFACE,
+            .bInterfaceNumber = 0,
+            .bAlternateSetting = 0,
+            .bNumEndpoints = 0,
+            .bInterfaceClass = USB_CLASS_APP_SPEC,
+            .bInterfaceSubClass = 1, // device firmware upgrade
+            .bInterfaceProtocol = 2, // DFU mode
+            .iInterface = STR_ALT0,
+        },
+    .func =
+        {
+            .bLength = sizeof(struct dfu_functional),
+            .bDescriptorType = DFU_FUNCTIONAL_DESCRIPTOR,
+            .bmAttributes = 0x0b, // willDetach | canUpload | canDnload
+            .wDetachTimeOut = 255,
+            .wTransferSize = DFU_TRANSFER_SIZE,
+            .bcdDFUVersion = 0x011a, // DfuSe
+        },
 };
 
 // One control event as raw_gadget delivers it: header + the 8-byte setup packet.
@@ -127,11 +138,20 @@ static int string_descriptor(unsigned index, uint8_t *out, size_t cap)
 	}
 	const char *s;
 	switch (index) {
-	case STR_MANUFACTURER: s = "STMicroelectronics"; break;
-	case STR_PRODUCT: s = "STM32  BOOTLOADER"; break;
-	case STR_SERIAL: s = serial; break;
-	case STR_ALT0: s = alt_name; break;
-	default: return -1;
+	case STR_MANUFACTURER:
+		s = "STMicroelectronics";
+		break;
+	case STR_PRODUCT:
+		s = "STM32  BOOTLOADER";
+		break;
+	case STR_SERIAL:
+		s = serial;
+		break;
+	case STR_ALT0:
+		s = alt_name;
+		break;
+	default:
+		return -1;
 	}
 	size_t n = strlen(s);
 	if (2 + 2 * n > cap || 2 + 2 * n > 255)
@@ -184,7 +204,7 @@ static int handle_control(int fd, const struct usb_ctrlrequest *c)
 
 	if (verbose)
 		fprintf(stderr, "gadget-smoke: setup %02x %02x %04x %04x %u\n", c->bRequestType,
-			c->bRequest, wvalue, c->wIndex, wlength);
+		        c->bRequest, wvalue, c->wIndex, wlength);
 
 	if (type == USB_TYPE_STANDARD) {
 		switch (c->bRequest) {
@@ -208,7 +228,8 @@ static int handle_control(int fd, const struct usb_ctrlrequest *c)
 			}
 			break;
 		case USB_REQ_SET_CONFIGURATION:
-			if (ioctl(fd, USB_RAW_IOCTL_VBUS_DRAW, (unsigned long)cfg.config.bMaxPower) < 0)
+			if (ioctl(fd, USB_RAW_IOCTL_VBUS_DRAW,
+			          (unsigned long)cfg.config.bMaxPower) < 0)
 				die("VBUS_DRAW");
 			if (ioctl(fd, USB_RAW_IOCTL_CONFIGURE, 0) < 0)
 				die("CONFIGURE");
@@ -269,21 +290,30 @@ int main(int argc, char **argv)
 {
 	const char *ready_file = NULL;
 	static const struct option opts[] = {
-		{"alt", required_argument, 0, 'a'},
-		{"serial", required_argument, 0, 's'},
-		{"ready", required_argument, 0, 'r'},
-		{"verbose", no_argument, 0, 'v'},
-		{0, 0, 0, 0},
+	    {"alt", required_argument, 0, 'a'},
+	    {"serial", required_argument, 0, 's'},
+	    {"ready", required_argument, 0, 'r'},
+	    {"verbose", no_argument, 0, 'v'},
+	    {0, 0, 0, 0},
 	};
 	int o;
 	while ((o = getopt_long(argc, argv, "a:s:r:v", opts, NULL)) != -1) {
 		switch (o) {
-		case 'a': alt_name = optarg; break;
-		case 's': serial = optarg; break;
-		case 'r': ready_file = optarg; break;
-		case 'v': verbose = 1; break;
+		case 'a':
+			alt_name = optarg;
+			break;
+		case 's':
+			serial = optarg;
+			break;
+		case 'r':
+			ready_file = optarg;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
 		default:
-			fprintf(stderr, "usage: %s [--alt NAME] [--serial S] [--ready FILE] [-v]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--alt NAME] [--serial S] [--ready FILE] [-v]\n",
+			        argv[0]);
 			return 2;
 		}
 	}

@@ -8,13 +8,13 @@ static int enter(const struct mcu_ota_host *host, char *err, size_t errlen)
 	return 0;
 }
 
-static const struct mcu_ota_entry_ops ops = { .enter = enter, .exit = enter };
+static const struct mcu_ota_entry_ops ops = {.enter = enter, .exit = enter};
 
 static const struct mcu_ota_plugin plugin = {
-	.abi = FAKE_ABI,
-	.kind = MCU_OTA_PLUGIN_ENTRY,
-	.name = "fake",
-	.entry = &ops,
+    .abi = FAKE_ABI,
+    .kind = MCU_OTA_PLUGIN_ENTRY,
+    .name = "fake",
+    .entry = &ops,
 };
 
 #ifdef FAKE_NO_SYMBOL

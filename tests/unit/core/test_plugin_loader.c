@@ -10,7 +10,7 @@ static void loads_a_plugin_of_this_abi(void)
 	struct plugin p;
 	char err[512] = "";
 	CHECK_INT(plugin_load(FAKE_PLUGIN_DIR, "good", MCU_OTA_PLUGIN_ENTRY, &p, err, sizeof(err)),
-		  0);
+	          0);
 	CHECK(p.desc && p.desc->entry && p.desc->entry->enter);
 	CHECK_STR(p.desc->name, "fake");
 	plugin_unload(&p);
@@ -20,9 +20,9 @@ static void refuses_another_abi_version(void)
 {
 	struct plugin p;
 	char err[512] = "";
-	CHECK_INT(plugin_load(FAKE_PLUGIN_DIR, "old-abi", MCU_OTA_PLUGIN_ENTRY, &p, err,
-			      sizeof(err)),
-		  -EPROTO);
+	CHECK_INT(
+	    plugin_load(FAKE_PLUGIN_DIR, "old-abi", MCU_OTA_PLUGIN_ENTRY, &p, err, sizeof(err)),
+	    -EPROTO);
 	CHECK_CONTAINS(err, "built for plugin ABI 999");
 	CHECK_CONTAINS(err, "rebuild it");
 	CHECK(p.dl == NULL);
@@ -32,9 +32,9 @@ static void refuses_a_plugin_without_the_entry_symbol(void)
 {
 	struct plugin p;
 	char err[512] = "";
-	CHECK_INT(plugin_load(FAKE_PLUGIN_DIR, "no-symbol", MCU_OTA_PLUGIN_ENTRY, &p, err,
-			      sizeof(err)),
-		  -EPROTO);
+	CHECK_INT(
+	    plugin_load(FAKE_PLUGIN_DIR, "no-symbol", MCU_OTA_PLUGIN_ENTRY, &p, err, sizeof(err)),
+	    -EPROTO);
 	CHECK_CONTAINS(err, MCU_OTA_PLUGIN_SYMBOL);
 }
 
@@ -42,9 +42,9 @@ static void refuses_the_wrong_kind(void)
 {
 	struct plugin p;
 	char err[512] = "";
-	CHECK_INT(plugin_load(FAKE_PLUGIN_DIR, "good", MCU_OTA_PLUGIN_FLASHER, &p, err,
-			      sizeof(err)),
-		  -EPROTO);
+	CHECK_INT(
+	    plugin_load(FAKE_PLUGIN_DIR, "good", MCU_OTA_PLUGIN_FLASHER, &p, err, sizeof(err)),
+	    -EPROTO);
 	CHECK_CONTAINS(err, "is an entry plugin, not a flasher plugin");
 }
 
@@ -52,14 +52,14 @@ static void missing_plugin_names_the_path_and_the_fix(void)
 {
 	struct plugin p;
 	char err[512] = "";
-	CHECK_INT(plugin_load(FAKE_PLUGIN_DIR, "absent", MCU_OTA_PLUGIN_ENTRY, &p, err,
-			      sizeof(err)),
-		  -ENOENT);
+	CHECK_INT(
+	    plugin_load(FAKE_PLUGIN_DIR, "absent", MCU_OTA_PLUGIN_ENTRY, &p, err, sizeof(err)),
+	    -ENOENT);
 	CHECK_CONTAINS(err, "mcu-ota-absent.so does not exist");
 	CHECK_CONTAINS(err, "--plugin-dir");
-	CHECK_INT(plugin_load(FAKE_PLUGIN_DIR, "../etc/x", MCU_OTA_PLUGIN_ENTRY, &p, err,
-			      sizeof(err)),
-		  -EINVAL);
+	CHECK_INT(
+	    plugin_load(FAKE_PLUGIN_DIR, "../etc/x", MCU_OTA_PLUGIN_ENTRY, &p, err, sizeof(err)),
+	    -EINVAL);
 }
 
 static void directory_precedence(void)
@@ -75,5 +75,5 @@ static void directory_precedence(void)
 }
 
 TEST_MAIN(TEST(loads_a_plugin_of_this_abi), TEST(refuses_another_abi_version),
-	  TEST(refuses_a_plugin_without_the_entry_symbol), TEST(refuses_the_wrong_kind),
-	  TEST(missing_plugin_names_the_path_and_the_fix), TEST(directory_precedence))
+          TEST(refuses_a_plugin_without_the_entry_symbol), TEST(refuses_the_wrong_kind),
+          TEST(missing_plugin_names_the_path_and_the_fix), TEST(directory_precedence))

@@ -1,7 +1,7 @@
 #include "model_transport.h"
 
 static int model_control(void *ctx, uint8_t type, uint8_t req, uint16_t value, uint16_t index,
-			 uint8_t *data, uint16_t len, unsigned timeout_ms)
+                         uint8_t *data, uint16_t len, unsigned timeout_ms)
 {
 	return stm32_model_control(ctx, type, req, value, index, data, len, timeout_ms);
 }
@@ -15,5 +15,5 @@ static int model_set_alt(void *ctx, uint8_t interface, uint8_t alt)
 
 struct dfu_transport model_transport(struct stm32_model *model)
 {
-	return (struct dfu_transport){ model, model_control, model_set_alt };
+	return (struct dfu_transport){model, model_control, model_set_alt};
 }

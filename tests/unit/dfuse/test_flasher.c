@@ -37,7 +37,7 @@ static int rig_open_with(struct rig *g, const char *profile, const struct stm32_
 
 static int rig_open(struct rig *g, const char *profile)
 {
-	struct stm32_model_options o = { .time_scale = 0 };
+	struct stm32_model_options o = {.time_scale = 0};
 	return rig_open_with(g, profile, &o);
 }
 
@@ -56,7 +56,7 @@ static void pattern(uint8_t *buf, size_t len, uint32_t address, unsigned seed)
 	}
 }
 
-static const struct mcu_ota_write_options write_verify = { .alt = 0, .verify = true };
+static const struct mcu_ota_write_options write_verify = {.alt = 0, .verify = true};
 
 static const struct mcu_ota_memory *flash_memory(struct rig *g)
 {
@@ -81,13 +81,13 @@ static void writes_every_profile(void)
 		memcpy(before, flash, flash_size);
 
 		uint32_t s0 = m->sectors[0].size, s1 = m->sectors[1].size;
-		uint32_t a0 = base, l0 = s0 + s1 / 2;	   /* sector 0 whole, half of 1 */
+		uint32_t a0 = base, l0 = s0 + s1 / 2;        /* sector 0 whole, half of 1 */
 		uint32_t a1 = base + s0 + s1 + 16, l1 = 100; /* inside sector 2 */
 		uint8_t *d0 = malloc(l0), *d1 = malloc(l1);
 		pattern(d0, l0, a0, 1);
 		pattern(d1, l1, a1, 2);
-		struct mcu_ota_segment segs[] = { { a0, l0, d0 }, { a1, l1, d1 } };
-		struct mcu_ota_image img = { 2, segs };
+		struct mcu_ota_segment segs[] = {{a0, l0, d0}, {a1, l1, d1}};
+		struct mcu_ota_image img = {2, segs};
 
 		int r = dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err));
 		CHECK_INT(r, 0);
@@ -146,9 +146,9 @@ static void out_of_range_image_erases_nothing(void)
 	memset(flash, 0x5A, flash_size);
 	static uint8_t data[4096];
 	/* the first segment fits, the second runs 16 bytes past the end of flash */
-	struct mcu_ota_segment segs[] = { { 0x08000000, 256, data },
-					  { 0x08000000 + (uint32_t)flash_size - 16, 32, data } };
-	struct mcu_ota_image img = { 2, segs };
+	struct mcu_ota_segment segs[] = {{0x08000000, 256, data},
+	                                 {0x08000000 + (uint32_t)flash_size - 16, 32, data}};
+	struct mcu_ota_image img = {2, segs};
 	CHECK_INT(dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err)), -ERANGE);
 	CHECK_CONTAINS(g.err, "cannot write 0x08080000");
 	CHECK_CONTAINS(g.err, "outside the device's Internal Flash");
@@ -157,14 +157,14 @@ static void out_of_range_image_erases_nothing(void)
 	CHECK(flash[0] == 0x5A && flash[flash_size - 1] == 0x5A);
 
 	/* a read-only memory: nothing is written either */
-	struct mcu_ota_write_options to_feature = { .alt = 3, .verify = true };
-	struct mcu_ota_segment feature = { 0xFFFF0000, 4, data };
-	struct mcu_ota_image fimg = { 1, &feature };
+	struct mcu_ota_write_options to_feature = {.alt = 3, .verify = true};
+	struct mcu_ota_segment feature = {0xFFFF0000, 4, data};
+	struct mcu_ota_image fimg = {1, &feature};
 	int r = dfu_write(&g.dev, &fimg, &to_feature, g.err, sizeof(g.err));
-	if (g.dev.info.memory_count > 3 && !(g.dev.memories[3].sectors[0].access &
-					     MCU_OTA_SECTOR_WRITABLE))
+	if (g.dev.info.memory_count > 3 &&
+	    !(g.dev.memories[3].sectors[0].access & MCU_OTA_SECTOR_WRITABLE))
 		CHECK_INT(r, -ERANGE);
-	struct mcu_ota_write_options no_alt = { .alt = 9 };
+	struct mcu_ota_write_options no_alt = {.alt = 9};
 	CHECK_INT(dfu_write(&g.dev, &img, &no_alt, g.err, sizeof(g.err)), -EINVAL);
 	CHECK_CONTAINS(g.err, "no alt setting 9");
 	rig_close(&g);
@@ -178,9 +178,9 @@ static void unchanged_sectors_are_skipped(void)
 	const uint32_t len = 256 * 1024; /* sectors 0-5 */
 	uint8_t *data = malloc(len);
 	pattern(data, len, 0x08000000, 7);
-	struct mcu_ota_segment seg = { 0x08000000, len, data };
-	struct mcu_ota_image img = { 1, &seg };
-	struct mcu_ota_write_options skip = { .verify = true, .skip_unchanged = true };
+	struct mcu_ota_segment seg = {0x08000000, len, data};
+	struct mcu_ota_image img = {1, &seg};
+	struct mcu_ota_write_options skip = {.verify = true, .skip_unchanged = true};
 	CHECK_INT(dfu_write(&g.dev, &img, &skip, g.err, sizeof(g.err)), 0);
 	uint64_t busy_first = stm32_model_busy_us(g.model);
 	/* the same image again: nothing erased, nothing programmed */
@@ -196,7 +196,7 @@ static void unchanged_sectors_are_skipped(void)
 	size_t flash_size;
 	CHECK(memcmp(stm32_model_flash(g.model, &flash_size), data, len) == 0);
 	/* without the option every touched sector is erased again */
-	struct mcu_ota_write_options all = { .verify = true };
+	struct mcu_ota_write_options all = {.verify = true};
 	CHECK_INT(dfu_write(&g.dev, &img, &all, g.err, sizeof(g.err)), 0);
 	CHECK_INT(stm32_model_erase_count(g.model, 0), 2);
 	free(data);
@@ -213,9 +213,9 @@ static void mass_erase_clears_the_whole_flash(void)
 	memset(flash, 0x11, flash_size);
 	uint8_t data[300];
 	pattern(data, sizeof(data), 0x08000000, 3);
-	struct mcu_ota_segment seg = { 0x08000000, sizeof(data), data };
-	struct mcu_ota_image img = { 1, &seg };
-	struct mcu_ota_write_options mass = { .verify = true, .mass_erase = true };
+	struct mcu_ota_segment seg = {0x08000000, sizeof(data), data};
+	struct mcu_ota_image img = {1, &seg};
+	struct mcu_ota_write_options mass = {.verify = true, .mass_erase = true};
 	CHECK_INT(dfu_write(&g.dev, &img, &mass, g.err, sizeof(g.err)), 0);
 	CHECK(memcmp(flash, data, sizeof(data)) == 0);
 	CHECK(flash[flash_size - 1] == 0xFF);
@@ -226,13 +226,13 @@ static void mass_erase_clears_the_whole_flash(void)
 static void device_starting_in_error_is_cleared(void)
 {
 	struct rig g;
-	struct stm32_model_options o = { .start_in_error = true };
+	struct stm32_model_options o = {.start_in_error = true};
 	if (rig_open_with(&g, "F411", &o))
 		return;
 	uint8_t data[64];
 	pattern(data, sizeof(data), 0x08000000, 4);
-	struct mcu_ota_segment seg = { 0x08000000, sizeof(data), data };
-	struct mcu_ota_image img = { 1, &seg };
+	struct mcu_ota_segment seg = {0x08000000, sizeof(data), data};
+	struct mcu_ota_image img = {1, &seg};
 	CHECK_INT(dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err)), 0);
 	rig_close(&g);
 }
@@ -240,17 +240,16 @@ static void device_starting_in_error_is_cleared(void)
 static void read_protection_is_explained(void)
 {
 	struct rig g;
-	struct stm32_model_options o = { .read_protected = true };
+	struct stm32_model_options o = {.read_protected = true};
 	if (rig_open_with(&g, "F407", &o))
 		return;
-	uint8_t data[64] = { 0 };
-	struct mcu_ota_segment seg = { 0x08000000, sizeof(data), data };
-	struct mcu_ota_image img = { 1, &seg };
+	uint8_t data[64] = {0};
+	struct mcu_ota_segment seg = {0x08000000, sizeof(data), data};
+	struct mcu_ota_image img = {1, &seg};
 	CHECK_INT(dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err)), -EACCES);
 	CHECK_CONTAINS(g.err, "read protection (RDP level 1) is active");
 	uint8_t buf[64];
-	CHECK_INT(dfu_read(&g.dev, 0, 0x08000000, buf, sizeof(buf), g.err, sizeof(g.err)),
-		  -EACCES);
+	CHECK_INT(dfu_read(&g.dev, 0, 0x08000000, buf, sizeof(buf), g.err, sizeof(g.err)), -EACCES);
 	CHECK_CONTAINS(g.err, "errVENDOR");
 	rig_close(&g);
 }
@@ -258,16 +257,16 @@ static void read_protection_is_explained(void)
 static void write_protected_sector_fails_verification(void)
 {
 	struct rig g;
-	struct stm32_model_options o = { .write_protected_sectors = { 1u << 1 } };
+	struct stm32_model_options o = {.write_protected_sectors = {1u << 1}};
 	if (rig_open_with(&g, "F407", &o))
 		return;
 	uint32_t len = 32 * 1024; /* sectors 0 and 1 */
 	uint8_t *data = malloc(len);
 	pattern(data, len, 0x08000000, 5);
-	struct mcu_ota_segment seg = { 0x08000000, len, data };
-	struct mcu_ota_image img = { 1, &seg };
+	struct mcu_ota_segment seg = {0x08000000, len, data};
+	struct mcu_ota_image img = {1, &seg};
 	/* the ROM reports success for the protected sector: only read-back shows it */
-	struct mcu_ota_write_options blind = { .verify = false };
+	struct mcu_ota_write_options blind = {.verify = false};
 	CHECK_INT(dfu_write(&g.dev, &img, &blind, g.err, sizeof(g.err)), 0);
 	CHECK_INT(dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err)), -EBADMSG);
 	CHECK_CONTAINS(g.err, "verification failed at 0x08004000");
@@ -280,8 +279,8 @@ static struct mcu_ota_image big_image(uint8_t **data, uint32_t len, struct mcu_o
 {
 	*data = malloc(len);
 	pattern(*data, len, 0x08000000, 6);
-	*seg = (struct mcu_ota_segment){ 0x08000000, len, *data };
-	return (struct mcu_ota_image){ 1, seg };
+	*seg = (struct mcu_ota_segment){0x08000000, len, *data};
+	return (struct mcu_ota_image){1, seg};
 }
 
 static void disconnect_mid_write_is_reported(void)
@@ -289,7 +288,7 @@ static void disconnect_mid_write_is_reported(void)
 	struct rig g;
 	if (rig_open(&g, "F407"))
 		return;
-	struct stm32_model_faults f = { .disconnect_at_block = 5 };
+	struct stm32_model_faults f = {.disconnect_at_block = 5};
 	stm32_model_set_faults(g.model, &f);
 	uint8_t *data;
 	struct mcu_ota_segment seg;
@@ -307,7 +306,7 @@ static void stalled_request_is_retried(void)
 		struct rig g;
 		if (rig_open(&g, "F411"))
 			return;
-		struct stm32_model_faults f = { .stall_request = n };
+		struct stm32_model_faults f = {.stall_request = n};
 		stm32_model_set_faults(g.model, &f);
 		uint8_t *data;
 		struct mcu_ota_segment seg;
@@ -328,7 +327,7 @@ static void flipped_bit_fails_verification(void)
 	struct rig g;
 	if (rig_open(&g, "G474"))
 		return;
-	struct stm32_model_faults f = { .flip_bit = true, .flip_bit_address = 0x08000123 };
+	struct stm32_model_faults f = {.flip_bit = true, .flip_bit_address = 0x08000123};
 	stm32_model_set_faults(g.model, &f);
 	uint8_t *data;
 	struct mcu_ota_segment seg;
@@ -345,7 +344,7 @@ static void erase_that_stays_busy_times_out(void)
 	if (rig_open(&g, "H743"))
 		return;
 	g.quirk.busy_timeout_ms = 300; /* the real 6 s would only slow the test */
-	struct stm32_model_faults f = { .erase_stays_busy = true };
+	struct stm32_model_faults f = {.erase_stays_busy = true};
 	stm32_model_set_faults(g.model, &f);
 	uint8_t *data;
 	struct mcu_ota_segment seg;
@@ -362,7 +361,7 @@ static void l4_stall_while_busy_is_waited_out(void)
 {
 	struct rig g;
 	/* real time: each 2 KiB page erase really runs while GETSTATUS stalls */
-	struct stm32_model_options o = { .time_scale = 1.0 };
+	struct stm32_model_options o = {.time_scale = 1.0};
 	if (rig_open_with(&g, "L4", &o))
 		return;
 	CHECK(g.dev.quirk->stall_means_busy);
@@ -400,9 +399,9 @@ static void read_and_leave(void)
 }
 
 TEST_MAIN(TEST(describes_the_f407_as_the_rom_does), TEST(writes_every_profile),
-	  TEST(out_of_range_image_erases_nothing), TEST(unchanged_sectors_are_skipped),
-	  TEST(mass_erase_clears_the_whole_flash), TEST(device_starting_in_error_is_cleared),
-	  TEST(read_protection_is_explained), TEST(write_protected_sector_fails_verification),
-	  TEST(disconnect_mid_write_is_reported), TEST(stalled_request_is_retried),
-	  TEST(flipped_bit_fails_verification), TEST(erase_that_stays_busy_times_out),
-	  TEST(l4_stall_while_busy_is_waited_out), TEST(read_and_leave))
+          TEST(out_of_range_image_erases_nothing), TEST(unchanged_sectors_are_skipped),
+          TEST(mass_erase_clears_the_whole_flash), TEST(device_starting_in_error_is_cleared),
+          TEST(read_protection_is_explained), TEST(write_protected_sector_fails_verification),
+          TEST(disconnect_mid_write_is_reported), TEST(stalled_request_is_retried),
+          TEST(flipped_bit_fails_verification), TEST(erase_that_stays_busy_times_out),
+          TEST(l4_stall_while_busy_is_waited_out), TEST(read_and_leave))
