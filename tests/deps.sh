@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what building and testing mcu-ota needs on Debian 12, from Debian's
+# archive only. Idempotent: packages already there are not fetched again.
+set -euo pipefail
+
+packages=(
+	build-essential cmake pkg-config clang-format git  # the build and its checks
+	libusb-1.0-0-dev libcurl4-openssl-dev libssl-dev libconfig-dev
+	dfu-util                                  # dfu-suffix/dfuse-pack make test inputs; the reference host
+	binutils gcc-arm-none-eabi zlib1g-dev     # real images for the image tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+	echo "deps: installing ${missing[*]}"
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps: these packages are missing and installing them needs root: ${missing[*]}" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
