@@ -398,10 +398,34 @@ static void read_and_leave(void)
 	rig_close(&g);
 }
 
+/* A layout that promises more than the chip has: the device's own errTARGET
+ * must reach the user as such, not as a generic failure. */
+static void device_refusal_errtarget_is_explained(void)
+{
+	struct rig g;
+	if (rig_open(&g, "F411"))
+		return;
+	struct mcu_ota_memory *m = &g.dev.memories[0];
+	struct mcu_ota_sector *last = (struct mcu_ota_sector *)&m->sectors[m->sector_count - 1];
+	uint32_t beyond = last->address + last->size;
+	last->size *= 2; /* claims 128 KiB past the end of the F411's 512 KiB */
+	uint8_t data[256] = {0};
+	struct mcu_ota_segment seg = {beyond, sizeof(data), data};
+	struct mcu_ota_image img = {1, &seg};
+	CHECK_INT(dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err)), -ERANGE);
+	CHECK_CONTAINS(g.err, "errTARGET");
+	CHECK_CONTAINS(g.err, "outside its memory");
+	/* the device was brought out of dfuERROR: the next operation works */
+	uint8_t buf[16];
+	CHECK_INT(dfu_read(&g.dev, 0, 0x08000000, buf, sizeof(buf), g.err, sizeof(g.err)), 0);
+	rig_close(&g);
+}
+
 TEST_MAIN(TEST(describes_the_f407_as_the_rom_does), TEST(writes_every_profile),
           TEST(out_of_range_image_erases_nothing), TEST(unchanged_sectors_are_skipped),
           TEST(mass_erase_clears_the_whole_flash), TEST(device_starting_in_error_is_cleared),
           TEST(read_protection_is_explained), TEST(write_protected_sector_fails_verification),
           TEST(disconnect_mid_write_is_reported), TEST(stalled_request_is_retried),
           TEST(flipped_bit_fails_verification), TEST(erase_that_stays_busy_times_out),
-          TEST(l4_stall_while_busy_is_waited_out), TEST(read_and_leave))
+          TEST(l4_stall_while_busy_is_waited_out), TEST(read_and_leave),
+          TEST(device_refusal_errtarget_is_explained))
