@@ -179,6 +179,7 @@ static int wait_done(struct dfu_device *d, unsigned timeout_ms, const char *what
                      struct dfu_status *st, char *err, size_t errlen)
 {
 	uint64_t deadline = now_ms() + timeout_ms;
+	unsigned busy_replies = 0;
 	for (;;) {
 		uint64_t now = now_ms();
 		if (now >= deadline)
@@ -197,7 +198,12 @@ static int wait_done(struct dfu_device *d, unsigned timeout_ms, const char *what
 		switch (st->state) {
 		case DFU_STATE_DNBUSY:
 		case DFU_STATE_DNLOAD_SYNC:
-			continue; /* the next GETSTATUS blocks until the operation ends */
+			/* The ROM holds the next GETSTATUS until the operation ends, so
+			 * it goes out at once; a device that answers busy again does not
+			 * hold the pipe and is asked at its bwPollTimeout pace. */
+			if (busy_replies++)
+				sleep_ms(st->poll_timeout_ms ? st->poll_timeout_ms : 1);
+			continue;
 		case DFU_STATE_ERROR:
 			return status_error(d, st->status, what, address, err, errlen);
 		default:

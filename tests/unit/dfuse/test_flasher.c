@@ -421,6 +421,65 @@ static void device_refusal_errtarget_is_explained(void)
 	rig_close(&g);
 }
 
+/* A device that reports dfuDNBUSY without holding the pipe (application
+ * firmware with ST's DFU middleware does this) is asked again at its
+ * bwPollTimeout pace, not hammered. */
+struct polite_device {
+	struct stm32_model *model;
+	int phase; /* 1: DNLOAD sent, 2: the model said busy, fake answers follow */
+	unsigned fake_busy, busy_left;
+};
+
+static int polite_control(void *ctx, uint8_t type, uint8_t req, uint16_t value, uint16_t index,
+                          uint8_t *data, uint16_t len, unsigned timeout_ms)
+{
+	struct polite_device *p = ctx;
+	bool getstatus = type == 0xA1 && req == 3;
+	if (type == 0x21 && req == 1) {
+		p->phase = 1;
+	} else if (getstatus && p->phase == 2 && p->busy_left) {
+		static const uint8_t busy[6] = {0, 20, 0, 0, 4 /* dfuDNBUSY, 20 ms */, 0};
+		p->fake_busy++;
+		p->busy_left--;
+		memcpy(data, busy, sizeof(busy));
+		return 6;
+	}
+	int r = stm32_model_control(p->model, type, req, value, index, data, len, timeout_ms);
+	if (getstatus && p->phase == 1)
+		p->phase = 2;
+	return r;
+}
+
+static int polite_set_alt(void *ctx, uint8_t interface, uint8_t alt)
+{
+	struct polite_device *p = ctx;
+	return model_transport(p->model).set_alt(p->model, interface, alt);
+}
+
+static void busy_without_holding_the_pipe_is_polled_at_its_pace(void)
+{
+	struct rig g;
+	if (rig_open(&g, "F411"))
+		return;
+	struct polite_device p = {.model = g.model, .busy_left = 5};
+	g.dev.transport = (struct dfu_transport){&p, polite_control, polite_set_alt};
+	uint8_t data[64] = {1};
+	struct mcu_ota_segment seg = {0x08000000, sizeof(data), data};
+	struct mcu_ota_image img = {1, &seg};
+	struct mcu_ota_write_options wo = {.verify = false};
+	/* five extra busy answers, 20 ms apart each, on the first operation */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_INT(dfu_write(&g.dev, &img, &wo, g.err, sizeof(g.err)), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	CHECK_INT(p.fake_busy, 5);
+	CHECK(ms >= 5 * 20); /* each repeated busy answer waited its bwPollTimeout */
+	size_t size;
+	CHECK(stm32_model_flash(g.model, &size)[0] == 1);
+	rig_close(&g);
+}
+
 TEST_MAIN(TEST(describes_the_f407_as_the_rom_does), TEST(writes_every_profile),
           TEST(out_of_range_image_erases_nothing), TEST(unchanged_sectors_are_skipped),
           TEST(mass_erase_clears_the_whole_flash), TEST(device_starting_in_error_is_cleared),
@@ -428,4 +487,5 @@ TEST_MAIN(TEST(describes_the_f407_as_the_rom_does), TEST(writes_every_profile),
           TEST(disconnect_mid_write_is_reported), TEST(stalled_request_is_retried),
           TEST(flipped_bit_fails_verification), TEST(erase_that_stays_busy_times_out),
           TEST(l4_stall_while_busy_is_waited_out), TEST(read_and_leave),
-          TEST(device_refusal_errtarget_is_explained))
+          TEST(device_refusal_errtarget_is_explained),
+          TEST(busy_without_holding_the_pipe_is_polled_at_its_pace))
