@@ -1,15 +1,13 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "bundle/image.h"
 #include "cli/cli.h"
+#include "util/atomic.h"
 #include "util/format.h"
 #include "util/log.h"
 
@@ -24,38 +22,6 @@ static void help(FILE *f)
 	    "  --length N    bytes to read (required, at most 64M)\n"
 	    "  --alt N       the memory (alt setting) to read (default 0)\n" CLI_DEVICE_HELP
 	    "\nExample: mcu-ota read --address 0x08000000 --length 1M backup.bin\n");
-}
-
-/* Write-then-rename, so that OUT is either complete or absent. */
-static int write_file(const char *path, const uint8_t *data, size_t len)
-{
-	char tmp[4096];
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	int fd = mkstemp(tmp);
-	if (fd < 0)
-		return -errno;
-	size_t off = 0;
-	int r = 0;
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = -errno;
-			break;
-		}
-		off += (size_t)n;
-	}
-	if (r == 0 && (fsync(fd) < 0 || fchmod(fd, 0644) < 0))
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0)
-		unlink(tmp);
-	return r;
 }
 
 int cli_read(int argc, char **argv)
@@ -125,7 +91,7 @@ int cli_read(int argc, char **argv)
 		if (r < 0) {
 			log_error("%s", err);
 			code = cli_exit_code(r);
-		} else if ((r = write_file(out, buf, length)) < 0) {
+		} else if ((r = atomic_write_file(out, buf, length, 0644)) < 0) {
 			log_error("cannot write %s: %s", out, strerror(-r));
 			code = EXIT_FAILURE_GENERIC;
 		} else if (!cli_globals.quiet) {
