@@ -1,0 +1,451 @@
+#include "update/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "util/atomic.h"
+#include "util/format.h"
+
+#define IMAGE_FILE "image.bin"
+#define META_FILE  "meta"
+/* <dir>/<slot><.new|.old>/<file>: s->dir holds at most 4095 bytes */
+#define PATH_BUF (sizeof(((struct store *)0)->dir) + 32)
+
+static const char *const slot_names[] = {"current", "previous", "staged"};
+
+const char *store_slot_name(enum store_slot slot)
+{
+	return slot_names[slot];
+}
+
+/* <dir>/<name><suffix>[/<file>]; every path in the store is made here. */
+static int path_of(char out[PATH_BUF], const struct store *s, const char *name, const char *suffix,
+                   const char *file)
+{
+	int n = snprintf(out, PATH_BUF, "%s/%s%s%s%s", s->dir, name, suffix, file ? "/" : "",
+	                 file ? file : "");
+	return n < 0 || (size_t)n >= PATH_BUF ? -ENAMETOOLONG : 0;
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+/* Remove a slot folder: its files, then itself. Slots hold no subfolders. */
+static int remove_slot_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	int r = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (unlinkat(dirfd(d), e->d_name, 0) < 0 && errno != ENOENT)
+			r = -errno;
+	}
+	closedir(d);
+	if (r == 0 && rmdir(path) < 0 && errno != ENOENT)
+		r = -errno;
+	return r;
+}
+
+static int mkdir_p(const char *path)
+{
+	char tmp[4096];
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static bool valid_device_name(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > STORE_NAME_MAX)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+			return false;
+	return true;
+}
+
+/* Leftovers of an interrupted write or promotion: a "<slot>.new" was never
+ * renamed into place (drop it); a "<slot>.old" whose slot is missing was
+ * moved aside by a step that did not finish (put it back). */
+static int tidy(struct store *s)
+{
+	for (size_t i = 0; i < sizeof(slot_names) / sizeof(*slot_names); i++) {
+		char slot[PATH_BUF], aside[PATH_BUF];
+		int r = path_of(slot, s, slot_names[i], "", NULL);
+		if (r < 0)
+			return r;
+		path_of(aside, s, slot_names[i], ".new", NULL);
+		if ((r = remove_slot_dir(aside)) < 0)
+			return r;
+		path_of(aside, s, slot_names[i], ".old", NULL);
+		if (exists(aside)) {
+			if (exists(slot))
+				r = remove_slot_dir(aside);
+			else if (rename(aside, slot) < 0)
+				r = -errno;
+			if (r < 0)
+				return r;
+		}
+	}
+	char any[PATH_BUF];
+	path_of(any, s, "lock", "", NULL);
+	return fsync_parent(any); /* the device folder, where the renames happened */
+}
+
+int store_open(const char *state_dir, const char *device, struct store *s, char *err, size_t errlen)
+{
+	s->lock_fd = -1;
+	if (!valid_device_name(device)) {
+		set_error(err, errlen,
+		          "device name \"%s\" is not valid: use 1 to 64 letters, digits, - and _",
+		          device);
+		return -EINVAL;
+	}
+	if (snprintf(s->dir, sizeof(s->dir), "%s/devices/%s", state_dir, device) >=
+	    (int)sizeof(s->dir)) {
+		set_error(err, errlen, "state directory path too long");
+		return -ENAMETOOLONG;
+	}
+	int r = mkdir_p(s->dir);
+	if (r < 0) {
+		set_error(err, errlen, "cannot create %s: %s", s->dir, strerror(-r));
+		return r;
+	}
+	char lock[PATH_BUF];
+	path_of(lock, s, "lock", "", NULL);
+	s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (s->lock_fd < 0) {
+		r = -errno;
+		set_error(err, errlen, "cannot open %s: %s", lock, strerror(-r));
+		return r;
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		set_error(err, errlen,
+		          r == -EBUSY
+		              ? "device %s is being driven by another mcu-ota process; wait for "
+		                "it to finish"
+		              : "cannot lock device %s: %s",
+		          device, strerror(-r));
+		close(s->lock_fd);
+		s->lock_fd = -1;
+		return r;
+	}
+	r = tidy(s);
+	if (r < 0) {
+		set_error(err, errlen, "cannot tidy %s: %s", s->dir, strerror(-r));
+		store_close(s);
+	}
+	return r;
+}
+
+void store_close(struct store *s)
+{
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* releases the flock */
+	s->lock_fd = -1;
+}
+
+/* ---- meta ---- */
+
+static int parse_meta(const char *text, struct slot_meta *m)
+{
+	memset(m, 0, sizeof(*m));
+	bool have_version = false, have_sha = false, have_size = false, have_address = false;
+	for (const char *line = text; *line;) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		const char *eq = memchr(line, '=', len);
+		if (!eq)
+			return -EBADMSG;
+		size_t klen = (size_t)(eq - line), vlen = len - klen - 1;
+		char value[128];
+		if (vlen >= sizeof(value))
+			return -EBADMSG;
+		memcpy(value, eq + 1, vlen);
+		value[vlen] = '\0';
+		char *tail;
+		if (klen == 7 && !memcmp(line, "version", 7) && vlen && vlen < sizeof(m->version)) {
+			memcpy(m->version, value, vlen + 1);
+			have_version = true;
+		} else if (klen == 6 && !memcmp(line, "sha256", 6) && vlen == 64 &&
+		           strspn(value, "0123456789abcdef") == 64) {
+			memcpy(m->sha256, value, 65);
+			have_sha = true;
+		} else if (klen == 4 && !memcmp(line, "size", 4)) {
+			m->size = strtoull(value, &tail, 10);
+			have_size = vlen && !*tail;
+		} else if (klen == 7 && !memcmp(line, "address", 7)) {
+			have_address = parse_u32(value, &m->address) == 0;
+		} else {
+			return -EBADMSG;
+		}
+		line += len + (end ? 1 : 0);
+	}
+	return have_version && have_sha && have_size && have_address ? 0 : -EBADMSG;
+}
+
+int store_meta(const struct store *s, enum store_slot slot, struct slot_meta *meta, char *err,
+               size_t errlen)
+{
+	char path[PATH_BUF], text[STORE_META_MAX + 1];
+	int r = path_of(path, s, slot_names[slot], "", META_FILE);
+	if (r < 0)
+		return r;
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		r = -errno;
+		if (r != -ENOENT)
+			set_error(err, errlen, "cannot read %s: %s", path, strerror(-r));
+		return r;
+	}
+	size_t n = fread(text, 1, sizeof(text), f);
+	fclose(f);
+	text[n < sizeof(text) ? n : sizeof(text) - 1] = '\0';
+	if (n > STORE_META_MAX || strlen(text) != n || parse_meta(text, meta) < 0) {
+		set_error(err, errlen, "%s is corrupt", path);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static void sha256_hex(EVP_MD_CTX *md, char out[65])
+{
+	unsigned char digest[32];
+	unsigned len = 0;
+	EVP_DigestFinal_ex(md, digest, &len);
+	hex_encode(digest, sizeof(digest), out);
+}
+
+int store_load(const struct store *s, enum store_slot slot, uint8_t **data, size_t *len, char *err,
+               size_t errlen)
+{
+	struct slot_meta meta;
+	char path[PATH_BUF];
+	int r = store_meta(s, slot, &meta, err, errlen);
+	if (r < 0)
+		return r;
+	path_of(path, s, slot_names[slot], "", IMAGE_FILE);
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		r = -errno;
+		set_error(err, errlen, "cannot read %s: %s", path, strerror(-r));
+		return r;
+	}
+	uint8_t *buf = meta.size ? malloc(meta.size) : NULL;
+	size_t n = buf ? fread(buf, 1, meta.size, f) : 0;
+	int extra = fgetc(f);
+	fclose(f);
+	if (meta.size && !buf)
+		return -ENOMEM;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	char hex[65] = "";
+	if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) && EVP_DigestUpdate(md, buf, n))
+		sha256_hex(md, hex);
+	EVP_MD_CTX_free(md);
+	if (n != meta.size || extra != EOF || strcmp(hex, meta.sha256) != 0) {
+		set_error(err, errlen, "%s is damaged: it does not match its SHA-256 %s", path,
+		          meta.sha256);
+		free(buf);
+		return -EBADMSG;
+	}
+	*data = buf;
+	*len = n;
+	return 0;
+}
+
+/* ---- writing a slot ---- */
+
+int store_write_begin(struct store *s, enum store_slot slot, const struct slot_meta *expect,
+                      struct store_writer *w, char *err, size_t errlen)
+{
+	char dir[PATH_BUF], path[PATH_BUF];
+	memset(w, 0, sizeof(*w));
+	w->fd = -1;
+	w->store = s;
+	w->slot = slot;
+	w->expect = *expect;
+	path_of(dir, s, slot_names[slot], ".new", NULL);
+	int r = remove_slot_dir(dir);
+	if (r == 0 && mkdir(dir, 0755) < 0)
+		r = -errno;
+	if (r == 0) {
+		path_of(path, s, slot_names[slot], ".new", IMAGE_FILE);
+		w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (w->fd < 0)
+			r = -errno;
+	}
+	if (r == 0) {
+		w->md = EVP_MD_CTX_new();
+		if (!w->md || !EVP_DigestInit_ex(w->md, EVP_sha256(), NULL))
+			r = -ENOMEM;
+	}
+	if (r < 0) {
+		set_error(err, errlen, "cannot create %s: %s", dir, strerror(-r));
+		store_write_abort(w);
+	}
+	return r;
+}
+
+int store_write(struct store_writer *w, const void *data, size_t len, char *err, size_t errlen)
+{
+	if (w->written + len > w->expect.size) {
+		set_error(err, errlen, "image for %s is larger than its declared %" PRIu64 " bytes",
+		          slot_names[w->slot], w->expect.size);
+		return -EFBIG;
+	}
+	const uint8_t *p = data;
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(w->fd, p + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int r = n < 0 ? -errno : -EIO;
+			set_error(err, errlen, "cannot write the %s image: %s", slot_names[w->slot],
+			          strerror(-r));
+			return r;
+		}
+		off += (size_t)n;
+	}
+	EVP_DigestUpdate(w->md, data, len);
+	w->written += len;
+	return 0;
+}
+
+static int write_meta(const struct store_writer *w)
+{
+	const struct slot_meta *m = &w->expect;
+	char path[PATH_BUF], text[STORE_META_MAX];
+	path_of(path, w->store, slot_names[w->slot], ".new", META_FILE);
+	int n = snprintf(text, sizeof(text),
+	                 "version=%s\nsha256=%s\nsize=%" PRIu64 "\naddress=0x%08" PRIx32 "\n",
+	                 m->version, m->sha256, m->size, m->address);
+	return atomic_write_file(path, text, (size_t)n, 0644);
+}
+
+int store_write_commit(struct store_writer *w, char *err, size_t errlen)
+{
+	char hex[65], dir[PATH_BUF], slot[PATH_BUF], old[PATH_BUF];
+	sha256_hex(w->md, hex);
+	int r = 0;
+	if (w->written != w->expect.size || strcmp(hex, w->expect.sha256) != 0) {
+		set_error(err, errlen,
+		          "image for %s does not match: %" PRIu64
+		          " bytes with SHA-256 %s, expected %" PRIu64 " bytes with %s",
+		          slot_names[w->slot], w->written, hex, w->expect.size, w->expect.sha256);
+		store_write_abort(w);
+		return -EBADMSG;
+	}
+	path_of(slot, w->store, slot_names[w->slot], "", NULL);
+	path_of(dir, w->store, slot_names[w->slot], ".new", NULL);
+	path_of(old, w->store, slot_names[w->slot], ".old", NULL);
+	if (fsync(w->fd) < 0)
+		r = -errno;
+	close(w->fd);
+	w->fd = -1;
+	if (r == 0)
+		r = write_meta(w); /* fsyncs the .new folder too */
+	/* the slot is replaced by two renames; tidy() mends a crash between them */
+	if (r == 0 && exists(slot) && rename(slot, old) < 0)
+		r = -errno;
+	if (r == 0 && rename(dir, slot) < 0)
+		r = -errno;
+	if (r == 0)
+		r = fsync_parent(slot);
+	if (r == 0)
+		r = remove_slot_dir(old);
+	if (r < 0)
+		set_error(err, errlen, "cannot store the %s image in %s: %s", slot_names[w->slot],
+		          slot, strerror(-r));
+	EVP_MD_CTX_free(w->md);
+	w->md = NULL;
+	if (r < 0)
+		store_write_abort(w);
+	return r;
+}
+
+void store_write_abort(struct store_writer *w)
+{
+	char dir[PATH_BUF];
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+	EVP_MD_CTX_free(w->md);
+	w->md = NULL;
+	if (w->store && path_of(dir, w->store, slot_names[w->slot], ".new", NULL) == 0) {
+		remove_slot_dir(dir);
+	}
+}
+
+/* ---- moving slots ---- */
+
+int store_promote(struct store *s, char *err, size_t errlen)
+{
+	char cur[PATH_BUF], prev[PATH_BUF], staged[PATH_BUF], prev_old[PATH_BUF];
+	path_of(cur, s, "current", "", NULL);
+	path_of(prev, s, "previous", "", NULL);
+	path_of(staged, s, "staged", "", NULL);
+	path_of(prev_old, s, "previous", ".old", NULL);
+	int r = 0;
+	if (!exists(staged))
+		return 0; /* nothing staged, or promoted already */
+	if (exists(cur)) {
+		/* the old previous goes aside, current becomes previous */
+		if (exists(prev) && rename(prev, prev_old) < 0)
+			r = -errno;
+		if (r == 0 && rename(cur, prev) < 0)
+			r = -errno;
+		if (r == 0)
+			r = fsync_parent(cur);
+	}
+	if (r == 0 && rename(staged, cur) < 0)
+		r = -errno;
+	if (r == 0)
+		r = fsync_parent(cur);
+	if (r == 0)
+		r = remove_slot_dir(prev_old);
+	if (r < 0)
+		set_error(err, errlen, "cannot install the staged image in %s: %s", s->dir,
+		          strerror(-r));
+	return r;
+}
+
+int store_drop(struct store *s, enum store_slot slot, char *err, size_t errlen)
+{
+	char path[PATH_BUF];
+	path_of(path, s, slot_names[slot], "", NULL);
+	int r = remove_slot_dir(path);
+	if (r == 0)
+		r = fsync_parent(path);
+	if (r < 0)
+		set_error(err, errlen, "cannot remove %s: %s", path, strerror(-r));
+	return r;
+}

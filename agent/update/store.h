@@ -1,0 +1,85 @@
+/* The per-device image store:
+ *
+ *   <state_dir>/devices/<name>/
+ *       lock                   flock'd while a process drives the device
+ *       current/  image.bin meta   what we believe is on the chip
+ *       previous/ image.bin meta   what to roll back to
+ *       staged/   image.bin meta   verified, not yet installed
+ *
+ * A slot is a folder so that an image and its metadata change together, by
+ * one rename. A slot folder exists only complete (built as <slot>.new, fsync'd,
+ * renamed, the parent fsync'd); every step of store_promote can be repeated
+ * after a crash and ends in the same place. The journal (update/journal.h)
+ * says which step was under way.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_NAME_MAX    64
+#define STORE_VERSION_MAX 64
+#define STORE_META_MAX    4096 /* a meta file larger than this is corrupt */
+
+enum store_slot { STORE_CURRENT, STORE_PREVIOUS, STORE_STAGED };
+
+struct slot_meta {
+	char version[STORE_VERSION_MAX];
+	char sha256[65]; /* lower-case hex */
+	uint64_t size;
+	uint32_t address; /* where the image starts on the chip */
+};
+
+struct store {
+	char dir[4096]; /* <state_dir>/devices/<name> */
+	int lock_fd;
+};
+
+struct store_writer {
+	struct store *store;
+	int fd;
+	void *md; /* EVP_MD_CTX */
+	uint64_t written;
+	struct slot_meta expect;
+	enum store_slot slot;
+};
+
+const char *store_slot_name(enum store_slot slot);
+
+/* Create the device's folder if needed and lock it: -EBUSY when another
+ * process holds the lock, -EINVAL for a device name that is not
+ * [A-Za-z0-9_-]{1,64}. */
+__attribute__((warn_unused_result)) int store_open(const char *state_dir, const char *device,
+                                                   struct store *s, char *err, size_t errlen);
+void store_close(struct store *s);
+
+/* -ENOENT when the slot is empty, -EBADMSG when its meta is corrupt. */
+__attribute__((warn_unused_result)) int store_meta(const struct store *s, enum store_slot slot,
+                                                   struct slot_meta *meta, char *err,
+                                                   size_t errlen);
+/* The image, read whole and checked against the slot's SHA-256 (-EBADMSG
+ * when it does not match). The caller frees *data. */
+__attribute__((warn_unused_result)) int store_load(const struct store *s, enum store_slot slot,
+                                                   uint8_t **data, size_t *len, char *err,
+                                                   size_t errlen);
+
+/* Write an image into a slot (staged, or previous for a chip read back
+ * before its first update) as it streams: commit checks size and SHA-256
+ * against expect and only then replaces the slot. */
+__attribute__((warn_unused_result)) int store_write_begin(struct store *s, enum store_slot slot,
+                                                          const struct slot_meta *expect,
+                                                          struct store_writer *w, char *err,
+                                                          size_t errlen);
+__attribute__((warn_unused_result)) int store_write(struct store_writer *w, const void *data,
+                                                    size_t len, char *err, size_t errlen);
+__attribute__((warn_unused_result)) int store_write_commit(struct store_writer *w, char *err,
+                                                           size_t errlen);
+void store_write_abort(struct store_writer *w);
+
+/* staged -> current, the old current -> previous. Repeatable: after a crash
+ * at any point, calling it again finishes the job. */
+__attribute__((warn_unused_result)) int store_promote(struct store *s, char *err, size_t errlen);
+/* Remove a slot (e.g. a staged image that will not be installed). */
+__attribute__((warn_unused_result)) int store_drop(struct store *s, enum store_slot slot, char *err,
+                                                   size_t errlen);

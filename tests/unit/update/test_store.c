@@ -1,0 +1,216 @@
+/* The image store: slots change whole or not at all, a bad image never gets
+ * in, promotion can be repeated after a crash at any step, and one process
+ * at a time drives a device. */
+#include "check.h"
+#include "update/store.h"
+
+#include <openssl/sha.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util/format.h"
+
+static char root[] = "/tmp/mcu-ota-store-XXXXXX";
+
+static struct slot_meta meta_for(const void *data, size_t len, const char *version)
+{
+	struct slot_meta m = {.size = len, .address = 0x08000000};
+	unsigned char d[32];
+	SHA256(data, len, d);
+	hex_encode(d, sizeof(d), m.sha256);
+	snprintf(m.version, sizeof(m.version), "%s", version);
+	return m;
+}
+
+static int put(struct store *s, enum store_slot slot, const char *text, const char *version)
+{
+	char err[512];
+	struct store_writer w;
+	struct slot_meta m = meta_for(text, strlen(text), version);
+	int r = store_write_begin(s, slot, &m, &w, err, sizeof(err));
+	if (r == 0)
+		r = store_write(&w, text, strlen(text), err, sizeof(err));
+	if (r == 0)
+		r = store_write_commit(&w, err, sizeof(err));
+	return r;
+}
+
+static void expect_slot(struct store *s, enum store_slot slot, const char *text,
+                        const char *version)
+{
+	struct slot_meta m;
+	char err[512];
+	uint8_t *data;
+	size_t len;
+	if (!text) {
+		CHECK_INT(store_meta(s, slot, &m, err, sizeof(err)), -ENOENT);
+		return;
+	}
+	CHECK_INT(store_meta(s, slot, &m, err, sizeof(err)), 0);
+	CHECK_STR(m.version, version);
+	CHECK_INT(store_load(s, slot, &data, &len, err, sizeof(err)), 0);
+	CHECK_INT(len, strlen(text));
+	CHECK(len == strlen(text) && memcmp(data, text, len) == 0);
+	free(data);
+}
+
+static void open_store(struct store *s, const char *device)
+{
+	char err[512];
+	int r = store_open(root, device, s, err, sizeof(err));
+	CHECK_INT(r, 0);
+	if (r)
+		fprintf(stderr, "%s\n", err);
+}
+
+static void stage_and_promote(void)
+{
+	struct store s;
+	char err[512];
+	open_store(&s, "motor");
+	expect_slot(&s, STORE_CURRENT, NULL, NULL);
+	CHECK_INT(put(&s, STORE_STAGED, "image one", "1.0.0"), 0);
+	CHECK_INT(store_promote(&s, err, sizeof(err)), 0);
+	expect_slot(&s, STORE_CURRENT, "image one", "1.0.0");
+	expect_slot(&s, STORE_STAGED, NULL, NULL);
+	CHECK_INT(put(&s, STORE_STAGED, "image two", "2.0.0"), 0);
+	CHECK_INT(store_promote(&s, err, sizeof(err)), 0);
+	expect_slot(&s, STORE_CURRENT, "image two", "2.0.0");
+	expect_slot(&s, STORE_PREVIOUS, "image one", "1.0.0");
+	CHECK_INT(put(&s, STORE_STAGED, "image three", "3.0.0"), 0);
+	CHECK_INT(store_promote(&s, err, sizeof(err)), 0);
+	expect_slot(&s, STORE_PREVIOUS, "image two", "2.0.0");
+	/* nothing staged: promoting again changes nothing */
+	CHECK_INT(store_promote(&s, err, sizeof(err)), 0);
+	expect_slot(&s, STORE_CURRENT, "image three", "3.0.0");
+	store_close(&s);
+}
+
+static void a_bad_image_never_gets_in(void)
+{
+	struct store s;
+	char err[512];
+	open_store(&s, "radio");
+	CHECK_INT(put(&s, STORE_STAGED, "good", "1.0.0"), 0);
+	struct slot_meta m = meta_for("good", 4, "2.0.0");
+	struct store_writer w;
+	CHECK_INT(store_write_begin(&s, STORE_STAGED, &m, &w, err, sizeof(err)), 0);
+	CHECK_INT(store_write(&w, "evil", 4, err, sizeof(err)), 0);
+	CHECK_INT(store_write_commit(&w, err, sizeof(err)), -EBADMSG);
+	CHECK_CONTAINS(err, "does not match");
+	expect_slot(&s, STORE_STAGED, "good", "1.0.0"); /* the old staged image is intact */
+	/* more bytes than declared are refused as they arrive */
+	CHECK_INT(store_write_begin(&s, STORE_STAGED, &m, &w, err, sizeof(err)), 0);
+	CHECK_INT(store_write(&w, "good!", 5, err, sizeof(err)), -EFBIG);
+	store_write_abort(&w);
+	char path[4400];
+	snprintf(path, sizeof(path), "%s/staged.new", s.dir);
+	CHECK(access(path, F_OK) != 0);
+	store_close(&s);
+}
+
+static void damage_is_detected(void)
+{
+	struct store s;
+	char err[512], path[4400];
+	uint8_t *data;
+	size_t len;
+	struct slot_meta m;
+	open_store(&s, "hub");
+	CHECK_INT(put(&s, STORE_STAGED, "precious bytes", "1.0.0"), 0);
+	snprintf(path, sizeof(path), "%s/staged/image.bin", s.dir);
+	FILE *f = fopen(path, "r+");
+	fputc('X', f);
+	fclose(f);
+	CHECK_INT(store_load(&s, STORE_STAGED, &data, &len, err, sizeof(err)), -EBADMSG);
+	CHECK_CONTAINS(err, "damaged");
+	snprintf(path, sizeof(path), "%s/staged/meta", s.dir);
+	f = fopen(path, "a");
+	fputs("colour=blue\n", f);
+	fclose(f);
+	CHECK_INT(store_meta(&s, STORE_STAGED, &m, err, sizeof(err)), -EBADMSG);
+	CHECK_CONTAINS(err, "corrupt");
+	store_close(&s);
+}
+
+static void rename_or_die(const char *dir, const char *from, const char *to)
+{
+	char a[4400], b[4400];
+	snprintf(a, sizeof(a), "%s/%s", dir, from);
+	snprintf(b, sizeof(b), "%s/%s", dir, to);
+	CHECK_INT(rename(a, b), 0);
+}
+
+/* A crash can stop store_promote after any of its renames: reopening the
+ * store and promoting again must end where an uninterrupted run ends. */
+static void promotion_survives_a_crash_at_every_step(void)
+{
+	for (int step = 0; step < 3; step++) {
+		struct store s;
+		char err[512], device[32];
+		snprintf(device, sizeof(device), "crash%d", step);
+		open_store(&s, device);
+		CHECK_INT(put(&s, STORE_STAGED, "v1", "1"), 0);
+		CHECK_INT(store_promote(&s, err, sizeof(err)), 0);
+		CHECK_INT(put(&s, STORE_STAGED, "v2", "2"), 0);
+		CHECK_INT(store_promote(&s, err, sizeof(err)), 0);
+		CHECK_INT(put(&s, STORE_STAGED, "v3", "3"), 0);
+		/* replay the renames of store_promote up to the crash */
+		rename_or_die(s.dir, "previous", "previous.old");
+		if (step >= 1)
+			rename_or_die(s.dir, "current", "previous");
+		if (step >= 2)
+			rename_or_die(s.dir, "staged", "current");
+		store_close(&s);
+		open_store(&s, device); /* a new process after the crash */
+		CHECK_INT(store_promote(&s, err, sizeof(err)), 0);
+		expect_slot(&s, STORE_CURRENT, "v3", "3");
+		expect_slot(&s, STORE_PREVIOUS, "v2", "2");
+		expect_slot(&s, STORE_STAGED, NULL, NULL);
+		char old[4400];
+		snprintf(old, sizeof(old), "%s/previous.old", s.dir);
+		CHECK(access(old, F_OK) != 0);
+		store_close(&s);
+	}
+}
+
+static void one_process_per_device(void)
+{
+	struct store s;
+	open_store(&s, "shared");
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct store other;
+		char err[512];
+		int r = store_open(root, "shared", &other, err, sizeof(err));
+		_exit(r == -EBUSY && strstr(err, "another mcu-ota process") ? 0 : 1);
+	}
+	int status = -1;
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	store_close(&s);
+	/* released: the next process gets it */
+	open_store(&s, "shared");
+	store_close(&s);
+	char err[512];
+	CHECK_INT(store_open(root, "../etc", &s, err, sizeof(err)), -EINVAL);
+	CHECK_CONTAINS(err, "not valid");
+}
+
+static void setup(void)
+{
+	if (!mkdtemp(root))
+		exit(1);
+}
+
+static void teardown(void)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	CHECK_INT(system(cmd), 0);
+}
+
+TEST_MAIN(TEST(setup), TEST(stage_and_promote), TEST(a_bad_image_never_gets_in),
+          TEST(damage_is_detected), TEST(promotion_survives_a_crash_at_every_step),
+          TEST(one_process_per_device), TEST(teardown))
