@@ -1154,13 +1154,13 @@ int stm32_model_read(const struct stm32_model *model, unsigned alt, uint32_t add
 	return 0;
 }
 
-bool stm32_model_app_valid(const struct stm32_model *model)
+bool stm32_model_vector_valid(const struct stm32_model *model, uint32_t address)
 {
 	uint8_t v[8];
 	uint32_t sp, pc;
 	const struct stm32_profile *p;
 
-	if (!model || stm32_model_read(model, 0, model->boot_address, v, sizeof(v)) < 0)
+	if (!model || stm32_model_read(model, 0, address, v, sizeof(v)) < 0)
 		return false;
 	p = model->profile;
 	sp = le32(v);
@@ -1168,4 +1168,71 @@ bool stm32_model_app_valid(const struct stm32_model *model)
 	return sp >= p->sram_base && (uint64_t)sp <= (uint64_t)p->sram_base + p->sram_size &&
 	       (sp & 3) == 0 && (pc & 1) && (pc & ~1u) >= p->flash_base &&
 	       (uint64_t)(pc & ~1u) < (uint64_t)p->flash_base + p->flash_size;
+}
+
+bool stm32_model_app_valid(const struct stm32_model *model)
+{
+	return model && stm32_model_vector_valid(model, model->boot_address);
+}
+
+int stm32_model_app_version(const struct stm32_model *model, uint32_t address, char *buf,
+                            size_t size)
+{
+	static const char marker[] = STM32_MODEL_VERSION_MARKER;
+	const size_t mlen = sizeof(marker) - 1;
+	const struct memory *flash;
+	const uint8_t *p, *end;
+	uint32_t base;
+
+	if (!model || !buf || size == 0)
+		return -EINVAL;
+	buf[0] = '\0';
+	flash = &model->memories[0];
+	base = model->profile->flash_base;
+	if (address < base || address - base >= flash->size)
+		return -ENOENT;
+	p = flash->data + (address - base);
+	end = flash->data + flash->size;
+	while ((p = memchr(p, marker[0], (size_t)(end - p))) != NULL) {
+		const uint8_t *v = p + mlen;
+		if ((size_t)(end - p) < mlen || memcmp(p, marker, mlen) != 0) {
+			p++;
+			continue;
+		}
+		size_t n = 0;
+		while (v + n < end && n <= STM32_MODEL_VERSION_MAX && v[n] >= 0x20 && v[n] < 0x7F)
+			n++;
+		if (n >= 1 && n <= STM32_MODEL_VERSION_MAX && v + n < end && v[n] == 0) {
+			if (n >= size)
+				return -EINVAL;
+			memcpy(buf, v, n);
+			buf[n] = '\0';
+			return 0;
+		}
+		p += 1;
+	}
+	return -ENOENT;
+}
+
+bool stm32_model_wait_idle(struct stm32_model *model, unsigned timeout_ms)
+{
+	uint64_t now, limit;
+
+	if (!model || !model->connected || !model->busy)
+		return true;
+	now = now_ns();
+	limit = now + (uint64_t)timeout_ms * 1000000u;
+	if (model->busy_forever) {
+		if (timeout_ms)
+			sleep_until_ns(limit);
+		return false;
+	}
+	if (now >= model->busy_end_ns)
+		return true;
+	if (limit >= model->busy_end_ns) {
+		sleep_until_ns(model->busy_end_ns);
+		return true;
+	}
+	sleep_until_ns(limit);
+	return false;
 }

@@ -214,3 +214,31 @@ int stm32_model_read(const struct stm32_model *model, unsigned alt, uint32_t add
 /* After a leave: whether the vector table at the boot address is plausible
  * (initial MSP inside SRAM, reset handler a Thumb address inside flash). */
 bool stm32_model_app_valid(const struct stm32_model *model);
+
+/* Added for the chip of the VM rig (issue 3). */
+
+/* Whether the vector table at address is plausible, as the core checks it
+ * when it boots from there: initial MSP inside SRAM and word-aligned, reset
+ * handler a Thumb (odd) address inside flash. stm32_model_app_valid is this
+ * at the boot address of the last leave; a reset with BOOT0 low boots from
+ * flash_base. */
+bool stm32_model_vector_valid(const struct stm32_model *model, uint32_t address);
+
+/* Test images carry their version as "MCUOTA-VERSION:" followed by up to
+ * STM32_MODEL_VERSION_MAX printable characters and a NUL. Copies the version
+ * of the first marker found in main flash at or after address into buf
+ * (NUL-terminated): 0, -ENOENT when there is none (or it is not followed by
+ * 1..31 printable characters and a NUL), -EINVAL on bad arguments. */
+#define STM32_MODEL_VERSION_MARKER "MCUOTA-VERSION:"
+#define STM32_MODEL_VERSION_MAX    31
+int stm32_model_app_version(const struct stm32_model *model, uint32_t address, char *buf,
+                            size_t size);
+
+/* Wait up to timeout_ms for the operation holding the control pipe to end,
+ * without handling a request: true when none runs any more (the next request
+ * is answered at once), false when it still runs (an erase_stays_busy fault
+ * never ends). A front end that must stay responsive while the ROM holds the
+ * pipe (a reset line, a host that went away) waits in slices with this, then
+ * hands the request to stm32_model_control as usual; the request is counted
+ * once. */
+bool stm32_model_wait_idle(struct stm32_model *model, unsigned timeout_ms);

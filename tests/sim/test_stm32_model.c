@@ -939,6 +939,103 @@ static void leave_boots_the_pointer_and_reset_comes_back(void)
 	stm32_model_free(m);
 }
 
+/* ---- the chip of the VM rig --------------------------------------------- */
+
+static void vector_table_is_checked_where_the_core_boots(void)
+{
+	struct stm32_model *m = model_for("F072", NULL);
+	uint8_t *flash = stm32_model_flash(m, NULL);
+	/* MSP at the very end of the F072's 16 KiB SRAM, reset handler Thumb */
+	memcpy(flash, (uint8_t[]){0x00, 0x40, 0x00, 0x20, 0xC1, 0x00, 0x00, 0x08}, 8);
+	CHECK(stm32_model_vector_valid(m, 0x08000000));
+	flash[4] = 0xC0; /* an even reset handler is not Thumb code */
+	CHECK(!stm32_model_vector_valid(m, 0x08000000));
+	flash[4] = 0xC1;
+	flash[1] = 0x41; /* MSP one page past the end of SRAM */
+	CHECK(!stm32_model_vector_valid(m, 0x08000000));
+	flash[1] = 0x40;
+	flash[7] = 0x09; /* reset handler outside flash */
+	CHECK(!stm32_model_vector_valid(m, 0x08000000));
+	CHECK(!stm32_model_vector_valid(m, 0x08020000)); /* past the end of flash */
+	CHECK(!stm32_model_vector_valid(m, 0x08000800)); /* erased */
+	stm32_model_free(m);
+}
+
+static void version_marker_is_found_after_the_address(void)
+{
+	struct stm32_model *m = model_for("F407", NULL);
+	size_t size;
+	uint8_t *flash = stm32_model_flash(m, &size);
+	char v[STM32_MODEL_VERSION_MAX + 1];
+	CHECK_INT(stm32_model_app_version(m, 0x08000000, v, sizeof(v)), -ENOENT);
+	CHECK_STR(v, "");
+	/* a marker without a NUL, then one with an unprintable byte, then the real one */
+	memcpy(flash + 0x100, "MCUOTA-VERSION:1.0", 18);
+	memcpy(flash + 0x200, "MCUOTA-VERSION:1\x01", 18);
+	memcpy(flash + 0x300, "MCUOTA-VERSION:2.0.0-rc1", 25);
+	CHECK_INT(stm32_model_app_version(m, 0x08000000, v, sizeof(v)), 0);
+	CHECK_STR(v, "2.0.0-rc1");
+	CHECK_INT(stm32_model_app_version(m, 0x08000400, v, sizeof(v)), -ENOENT);
+	CHECK_INT(stm32_model_app_version(m, 0x08000000, v, 4), -EINVAL);
+	/* 31 characters are a version, 32 are not */
+	memset(flash + 0x300 + 15, 'x', 31);
+	flash[0x300 + 15 + 31] = 0;
+	CHECK_INT(stm32_model_app_version(m, 0x08000000, v, sizeof(v)), 0);
+	CHECK_INT(strlen(v), 31);
+	flash[0x300 + 15 + 31] = 'x';
+	CHECK_INT(stm32_model_app_version(m, 0x08000000, v, sizeof(v)), -ENOENT);
+	/* at the very end of flash */
+	memcpy(flash + size - 18, "MCUOTA-VERSION:9\0", 17);
+	CHECK_INT(stm32_model_app_version(m, 0x08000000, v, sizeof(v)), 0);
+	CHECK_STR(v, "9");
+	CHECK_INT(stm32_model_app_version(m, 0x07FFFFFF, v, sizeof(v)), -ENOENT);
+	stm32_model_free(m);
+}
+
+static void wait_idle_holds_in_slices_and_counts_the_request_once(void)
+{
+	struct stm32_model_options o = {.time_scale = 0.2}; /* 16 KiB erase: 50 ms */
+	struct stm32_model *m = model_for("F407", &o);
+	struct timespec t0;
+	CHECK(stm32_model_wait_idle(m, 0));
+	CHECK_INT(out(m, DNLOAD, 0, "\x41\0\0\0\x08", 5), 5);
+	CHECK_INT(getstatus(m).state, STM32_DFU_DNBUSY);
+	/* the GETSTATUS that the ROM holds is the 1st request from here */
+	struct stm32_model_faults f = {.stall_request = 2};
+	stm32_model_set_faults(m, &f);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK(!stm32_model_wait_idle(m, 5));
+	CHECK(!stm32_model_wait_idle(m, 5));
+	unsigned slices = 2;
+	while (!stm32_model_wait_idle(m, 5))
+		slices++;
+	CHECK(slices >= 8);
+	CHECK(ms_since(&t0) >= 45);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct status s = getstatus_t(m, 0);
+	CHECK(ms_since(&t0) < 20);
+	CHECK_INT(s.rc, 6);
+	CHECK_INT(s.state, STM32_DFU_DNLOAD_IDLE);
+	/* the 2nd request is the one the fault stalls */
+	CHECK_INT(getstatus(m).rc, STM32_MODEL_STALL);
+	stm32_model_free(m);
+
+	/* an operation that never ends is never idle, and waiting is bounded */
+	m = model_for("F407", &o);
+	struct stm32_model_faults forever = {.erase_stays_busy = true};
+	stm32_model_set_faults(m, &forever);
+	CHECK_INT(out(m, DNLOAD, 0, "\x41\0\0\0\x08", 5), 5);
+	CHECK_INT(getstatus(m).state, STM32_DFU_DNBUSY);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK(!stm32_model_wait_idle(m, 10));
+	CHECK(!stm32_model_wait_idle(m, 0));
+	CHECK(ms_since(&t0) >= 9 && ms_since(&t0) < 1000);
+	stm32_model_reset(m);
+	CHECK(stm32_model_wait_idle(m, 0));
+	stm32_model_free(m);
+	CHECK(stm32_model_wait_idle(NULL, 0));
+}
+
 /* ---- robustness --------------------------------------------------------- */
 
 static void random_requests_never_crash(void)
@@ -994,6 +1091,9 @@ TEST_MAIN(TEST(profiles_all_build_and_unknown_is_null), TEST(device_descriptor_i
           TEST(l4_stalls_getstatus_while_busy), TEST(busy_us_counts_physical_time),
           TEST(fault_stalls_the_nth_request), TEST(fault_disconnects_at_the_nth_block),
           TEST(fault_flips_a_bit_after_programming), TEST(fault_erase_stays_busy),
-          TEST(leave_boots_the_pointer_and_reset_comes_back), TEST(random_requests_never_crash),
-          TEST(layout_strings_parse_or_are_refused),
+          TEST(leave_boots_the_pointer_and_reset_comes_back),
+          TEST(vector_table_is_checked_where_the_core_boots),
+          TEST(version_marker_is_found_after_the_address),
+          TEST(wait_idle_holds_in_slices_and_counts_the_request_once),
+          TEST(random_requests_never_crash), TEST(layout_strings_parse_or_are_refused),
           TEST(writes_cross_sector_and_segment_boundaries))
