@@ -26,6 +26,7 @@ enum {
 #define REQ_IN             0xA1
 #define REQUEST_TIMEOUT_MS 5000 /* requests that do not wait for flash (dfu-util's value) */
 #define STALL_RETRIES      3    /* a stalled request is recovered and resent this often */
+#define PREPARE_ATTEMPTS   6    /* requests to bring the device back to dfuIDLE */
 #define DESCRIPTOR_MAX     4096
 
 static const char *const status_names[] = {
@@ -174,81 +175,88 @@ static int status_error(struct dfu_device *d, uint8_t status, const char *what, 
  * next one is held by the ROM until it is done, so it is sent right away with
  * a timeout above the worst case instead of sleeping bwPollTimeout. Devices
  * that answer dfuDNBUSY without holding the pipe are polled at bwPollTimeout;
- * a stall means busy where the quirk says so. All of it bounded by timeout_ms. */
+ * a stall means busy where the quirk says so, elsewhere a passing fault that
+ * is asked again (never answered by resending: the block may be programmed
+ * already, and ECC flash refuses a second programming). The device must show
+ * that it took the request (dfuDNBUSY) before dfuDNLOAD-IDLE counts as done.
+ * Every wait ends by timeout_ms. */
 static int wait_done(struct dfu_device *d, unsigned timeout_ms, const char *what, uint32_t address,
-                     struct dfu_status *st, char *err, size_t errlen)
+                     char *err, size_t errlen)
 {
 	uint64_t deadline = now_ms() + timeout_ms;
-	unsigned busy_replies = 0;
+	unsigned busy_replies = 0, stalls = 0;
+	struct dfu_status st;
 	for (;;) {
 		uint64_t now = now_ms();
 		if (now >= deadline)
 			return transport_error(d, -ETIMEDOUT, what, address, timeout_ms, err,
 			                       errlen);
-		int r = get_status(d, st, (unsigned)(deadline - now));
+		uint64_t left = deadline - now;
+		int r = get_status(d, &st, (unsigned)left);
 		if (r == -EPIPE && d->quirk->stall_means_busy) {
 			uint32_t wait = d->poll_timeout_ms > d->quirk->stall_wait_ms
 			                    ? d->poll_timeout_ms
 			                    : d->quirk->stall_wait_ms;
-			sleep_ms(wait);
+			sleep_ms(wait < left ? wait : (uint32_t)left);
+			stalls++;
 			continue;
 		}
+		if (r == -EPIPE && stalls++ < STALL_RETRIES)
+			continue;
 		if (r < 0)
 			return transport_error(d, r, what, address, timeout_ms, err, errlen);
-		switch (st->state) {
+		switch (st.state) {
 		case DFU_STATE_DNBUSY:
 		case DFU_STATE_DNLOAD_SYNC:
 			/* The ROM holds the next GETSTATUS until the operation ends, so
 			 * it goes out at once; a device that answers busy again does not
 			 * hold the pipe and is asked at its bwPollTimeout pace. */
-			if (busy_replies++)
-				sleep_ms(st->poll_timeout_ms ? st->poll_timeout_ms : 1);
+			if (busy_replies++) {
+				uint32_t wait = st.poll_timeout_ms ? st.poll_timeout_ms : 1;
+				sleep_ms(wait < left ? wait : (uint32_t)left);
+			}
 			continue;
 		case DFU_STATE_ERROR:
-			return status_error(d, st->status, what, address, err, errlen);
+			return status_error(d, st.status, what, address, err, errlen);
+		case DFU_STATE_DNLOAD_IDLE:
+			if (busy_replies || stalls)
+				return 0;
+			/* done without ever being busy: the request was not taken */
+			/* fall through */
 		default:
-			return 0;
+			seterr(err, errlen,
+			       "%s at 0x%08" PRIx32
+			       ": the device did not take the request (state %s "
+			       "where dfuDNBUSY was due)",
+			       what, address, dfu_state_name(st.state));
+			return -EIO;
 		}
 	}
 }
 
-static int dnload_once(struct dfu_device *d, uint16_t block, uint8_t *data, uint16_t len,
-                       unsigned busy_timeout_ms, const char *what, uint32_t address, char *err,
-                       size_t errlen)
-{
-	struct dfu_status st;
-	int r = control(d, REQ_OUT, DFU_DNLOAD, block, data, len, REQUEST_TIMEOUT_MS);
-	if (r < 0)
-		return transport_error(d, r, what, address, REQUEST_TIMEOUT_MS, err, errlen);
-	r = wait_done(d, busy_timeout_ms, what, address, &st, err, errlen);
-	if (r < 0)
-		return r;
-	if (st.state != DFU_STATE_DNLOAD_IDLE && st.state != DFU_STATE_IDLE) {
-		seterr(err, errlen, "%s at 0x%08" PRIx32 ": unexpected state %s", what, address,
-		       dfu_state_name(st.state));
-		return -EIO;
-	}
-	return 0;
-}
-
 /* A command or data block and its completion. ROMs stall a request now and
- * then (seen on F411): the device is brought back to dfuIDLE and the same
- * request sent again; the address pointer survives, so a block keeps its
- * number. Erase, set-address and rewriting the same bytes are idempotent. */
+ * then (seen on F411): when the DNLOAD itself stalled, the device did not
+ * take it, so it is brought back to dfuIDLE and the same request sent again;
+ * the address pointer survives, so a block keeps its number. */
 static int dnload(struct dfu_device *d, uint16_t block, uint8_t *data, uint16_t len,
                   unsigned busy_timeout_ms, const char *what, uint32_t address, char *err,
                   size_t errlen)
 {
 	for (unsigned attempt = 1;; attempt++) {
-		int r =
-		    dnload_once(d, block, data, len, busy_timeout_ms, what, address, err, errlen);
-		if (r != -EPIPE || attempt > STALL_RETRIES)
-			return r;
-		mcu_ota_log(d->host, MCU_OTA_LOG_WARNING, "%s; retrying (%u of %u)", err, attempt,
-		            STALL_RETRIES);
-		r = dfu_prepare(d, err, errlen);
+		int r = control(d, REQ_OUT, DFU_DNLOAD, block, data, len, REQUEST_TIMEOUT_MS);
+		if (r == -EPIPE && attempt <= STALL_RETRIES) {
+			mcu_ota_log(d->host, MCU_OTA_LOG_WARNING,
+			            "the device stalled %s at 0x%08" PRIx32 "; retrying (%u of %u)",
+			            what, address, attempt, STALL_RETRIES);
+			r = dfu_prepare(d, err, errlen);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		if (r < 0)
-			return r;
+			return transport_error(d, r, what, address, REQUEST_TIMEOUT_MS, err,
+			                       errlen);
+		return wait_done(d, busy_timeout_ms, what, address, err, errlen);
 	}
 }
 
@@ -269,30 +277,49 @@ static int set_address(struct dfu_device *d, uint32_t address, char *err, size_t
 int dfu_prepare(struct dfu_device *d, char *err, size_t errlen)
 {
 	struct dfu_status st;
-	st.state = DFU_STATE_ERROR;
-	for (unsigned attempt = 0; attempt <= STALL_RETRIES; attempt++) {
+	bool answered = false;
+	for (unsigned attempt = 0; attempt < PREPARE_ATTEMPTS; attempt++) {
 		int r = get_status(d, &st, REQUEST_TIMEOUT_MS);
 		if (r == -EPIPE)
 			continue;
 		if (r < 0)
 			return transport_error(d, r, "reading the status", 0, REQUEST_TIMEOUT_MS,
 			                       err, errlen);
-		if (st.state == DFU_STATE_IDLE)
+		answered = true;
+		switch (st.state) {
+		case DFU_STATE_IDLE:
 			return 0;
-		if (st.state == DFU_STATE_ERROR) {
+		case DFU_STATE_ERROR:
 			mcu_ota_log(d->host, MCU_OTA_LOG_DEBUG,
 			            "device was in dfuERROR (%s), clearing it",
 			            dfu_status_name(st.status));
 			r = control(d, REQ_OUT, DFU_CLRSTATUS, 0, NULL, 0, REQUEST_TIMEOUT_MS);
-		} else {
+			break;
+		case DFU_STATE_DNBUSY:
+			/* ABORT is not accepted while busy: give the operation its poll
+			 * time, then clear it as STM32CubeProgrammer does with H7 ROMs
+			 * whose bank erase stays busy (shared/ref/dfuse.md section 7). */
+			sleep_ms(st.poll_timeout_ms < 1      ? 1
+			         : st.poll_timeout_ms > 1000 ? 1000
+			                                     : st.poll_timeout_ms);
+			r = attempt < 2 ? 0
+			                : control(d, REQ_OUT, DFU_CLRSTATUS, 0, NULL, 0,
+			                          REQUEST_TIMEOUT_MS);
+			break;
+		default:
 			r = control(d, REQ_OUT, DFU_ABORT, 0, NULL, 0, REQUEST_TIMEOUT_MS);
+			break;
 		}
 		if (r < 0 && r != -EPIPE)
 			return transport_error(d, r, "resetting the DFU state", 0,
 			                       REQUEST_TIMEOUT_MS, err, errlen);
 	}
-	seterr(err, errlen, "the device stays in state %s: reset it (NRST) and try again",
-	       dfu_state_name(st.state));
+	if (!answered)
+		seterr(err, errlen,
+		       "the device stalls every status request: reset it (NRST) and try again");
+	else
+		seterr(err, errlen, "the device stays in state %s: reset it (NRST) and try again",
+		       dfu_state_name(st.state));
 	return -EIO;
 }
 
@@ -428,7 +455,9 @@ int dfu_describe(struct dfu_device *d, char *err, size_t errlen)
 		} else {
 			/* Not a DfuSe layout: listed, but nothing can be written there. */
 			mcu_ota_log(d->host, MCU_OTA_LOG_DEBUG, "alt %zu: %s", i, why);
-			snprintf(m->name, sizeof(m->name), "%s", m->description);
+			size_t n = strnlen(m->description, sizeof(m->name) - 1);
+			memcpy(m->name, m->description, n);
+			m->name[n] = '\0';
 		}
 	}
 	d->info.memories = d->memories;
@@ -460,7 +489,10 @@ static int upload(struct dfu_device *d, uint32_t address, uint8_t *buf, size_t l
 		r = set_address(d, pointer, err, errlen);
 		if (r < 0)
 			return r;
-		r = control(d, REQ_OUT, DFU_ABORT, 0, NULL, 0, REQUEST_TIMEOUT_MS);
+		/* ABORT to dfuIDLE, and GETSTATUS must show it, before UPLOAD */
+		r = dfu_prepare(d, err, errlen);
+		if (r < 0)
+			return r;
 		/* wValue is 16 bits: restart from a new pointer before it wraps */
 		for (uint32_t block = 2; r >= 0 && block <= 0xFFFF && off < len; block++) {
 			uint16_t n = (uint16_t)(len - off < ts ? len - off : ts);
@@ -485,8 +517,12 @@ static int upload(struct dfu_device *d, uint32_t address, uint8_t *buf, size_t l
 			    st.state == DFU_STATE_ERROR && st.status != 0x0F /* errSTALLEDPKT */)
 				return status_error(d, st.status, "reading",
 				                    address + (uint32_t)off, err, errlen);
-			if (stalls++ < STALL_RETRIES && (r = dfu_prepare(d, err, errlen)) == 0)
+			if (stalls++ < STALL_RETRIES) {
+				r = dfu_prepare(d, err, errlen);
+				if (r < 0)
+					return r;
 				continue; /* again from a fresh Set Address at off */
+			}
 		}
 		if (r < 0)
 			return transport_error(d, r, "reading", address + (uint32_t)off,
@@ -494,7 +530,7 @@ static int upload(struct dfu_device *d, uint32_t address, uint8_t *buf, size_t l
 	}
 	r = control(d, REQ_OUT, DFU_ABORT, 0, NULL, 0, REQUEST_TIMEOUT_MS);
 	if (r == -EPIPE)
-		r = dfu_prepare(d, err, errlen);
+		return dfu_prepare(d, err, errlen);
 	if (r < 0)
 		return transport_error(d, r, "reading", address, REQUEST_TIMEOUT_MS, err, errlen);
 	return 0;

@@ -48,18 +48,24 @@ static int push_sectors(struct dfuse_layout *out, uint64_t *address, uint64_t co
 {
 	if (count == 0 || size == 0)
 		return fail(c, "empty segment");
+	if (size > UINT32_MAX)
+		return fail(c, "sector larger than the address space");
 	if (out->sector_count + count > DFUSE_LAYOUT_MAX_SECTORS)
 		return fail(c, "too many sectors");
+	/* count <= 8192 and size < 2^32: the product cannot wrap 64 bits */
 	if (*address + count * size > (uint64_t)UINT32_MAX + 1)
 		return fail(c, "segment runs past the end of the address space");
+	if (out->sector_count) {
+		const struct mcu_ota_sector *last = &out->sectors[out->sector_count - 1];
+		if (*address < (uint64_t)last->address + last->size)
+			return fail(c, "address groups overlap or go backwards");
+	}
 	struct mcu_ota_sector *grown =
 	    realloc(out->sectors, (out->sector_count + count) * sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;
 	out->sectors = grown;
 	for (uint64_t i = 0; i < count; i++) {
-		if (out->sector_count && out->sectors[out->sector_count - 1].address >= *address)
-			return fail(c, "address groups overlap or go backwards");
 		out->sectors[out->sector_count++] = (struct mcu_ota_sector){
 		    .address = (uint32_t)*address, .size = (uint32_t)size, .access = access};
 		*address += size;

@@ -299,26 +299,32 @@ static void disconnect_mid_write_is_reported(void)
 	rig_close(&g);
 }
 
+/* A stall may hit any request of a write. F411 ROMs are known to stall
+ * during downloads; on ECC flash (H743, G474, L4) a block must never be
+ * programmed twice, so a stalled GETSTATUS is asked again, not resent. */
 static void stalled_request_is_retried(void)
 {
-	/* F411 ROMs are known to stall during downloads now and then */
-	for (unsigned n = 1; n <= 40; n += 3) {
-		struct rig g;
-		if (rig_open(&g, "F411"))
-			return;
-		struct stm32_model_faults f = {.stall_request = n};
-		stm32_model_set_faults(g.model, &f);
-		uint8_t *data;
-		struct mcu_ota_segment seg;
-		struct mcu_ota_image img = big_image(&data, 20 * 1024, &seg);
-		int r = dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err));
-		if (r)
-			fprintf(stderr, "stall at request %u: %s\n", n, g.err);
-		CHECK_INT(r, 0);
-		size_t size;
-		CHECK(memcmp(stm32_model_flash(g.model, &size), data, seg.length) == 0);
-		free(data);
-		rig_close(&g);
+	static const char *const profiles[] = {"F411", "H743", "G474", "L4"};
+	for (size_t p = 0; p < sizeof(profiles) / sizeof(*profiles); p++) {
+		for (unsigned n = 1; n <= 60; n++) {
+			struct rig g;
+			if (rig_open(&g, profiles[p]))
+				return;
+			struct stm32_model_faults f = {.stall_request = n};
+			stm32_model_set_faults(g.model, &f);
+			uint8_t *data;
+			struct mcu_ota_segment seg;
+			struct mcu_ota_image img = big_image(&data, 8 * 1024, &seg);
+			int r = dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err));
+			if (r)
+				fprintf(stderr, "%s, stall at request %u: %s\n", profiles[p], n,
+				        g.err);
+			CHECK_INT(r, 0);
+			size_t size;
+			CHECK(memcmp(stm32_model_flash(g.model, &size), data, seg.length) == 0);
+			free(data);
+			rig_close(&g);
+		}
 	}
 }
 
@@ -480,6 +486,94 @@ static void busy_without_holding_the_pipe_is_polled_at_its_pace(void)
 	rig_close(&g);
 }
 
+/* A transport that loses one DNLOAD on the way: the device never sees it and
+ * answers the next GETSTATUS with dfuIDLE. Without verification nothing else
+ * would notice, so the protocol itself must. */
+struct lossy {
+	struct stm32_model *model;
+	unsigned dnloads, drop;
+};
+
+static int lossy_control(void *ctx, uint8_t type, uint8_t req, uint16_t value, uint16_t index,
+                         uint8_t *data, uint16_t len, unsigned timeout_ms)
+{
+	struct lossy *l = ctx;
+	if (type == 0x21 && req == 1 && ++l->dnloads == l->drop)
+		return len; /* "sent", never arrived */
+	return stm32_model_control(l->model, type, req, value, index, data, len, timeout_ms);
+}
+
+static int lossy_set_alt(void *ctx, uint8_t interface, uint8_t alt)
+{
+	struct lossy *l = ctx;
+	return model_transport(l->model).set_alt(l->model, interface, alt);
+}
+
+static void a_lost_block_is_not_reported_as_written(void)
+{
+	struct rig g;
+	if (rig_open(&g, "F407"))
+		return;
+	struct lossy l = {.model = g.model, .drop = 4}; /* erase, set address, block, block */
+	g.dev.transport = (struct dfu_transport){&l, lossy_control, lossy_set_alt};
+	uint8_t *data;
+	struct mcu_ota_segment seg;
+	struct mcu_ota_image img = big_image(&data, 8 * 1024, &seg);
+	struct mcu_ota_write_options blind = {.verify = false};
+	CHECK_INT(dfu_write(&g.dev, &img, &blind, g.err, sizeof(g.err)), -EIO);
+	CHECK_CONTAINS(g.err, "did not take the request");
+	free(data);
+	rig_close(&g);
+}
+
+/* bwPollTimeout is the device's word, up to 4.6 hours: waits still end by
+ * the deadline. */
+struct sluggish {
+	struct stm32_model *model;
+	bool armed;
+};
+
+static int sluggish_control(void *ctx, uint8_t type, uint8_t req, uint16_t value, uint16_t index,
+                            uint8_t *data, uint16_t len, unsigned timeout_ms)
+{
+	struct sluggish *s = ctx;
+	if (s->armed && type == 0xA1 && req == 3) {
+		static const uint8_t busy[6] = {0, 0xA0, 0x0F, 0, 4 /* dfuDNBUSY, 4000 ms */, 0};
+		memcpy(data, busy, sizeof(busy));
+		return 6;
+	}
+	if (type == 0x21 && req == 1)
+		s->armed = true;
+	return stm32_model_control(s->model, type, req, value, index, data, len, timeout_ms);
+}
+
+static int sluggish_set_alt(void *ctx, uint8_t interface, uint8_t alt)
+{
+	struct sluggish *s = ctx;
+	return model_transport(s->model).set_alt(s->model, interface, alt);
+}
+
+static void a_huge_poll_timeout_does_not_outlast_the_deadline(void)
+{
+	struct rig g;
+	if (rig_open(&g, "F407"))
+		return;
+	g.quirk.busy_timeout_ms = 300;
+	struct sluggish sl = {.model = g.model};
+	g.dev.transport = (struct dfu_transport){&sl, sluggish_control, sluggish_set_alt};
+	uint8_t data[16] = {0};
+	struct mcu_ota_segment seg = {0x08000000, sizeof(data), data};
+	struct mcu_ota_image img = {1, &seg};
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_INT(dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err)), -ETIMEDOUT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	CHECK(ms < 1500);
+	CHECK_CONTAINS(g.err, "within 300 ms");
+	rig_close(&g);
+}
+
 TEST_MAIN(TEST(describes_the_f407_as_the_rom_does), TEST(writes_every_profile),
           TEST(out_of_range_image_erases_nothing), TEST(unchanged_sectors_are_skipped),
           TEST(mass_erase_clears_the_whole_flash), TEST(device_starting_in_error_is_cleared),
@@ -488,4 +582,6 @@ TEST_MAIN(TEST(describes_the_f407_as_the_rom_does), TEST(writes_every_profile),
           TEST(flipped_bit_fails_verification), TEST(erase_that_stays_busy_times_out),
           TEST(l4_stall_while_busy_is_waited_out), TEST(read_and_leave),
           TEST(device_refusal_errtarget_is_explained),
-          TEST(busy_without_holding_the_pipe_is_polled_at_its_pace))
+          TEST(busy_without_holding_the_pipe_is_polled_at_its_pace),
+          TEST(a_lost_block_is_not_reported_as_written),
+          TEST(a_huge_poll_timeout_does_not_outlast_the_deadline))

@@ -128,6 +128,10 @@ static void malformed_strings_are_refused(void)
 	refuse("@Flash/0x08000000/1*99999999999Kg", "too large");
 	refuse("@Flash/0x08000000/1*16Kg/0x08000000/1*16Kg", "overlap");
 	refuse("@Flash/0x08000000/1*16Kg junk", "unexpected character");
+	/* found by review: sizes that wrapped, groups that overlapped */
+	refuse("@Flash/0x08000000/1*4096Mg", "larger than the address space");
+	refuse("@Flash/0x08000000/8192*2147483648Mg", "larger than the address space");
+	refuse("@Flash/0x08000000/02*016Kg/0x08006000/01*016Kg", "overlap");
 	/* the column is named */
 	refuse("@Flash/0x08000000/04*016Kz", "column 26");
 }
