@@ -265,3 +265,8 @@ static inline void swu_memory_sink_freep(struct swu_memory_sink **s)
 {
 	swu_memory_sink_free(*s);
 }
+
+/* Convenience: feed the file at path ("-": standard input) in 64 KiB reads,
+ * then swu_reader_finish(). Read errors name the file (-errno). */
+__attribute__((warn_unused_result)) int swu_reader_feed_file(struct swu_reader *r, const char *path,
+                                                             char *err, size_t errlen);

@@ -14,6 +14,7 @@ static const struct command {
     {"flash", cli_flash, "write a firmware file to a device in DFU mode"},
     {"read", cli_read, "read a device's memory into a file"},
     {"image", cli_image, "show what a firmware file would write where"},
+    {"bundle", cli_bundle, "inspect or verify a signed .swu firmware bundle"},
 };
 
 static void usage(FILE *f)
