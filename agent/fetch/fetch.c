@@ -19,14 +19,14 @@
 /* The body of an error response is read (so the connection stays usable)
  * up to this much, then the transfer stops. */
 #define ERROR_BODY_MAX (64u * 1024u)
-#define MAX_REDIRECTS 5
+#define MAX_REDIRECTS  5
 
 /* What the response being received says, reset at each status line (a
  * redirect or a 100 Continue brings several header blocks). */
 struct response {
 	long status;
 	bool has_length, has_range, has_location;
-	uint64_t length;		  /* Content-Length */
+	uint64_t length;                   /* Content-Length */
 	uint64_t range_start, range_total; /* Content-Range; total 0 when "*" */
 	char etag[FETCH_MAX_VALIDATOR];
 	char last_modified[FETCH_MAX_VALIDATOR];
@@ -35,10 +35,10 @@ struct response {
 
 enum stop {
 	STOP_NONE,
-	STOP_TOO_BIG,	/* content length or bytes over the cap */
-	STOP_CHANGED,	/* 206 of another version, or a range we did not ask for */
-	STOP_SINK,	/* the sink or reset refused */
-	STOP_RESTARTS,	/* changed more often than max_restarts (or no reset) */
+	STOP_TOO_BIG,   /* content length or bytes over the cap */
+	STOP_CHANGED,   /* 206 of another version, or a range we did not ask for */
+	STOP_SINK,      /* the sink or reset refused */
+	STOP_RESTARTS,  /* changed more often than max_restarts (or no reset) */
 	STOP_ERROR_BODY /* enough of an error page */
 };
 
@@ -60,6 +60,8 @@ struct job {
 	enum stop stop;
 	int sink_rc;
 	uint64_t too_big_size; /* what hit the cap: a declared size, or 0 */
+	/* bandwidth cap: body bytes and start time of this attempt */
+	uint64_t pace_bytes, pace_start_ms;
 	char sink_err[1024];
 
 	struct fetch_result *res;
@@ -80,14 +82,14 @@ void fetch_redact_url(const char *url, char *out, size_t outlen)
 	if (!outlen)
 		return;
 	out[0] = '\0';
-#define PUT(s, n)                                                                                \
-	do {                                                                                     \
-		size_t n_ = (n);                                                                 \
-		if (used + n_ >= outlen)                                                         \
-			n_ = outlen - 1 - used;                                                  \
-		memcpy(out + used, (s), n_);                                                     \
-		used += n_;                                                                      \
-		out[used] = '\0';                                                                \
+#define PUT(s, n)                                                                                  \
+	do {                                                                                       \
+		size_t n_ = (n);                                                                   \
+		if (used + n_ >= outlen)                                                           \
+			n_ = outlen - 1 - used;                                                    \
+		memcpy(out + used, (s), n_);                                                       \
+		used += n_;                                                                        \
+		out[used] = '\0';                                                                  \
 	} while (0)
 	if (scheme_end) {
 		PUT(url, (size_t)(scheme_end + 3 - url));
@@ -189,12 +191,11 @@ static int headers_done(struct job *j)
 		/* the rest of the content the sink holds, or something else */
 		bool etag_differs = j->etag[0] && strcmp(j->etag, r->etag) != 0;
 		bool date_differs = !j->etag[0] && j->last_modified[0] &&
-				    strcmp(j->last_modified, r->last_modified) != 0;
-		if (!r->has_range || r->range_start != j->offset || etag_differs ||
-		    date_differs) {
+		                    strcmp(j->last_modified, r->last_modified) != 0;
+		if (!r->has_range || r->range_start != j->offset || etag_differs || date_differs) {
 			log_debug("fetch %s: 206 for another version or range (start %" PRIu64
-				  ", want %" PRIu64 ")",
-				  j->url, r->range_start, j->offset);
+			          ", want %" PRIu64 ")",
+			          j->url, r->range_start, j->offset);
 			j->stop = STOP_CHANGED;
 			return -1;
 		}
@@ -204,10 +205,10 @@ static int headers_done(struct job *j)
 		/* the whole content from byte 0 */
 		if (j->offset > 0) {
 			bool changed = (j->etag[0] && strcmp(j->etag, r->etag) != 0) ||
-				       (j->last_modified[0] &&
-					strcmp(j->last_modified, r->last_modified) != 0);
+			               (j->last_modified[0] &&
+			                strcmp(j->last_modified, r->last_modified) != 0);
 			if (sink_reset(j, changed ? "the file changed on the server"
-						  : "the server ignored the range request") < 0)
+			                          : "the server ignored the range request") < 0)
 				return -1;
 		}
 		snprintf(j->etag, sizeof(j->etag), "%s", r->etag);
@@ -273,6 +274,23 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
 	return n;
 }
 
+static uint64_t now_ms(void);
+static bool wait_ms(const struct fetch_options *o, uint64_t ms);
+
+/* libcurl's CURLOPT_MAX_RECV_SPEED_LARGE averages over seconds and lets a
+ * fast start through whole (libcurl 7.88 drains the socket before it looks);
+ * holding the write callback back to the rate keeps even the first seconds
+ * under the cap, and the full TCP window slows the sender down. */
+static bool pace(struct job *j, size_t n)
+{
+	uint64_t now = now_ms();
+	if (!j->pace_start_ms)
+		j->pace_start_ms = now;
+	j->pace_bytes += n;
+	uint64_t due = j->pace_start_ms + j->pace_bytes * 1000u / j->o->max_recv_speed;
+	return due <= now || wait_ms(j->o, due - now);
+}
+
 static size_t on_body(char *buf, size_t size, size_t nmemb, void *userdata)
 {
 	struct job *j = userdata;
@@ -303,11 +321,13 @@ static size_t on_body(char *buf, size_t size, size_t nmemb, void *userdata)
 	j->offset += n;
 	if (j->o->progress)
 		j->o->progress(j->o->ctx, j->offset, j->total);
+	if (j->o->max_recv_speed && !pace(j, n))
+		return 0; /* canceled while waiting */
 	return n;
 }
 
 static int on_xferinfo(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-		       curl_off_t ulnow)
+                       curl_off_t ulnow)
 {
 	struct job *j = userdata;
 	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
@@ -332,7 +352,7 @@ static bool wait_ms(const struct fetch_options *o, uint64_t ms)
 		if (now >= end)
 			return true;
 		uint64_t step = end - now < 100 ? end - now : 100;
-		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)(step * 1000000u) };
+		struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)(step * 1000000u)};
 		nanosleep(&ts, NULL);
 	}
 }
@@ -342,7 +362,8 @@ static uint64_t jitter_state;
 static uint64_t random_u64(void)
 {
 	if (!jitter_state)
-		jitter_state = (now_ms() << 20) ^ (uint64_t)getpid() ^ (uint64_t)(uintptr_t)&jitter_state;
+		jitter_state =
+		    (now_ms() << 20) ^ (uint64_t)getpid() ^ (uint64_t)(uintptr_t)&jitter_state;
 	/* xorshift64*: spreading clients apart needs no more than this */
 	jitter_state ^= jitter_state >> 12;
 	jitter_state ^= jitter_state << 25;
@@ -367,29 +388,34 @@ static long long retry_after_ms(const char *v)
 
 /* The sentence for a TLS verification failure, from OpenSSL's verdict. */
 static void tls_error(char *err, size_t errlen, const char *url, const char *host, long verify,
-		      const char *curl_msg, const struct fetch_options *o)
+                      const char *curl_msg, const struct fetch_options *o)
 {
 	const char *ca = o->ca_file ? o->ca_file : o->ca_dir ? o->ca_dir : "the system's CA store";
+	/* libcurl checks the host name itself, after OpenSSL accepted the
+	 * chain: then the verify result says nothing (OK or "unspecified") */
+	if ((verify == X509_V_OK || verify == X509_V_ERR_UNSPECIFIED) &&
+	    strstr(curl_msg, "host name"))
+		verify = X509_V_ERR_HOSTNAME_MISMATCH;
 	switch (verify) {
-	case X509_V_OK:
 	case X509_V_ERR_HOSTNAME_MISMATCH:
+	case X509_V_ERR_IP_ADDRESS_MISMATCH:
 		set_error(err, errlen,
-			  "%s: the server's certificate is not for host \"%s\" (%s): use the host "
-			  "name the certificate was issued for, or ask the server's operator for "
-			  "a certificate that names \"%s\"",
-			  url, host, curl_msg, host);
+		          "%s: the server's certificate is not for host \"%s\" (%s): use the host "
+		          "name the certificate was issued for, or ask the server's operator for "
+		          "a certificate that names \"%s\"",
+		          url, host, curl_msg, host);
 		break;
 	case X509_V_ERR_CERT_HAS_EXPIRED:
 		set_error(err, errlen,
-			  "%s: the server's certificate has expired: the server's operator must "
-			  "renew it (or this device's clock is wrong: check the date)",
-			  url);
+		          "%s: the server's certificate has expired: the server's operator must "
+		          "renew it (or this device's clock is wrong: check the date)",
+		          url);
 		break;
 	case X509_V_ERR_CERT_NOT_YET_VALID:
 		set_error(err, errlen,
-			  "%s: the server's certificate is not valid yet: check this device's "
-			  "clock (the date may be unset)",
-			  url);
+		          "%s: the server's certificate is not valid yet: check this device's "
+		          "clock (the date may be unset)",
+		          url);
 		break;
 	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
@@ -397,17 +423,17 @@ static void tls_error(char *err, size_t errlen, const char *url, const char *hos
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
 		set_error(err, errlen,
-			  "%s: the server's certificate is not signed by a trusted CA (%s, checked "
-			  "against %s): give the CA that issued it with --ca-file or --ca-dir",
-			  url, X509_verify_cert_error_string(verify), ca);
+		          "%s: the server's certificate is not signed by a trusted CA (%s, checked "
+		          "against %s): give the CA that issued it with --ca-file or --ca-dir",
+		          url, X509_verify_cert_error_string(verify), ca);
 		break;
 	case X509_V_ERR_CERT_REVOKED:
 		set_error(err, errlen, "%s: the server's certificate has been revoked", url);
 		break;
 	default:
 		set_error(err, errlen,
-			  "%s: the server's certificate does not verify (%s, checked against %s)",
-			  url, X509_verify_cert_error_string(verify), ca);
+		          "%s: the server's certificate does not verify (%s, checked against %s)",
+		          url, X509_verify_cert_error_string(verify), ca);
 		break;
 	}
 }
@@ -425,11 +451,21 @@ static void url_host(const char *url, char *out, size_t outlen)
 	curl_url_cleanup(u);
 }
 
+/* A bandwidth cap below the low-speed limit would make every transfer a
+ * "stall": the limit is then half the cap. */
+static unsigned low_speed_limit(const struct fetch_options *o)
+{
+	uint64_t l = o->low_speed_limit ? o->low_speed_limit : FETCH_DEFAULT_LOW_SPEED_LIMIT;
+	if (o->max_recv_speed && l > o->max_recv_speed / 2)
+		l = o->max_recv_speed / 2 ? o->max_recv_speed / 2 : 1;
+	return (unsigned)l;
+}
+
 enum verdict { FINAL, RETRY, RESTART };
 
 /* Turn one attempt's outcome into an error sentence and a verdict. */
 static enum verdict classify(struct job *j, CURL *c, CURLcode rc, const char *curl_msg,
-			     bool deadline_passed, int *code, char *err, size_t errlen)
+                             bool deadline_passed, int *code, char *err, size_t errlen)
 {
 	const struct fetch_options *o = j->o;
 	char host[256], sz[32];
@@ -441,7 +477,8 @@ static enum verdict classify(struct job *j, CURL *c, CURLcode rc, const char *cu
 	case STOP_SINK:
 		*code = j->sink_rc;
 		j->res->error = FETCH_ERR_SINK;
-		set_error(err, errlen, "%s", j->sink_err[0] ? j->sink_err : "stopped by the reader");
+		set_error(err, errlen, "%s",
+		          j->sink_err[0] ? j->sink_err : "stopped by the reader");
 		return FINAL;
 	case STOP_TOO_BIG:
 		*code = -EFBIG;
@@ -449,44 +486,46 @@ static enum verdict classify(struct job *j, CURL *c, CURLcode rc, const char *cu
 		format_size(j->max_size, sz, sizeof(sz));
 		if (j->too_big_size)
 			set_error(err, errlen,
-				  "%s: the server announces %" PRIu64
-				  " bytes, more than the size limit of %s: raise the limit "
-				  "(--max-size) if the bundle is really that large",
-				  j->url, j->too_big_size, sz);
+			          "%s: the server announces %" PRIu64
+			          " bytes, more than the size limit of %s: raise the limit "
+			          "(--max-size) if the bundle is really that large",
+			          j->url, j->too_big_size, sz);
 		else
-			set_error(err, errlen,
-				  "%s: the server sent more than the size limit of %s; the download "
-				  "was cut off: raise the limit (--max-size) if the bundle is really "
-				  "that large",
-				  j->url, sz);
+			set_error(
+			    err, errlen,
+			    "%s: the server sent more than the size limit of %s; the download "
+			    "was cut off: raise the limit (--max-size) if the bundle is really "
+			    "that large",
+			    j->url, sz);
 		return FINAL;
 	case STOP_RESTARTS:
 		*code = -ESTALE;
 		j->res->error = FETCH_ERR_CHANGED;
 		if (!o->reset)
 			set_error(err, errlen,
-				  "%s: the file changed on the server (or the server ignored the "
-				  "range request) while it was being downloaded: try again",
-				  j->url);
+			          "%s: the file changed on the server (or the server ignored the "
+			          "range request) while it was being downloaded: try again",
+			          j->url);
 		else
-			set_error(err, errlen,
-				  "%s: the file changed on the server %u times during the download: "
-				  "try again once the server's copy stays the same",
-				  j->url, j->res->restarts + 1);
+			set_error(
+			    err, errlen,
+			    "%s: the file changed on the server %u times during the download: "
+			    "try again once the server's copy stays the same",
+			    j->url, j->res->restarts + 1);
 		return FINAL;
 	case STOP_CHANGED:
 		*code = -ESTALE;
 		j->res->error = FETCH_ERR_CHANGED;
 		set_error(err, errlen,
-			  "%s: the file changed on the server during the download: try again",
-			  j->url);
+		          "%s: the file changed on the server during the download: try again",
+		          j->url);
 		return RESTART;
 	case STOP_ERROR_BODY:
 	case STOP_NONE:
 		break;
 	}
 
-	if (rc == CURLE_ABORTED_BY_CALLBACK && o->cancel && *o->cancel) {
+	if (o->cancel && *o->cancel) {
 		*code = -ECANCELED;
 		j->res->error = FETCH_ERR_CANCELED;
 		set_error(err, errlen, "%s: download canceled", j->url);
@@ -499,9 +538,9 @@ static enum verdict classify(struct job *j, CURL *c, CURLcode rc, const char *cu
 				*code = -EPROTO;
 				j->res->error = FETCH_ERR_NETWORK;
 				set_error(err, errlen,
-					  "%s: the server ended the response after %" PRIu64
-					  " of %" PRIu64 " bytes",
-					  j->url, j->offset, j->total);
+				          "%s: the server ended the response after %" PRIu64
+				          " of %" PRIu64 " bytes",
+				          j->url, j->offset, j->total);
 				return RETRY;
 			}
 			*code = 0;
@@ -516,51 +555,53 @@ static enum verdict classify(struct job *j, CURL *c, CURLcode rc, const char *cu
 			*code = -ESTALE;
 			j->res->error = FETCH_ERR_CHANGED;
 			set_error(err, errlen,
-				  "%s: the file on the server is shorter than the part already "
-				  "received: it changed; try again",
-				  j->url);
+			          "%s: the file on the server is shorter than the part already "
+			          "received: it changed; try again",
+			          j->url);
 			return RESTART;
 		}
 		j->res->error = FETCH_ERR_HTTP;
 		*code = -EIO;
 		const char *hint = "";
 		if (!o->client_cert && (status == 400 || status == 401 || status == 403))
-			hint = " (a server that requires a client certificate answers this when none "
-			       "is sent: give one with --cert and --key)";
+			hint =
+			    " (a server that requires a client certificate answers this when none "
+			    "is sent: give one with --client-cert and --client-key)";
 		if (status == 404 || status == 410) {
 			*code = -ENOENT;
 			set_error(err, errlen,
-				  "%s: not found on the server (HTTP %ld): check the URL, the file "
-				  "may have been moved or not published yet",
-				  j->url, status);
+			          "%s: not found on the server (HTTP %ld): check the URL, the file "
+			          "may have been moved or not published yet",
+			          j->url, status);
 			return FINAL;
 		}
 		if (status == 401 || status == 403) {
 			*code = -EACCES;
 			set_error(err, errlen, "%s: the server refused access (HTTP %ld)%s", j->url,
-				  status, hint);
+			          status, hint);
 			return FINAL;
 		}
 		if (status == 408 || status == 429 || status >= 500) {
 			set_error(err, errlen,
-				  status == 429 ? "%s: the server is busy (HTTP %ld, too many "
-						  "requests): try again later"
-				  : status == 408 ? "%s: the server timed out waiting for the request "
-						    "(HTTP %ld): check the network"
-						  : "%s: the server failed (HTTP %ld): try again later; "
-						    "if it lasts, tell the server's operator",
-				  j->url, status);
+			          status == 429 ? "%s: the server is busy (HTTP %ld, too many "
+			                          "requests): try again later"
+			          : status == 408
+			              ? "%s: the server timed out waiting for the request "
+			                "(HTTP %ld): check the network"
+			              : "%s: the server failed (HTTP %ld): try again later; "
+			                "if it lasts, tell the server's operator",
+			          j->url, status);
 			*code = -EIO;
 			return RETRY;
 		}
 		if (status >= 300 && status < 400)
 			set_error(err, errlen,
-				  "%s: the server answered with a redirect (HTTP %ld) that cannot "
-				  "be followed: use the final URL",
-				  j->url, status);
+			          "%s: the server answered with a redirect (HTTP %ld) that cannot "
+			          "be followed: use the final URL",
+			          j->url, status);
 		else
 			set_error(err, errlen, "%s: the server rejected the request (HTTP %ld)%s",
-				  j->url, status, hint);
+			          j->url, status, hint);
 		return FINAL;
 	}
 
@@ -578,30 +619,33 @@ static enum verdict classify(struct job *j, CURL *c, CURLcode rc, const char *cu
 		*code = -ENOENT;
 		j->res->error = FETCH_ERR_LOCAL;
 		set_error(err, errlen, "%s: cannot load the CA certificates from %s (%s)", j->url,
-			  o->ca_file ? o->ca_file : o->ca_dir ? o->ca_dir : "the system", msg);
+		          o->ca_file  ? o->ca_file
+		          : o->ca_dir ? o->ca_dir
+		                      : "the system",
+		          msg);
 		return FINAL;
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_ENGINE_INITFAILED:
 		*code = -EINVAL;
 		j->res->error = FETCH_ERR_LOCAL;
 		set_error(err, errlen,
-			  "%s: cannot use the client certificate %s or its key (%s): check that "
-			  "both are PEM, that they belong together and the key's password",
-			  j->url, o->client_cert ? o->client_cert : "(none)", msg);
+		          "%s: cannot use the client certificate %s or its key (%s): check that "
+		          "both are PEM, that they belong together and the key's password",
+		          j->url, o->client_cert ? o->client_cert : "(none)", msg);
 		return FINAL;
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		*code = -EINVAL;
 		j->res->error = FETCH_ERR_USAGE;
 		set_error(err, errlen,
-			  "%s: the server redirected to a URL that is not %s (%s): plain http is "
-			  "refused unless allowed (--allow-http)",
-			  j->url, o->allow_http ? "http or https" : "https", msg);
+		          "%s: the server redirected to a URL that is not %s (%s): plain http is "
+		          "refused unless allowed (--allow-http)",
+		          j->url, o->allow_http ? "http or https" : "https", msg);
 		return FINAL;
 	case CURLE_TOO_MANY_REDIRECTS:
 		*code = -ELOOP;
 		j->res->error = FETCH_ERR_HTTP;
 		set_error(err, errlen, "%s: more than %d redirects: use the final URL", j->url,
-			  MAX_REDIRECTS);
+		          MAX_REDIRECTS);
 		return FINAL;
 	case CURLE_URL_MALFORMAT:
 		*code = -EINVAL;
@@ -611,88 +655,89 @@ static enum verdict classify(struct job *j, CURL *c, CURLcode rc, const char *cu
 	case CURLE_COULDNT_RESOLVE_PROXY:
 		*code = -EHOSTUNREACH;
 		set_error(err, errlen,
-			  "%s: cannot resolve the proxy's host name (%s): check the proxy setting "
-			  "or the https_proxy environment variable",
-			  j->url, msg);
+		          "%s: cannot resolve the proxy's host name (%s): check the proxy setting "
+		          "or the https_proxy environment variable",
+		          j->url, msg);
 		return RETRY;
 	case CURLE_COULDNT_RESOLVE_HOST:
 		*code = -EHOSTUNREACH;
-		set_error(err, errlen,
-			  "%s: cannot resolve host name \"%s\": check the URL and this device's DNS "
-			  "settings",
-			  j->url, host);
+		set_error(
+		    err, errlen,
+		    "%s: cannot resolve host name \"%s\": check the URL and this device's DNS "
+		    "settings",
+		    j->url, host);
 		return RETRY;
 	case CURLE_COULDNT_CONNECT:
 		*code = -ECONNREFUSED;
 		set_error(err, errlen,
-			  "%s: cannot connect (%s): check that the server is up and that no "
-			  "firewall or proxy is in the way",
-			  j->url, msg);
+		          "%s: cannot connect (%s): check that the server is up and that no "
+		          "firewall or proxy is in the way",
+		          j->url, msg);
 		return RETRY;
 	case CURLE_PROXY: {
 		long connect_code = 0;
 		curl_easy_getinfo(c, CURLINFO_HTTP_CONNECTCODE, &connect_code);
 		*code = -ECONNREFUSED;
 		set_error(err, errlen,
-			  "%s: the proxy refused the connection (%s, proxy status %ld): check the "
-			  "proxy setting and its credentials",
-			  j->url, msg, connect_code);
+		          "%s: the proxy refused the connection (%s, proxy status %ld): check the "
+		          "proxy setting and its credentials",
+		          j->url, msg, connect_code);
 		return connect_code == 407 ? FINAL : RETRY;
 	}
 	case CURLE_OPERATION_TIMEDOUT: {
 		curl_off_t pretransfer = 0;
 		curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
 		*code = -ETIMEDOUT;
-		unsigned lsl = o->low_speed_limit ? o->low_speed_limit
-						  : FETCH_DEFAULT_LOW_SPEED_LIMIT;
-		unsigned lst = o->low_speed_time_s ? o->low_speed_time_s
-						   : FETCH_DEFAULT_LOW_SPEED_TIME_S;
+		unsigned lsl = low_speed_limit(o);
+		unsigned lst =
+		    o->low_speed_time_s ? o->low_speed_time_s : FETCH_DEFAULT_LOW_SPEED_TIME_S;
 		if (deadline_passed)
 			set_error(err, errlen,
-				  "%s: the download took longer than its time limit of %u s",
-				  j->url,
-				  o->max_time_s ? o->max_time_s : FETCH_DEFAULT_MAX_TIME_S);
+			          "%s: the download took longer than its time limit of %u s",
+			          j->url, o->max_time_s ? o->max_time_s : FETCH_DEFAULT_MAX_TIME_S);
 		else if (!pretransfer)
 			set_error(err, errlen,
-				  "%s: connecting timed out after %u ms (%s): check the network, "
-				  "the server and any proxy",
-				  j->url,
-				  o->connect_timeout_ms ? o->connect_timeout_ms
-							: FETCH_DEFAULT_CONNECT_TIMEOUT_MS,
-				  msg);
+			          "%s: connecting timed out after %u ms (%s): check the network, "
+			          "the server and any proxy",
+			          j->url,
+			          o->connect_timeout_ms ? o->connect_timeout_ms
+			                                : FETCH_DEFAULT_CONNECT_TIMEOUT_MS,
+			          msg);
 		else
 			set_error(err, errlen,
-				  "%s: the transfer stalled (less than %u bytes/s for %u s, after "
-				  "%" PRIu64 " bytes): the network or the server is too slow",
-				  j->url, lsl, lst, j->offset);
+			          "%s: the transfer stalled (less than %u bytes/s for %u s, after "
+			          "%" PRIu64 " bytes): the network or the server is too slow",
+			          j->url, lsl, lst, j->offset);
 		return deadline_passed ? FINAL : RETRY;
 	}
 	case CURLE_PARTIAL_FILE:
 		*code = -EPROTO;
 		set_error(err, errlen,
-			  "%s: the server closed the connection after %" PRIu64 " of %" PRIu64
-			  " bytes",
-			  j->url, j->offset, j->total);
+		          "%s: the server closed the connection after %" PRIu64 " of %" PRIu64
+		          " bytes",
+		          j->url, j->offset, j->total);
 		return RETRY;
 	case CURLE_GOT_NOTHING:
 		*code = -ECONNRESET;
 		set_error(err, errlen, "%s: the server closed the connection without an answer",
-			  j->url);
+		          j->url);
 		return RETRY;
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
 		*code = -ECONNRESET;
 		set_error(err, errlen,
-			  "%s: the connection broke after %" PRIu64 " bytes (%s): check the network",
-			  j->url, j->offset, msg);
+		          "%s: the connection broke after %" PRIu64
+		          " bytes (%s): check the network",
+		          j->url, j->offset, msg);
 		return RETRY;
 	case CURLE_SSL_CONNECT_ERROR:
 		*code = -EPROTO;
 		set_error(err, errlen,
-			  "%s: the TLS handshake failed (%s): the server may require a client "
-			  "certificate (--cert and --key) or speak no TLS version this device "
-			  "accepts (1.2 or later)",
-			  j->url, msg);
+		          "%s: the TLS handshake failed (%s): the server may require a client "
+		          "certificate (--client-cert and --client-key) or speak no TLS version "
+		          "this device "
+		          "accepts (1.2 or later)",
+		          j->url, msg);
 		return RETRY;
 	case CURLE_WRITE_ERROR:
 		/* from our callbacks without a reason: should not happen */
@@ -715,18 +760,17 @@ static void cleanup_slist(struct curl_slist **l)
 }
 
 /* Options that stay the same for every attempt. */
-static int setup(CURL *c, struct job *j, const char *url, char *curl_msg, char *err,
-		 size_t errlen)
+static int setup(CURL *c, struct job *j, const char *url, char *curl_msg, char *err, size_t errlen)
 {
 	const struct fetch_options *o = j->o;
-	unsigned lsl = o->low_speed_limit ? o->low_speed_limit : FETCH_DEFAULT_LOW_SPEED_LIMIT;
+	unsigned lsl = low_speed_limit(o);
 	unsigned lst = o->low_speed_time_s ? o->low_speed_time_s : FETCH_DEFAULT_LOW_SPEED_TIME_S;
 	const char *protocols = o->allow_http ? "https,http" : "https";
 	CURLcode rc = CURLE_OK;
-#define SET(opt, val)                                                                            \
-	do {                                                                                     \
-		if (rc == CURLE_OK)                                                              \
-			rc = curl_easy_setopt(c, opt, val);                                      \
+#define SET(opt, val)                                                                              \
+	do {                                                                                       \
+		if (rc == CURLE_OK)                                                                \
+			rc = curl_easy_setopt(c, opt, val);                                        \
 	} while (0)
 	SET(CURLOPT_URL, url);
 	SET(CURLOPT_PROTOCOLS_STR, protocols);
@@ -755,9 +799,9 @@ static int setup(CURL *c, struct job *j, const char *url, char *curl_msg, char *
 	if (o->proxy)
 		SET(CURLOPT_PROXY, o->proxy);
 	SET(CURLOPT_USERAGENT, o->user_agent ? o->user_agent : "mcu-ota");
-	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)(o->connect_timeout_ms
-						    ? o->connect_timeout_ms
-						    : FETCH_DEFAULT_CONNECT_TIMEOUT_MS));
+	SET(CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)(o->connect_timeout_ms ? o->connect_timeout_ms
+	                                 : FETCH_DEFAULT_CONNECT_TIMEOUT_MS));
 	SET(CURLOPT_LOW_SPEED_LIMIT, (long)lsl);
 	SET(CURLOPT_LOW_SPEED_TIME, (long)lst);
 	if (o->max_recv_speed)
@@ -773,42 +817,43 @@ static int setup(CURL *c, struct job *j, const char *url, char *curl_msg, char *
 #undef SET
 	if (rc != CURLE_OK) {
 		set_error(err, errlen, "%s: libcurl refused an option (%s)", j->url,
-			  curl_easy_strerror(rc));
+		          curl_easy_strerror(rc));
 		return -EINVAL;
 	}
 	return 0;
 }
 
 static int check_readable(const char *what, const char *path, const char *url, char *err,
-			  size_t errlen)
+                          size_t errlen)
 {
 	if (path && access(path, R_OK) < 0) {
 		int e = errno;
-		set_error(err, errlen, "%s: cannot read the %s %s: %s", url, what, path, strerror(e));
+		set_error(err, errlen, "%s: cannot read the %s %s: %s", url, what, path,
+		          strerror(e));
 		return -e;
 	}
 	return 0;
 }
 
 int fetch_url(const char *url, const struct fetch_options *o, struct fetch_result *result,
-	      char *err, size_t errlen)
+              char *err, size_t errlen)
 {
 	struct fetch_result local;
 	struct fetch_result *res = result ? result : &local;
 	memset(res, 0, sizeof(*res));
 	set_error(err, errlen, "%s", "");
 
-	struct job j = { .o = o, .res = res };
+	struct job j = {.o = o, .res = res};
 	fetch_redact_url(url, j.url, sizeof(j.url));
 	j.max_size = o->max_size ? o->max_size : FETCH_DEFAULT_MAX_SIZE;
 	j.max_restarts = o->max_restarts ? o->max_restarts : FETCH_DEFAULT_MAX_RESTARTS;
 	unsigned max_attempts = o->max_attempts ? o->max_attempts : FETCH_DEFAULT_MAX_ATTEMPTS;
 	uint64_t base = o->retry_base_ms ? o->retry_base_ms : FETCH_DEFAULT_RETRY_BASE_MS;
 	uint64_t backoff_max = o->retry_max_ms ? o->retry_max_ms : FETCH_DEFAULT_RETRY_MAX_MS;
-	uint64_t after_max = o->retry_after_max_ms ? o->retry_after_max_ms
-						   : FETCH_DEFAULT_RETRY_AFTER_MAX_MS;
+	uint64_t after_max =
+	    o->retry_after_max_ms ? o->retry_after_max_ms : FETCH_DEFAULT_RETRY_AFTER_MAX_MS;
 	uint64_t deadline =
-		now_ms() + 1000ull * (o->max_time_s ? o->max_time_s : FETCH_DEFAULT_MAX_TIME_S);
+	    now_ms() + 1000ull * (o->max_time_s ? o->max_time_s : FETCH_DEFAULT_MAX_TIME_S);
 
 	if (!o->sink) {
 		res->error = FETCH_ERR_USAGE;
@@ -820,10 +865,11 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 	if (!is_https && !(is_http && o->allow_http)) {
 		res->error = FETCH_ERR_USAGE;
 		if (is_http)
-			set_error(err, errlen,
-				  "%s: refusing plain http: the download could be read and changed "
-				  "on the way; use https://, or allow http explicitly (--allow-http)",
-				  j.url);
+			set_error(
+			    err, errlen,
+			    "%s: refusing plain http: the download could be read and changed "
+			    "on the way; use https://, or allow http explicitly (--allow-http)",
+			    j.url);
 		else
 			set_error(err, errlen, "%s: not an https:// URL", j.url);
 		return -EINVAL;
@@ -846,7 +892,7 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 	if (global_rc != CURLE_OK) {
 		res->error = FETCH_ERR_LOCAL;
 		set_error(err, errlen, "%s: libcurl cannot start (%s)", j.url,
-			  curl_easy_strerror(global_rc));
+		          curl_easy_strerror(global_rc));
 		return -ENOMEM;
 	}
 	_cleanup_(cleanup_curl) CURL *c = curl_easy_init();
@@ -886,7 +932,7 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 			}
 			if (o->if_modified_since && ok) {
 				snprintf(line, sizeof(line), "If-Modified-Since: %s",
-					 o->if_modified_since);
+				         o->if_modified_since);
 				ok = (headers = curl_slist_append(headers, line)) != NULL;
 			}
 		}
@@ -902,6 +948,7 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, left);
 
 		memset(&j.r, 0, sizeof(j.r));
+		j.pace_bytes = j.pace_start_ms = 0;
 		j.deliver = false;
 		j.discarded = 0;
 		j.stop = STOP_NONE;
@@ -909,7 +956,7 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 		uint64_t offset_before = j.offset;
 		res->attempts++;
 		log_debug("fetch %s: attempt %u%s%s", j.url, res->attempts,
-			  j.offset ? ", from byte " : "", j.offset ? range : "");
+		          j.offset ? ", from byte " : "", j.offset ? range : "");
 		CURLcode rc = curl_easy_perform(c);
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 		long status = 0;
@@ -920,24 +967,25 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 
 		int code = 0;
 		enum verdict v =
-			classify(&j, c, rc, curl_msg, now_ms() >= deadline, &code, err, errlen);
+		    classify(&j, c, rc, curl_msg, now_ms() >= deadline, &code, err, errlen);
 		log_debug("fetch %s: curl %d, HTTP %ld, %" PRIu64 " bytes held: %s", j.url, rc,
-			  j.r.status, j.offset, code ? err : "ok");
+		          j.r.status, j.offset, code ? err : "ok");
 		if (v == FINAL) {
 			res->size = j.offset;
 			res->total = j.total;
 			if (res->not_modified) {
 				snprintf(res->etag, sizeof(res->etag), "%s",
-					 j.r.etag[0] ? j.r.etag
-						     : o->if_none_match ? o->if_none_match : "");
+				         j.r.etag[0]        ? j.r.etag
+				         : o->if_none_match ? o->if_none_match
+				                            : "");
 				snprintf(res->last_modified, sizeof(res->last_modified), "%s",
-					 j.r.last_modified[0]	? j.r.last_modified
-					 : o->if_modified_since ? o->if_modified_since
-								: "");
+				         j.r.last_modified[0]   ? j.r.last_modified
+				         : o->if_modified_since ? o->if_modified_since
+				                                : "");
 			} else if (code == 0) {
 				snprintf(res->etag, sizeof(res->etag), "%s", j.etag);
 				snprintf(res->last_modified, sizeof(res->last_modified), "%s",
-					 j.last_modified);
+				         j.last_modified);
 				res->error = FETCH_ERR_NONE;
 			}
 			return code;
@@ -954,8 +1002,9 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 		}
 		if (res->attempts >= max_attempts) {
 			size_t l = strlen(err);
-			set_error(err + l, errlen > l ? errlen - l : 0, " (gave up after %u attempts)",
-				  res->attempts);
+			set_error(err + l, errlen > l ? errlen - l : 0,
+			          " (gave up after %u attempt%s)", res->attempts,
+			          res->attempts == 1 ? "" : "s");
 			res->size = j.offset;
 			return code;
 		}
@@ -965,8 +1014,8 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 			backoff_step = 0;
 		uint64_t delay;
 		long long ra = (j.r.status == 429 || j.r.status == 503 || j.r.status == 408)
-				       ? retry_after_ms(j.r.retry_after)
-				       : -1;
+		                   ? retry_after_ms(j.r.retry_after)
+		                   : -1;
 		if (ra >= 0) {
 			delay = (uint64_t)ra < after_max ? (uint64_t)ra : after_max;
 		} else {
@@ -979,8 +1028,8 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 		if (now_ms() + delay >= deadline) {
 			size_t l = strlen(err);
 			set_error(err + l, errlen > l ? errlen - l : 0,
-				  " (gave up after %u attempts: the time limit is near)",
-				  res->attempts);
+			          " (gave up after %u attempt%s: the time limit is near)",
+			          res->attempts, res->attempts == 1 ? "" : "s");
 			res->size = j.offset;
 			return code;
 		}

@@ -25,8 +25,7 @@
  * errno-style code (and a message in err) to stop the download at once:
  * fetch_url() then returns that code unchanged, with result->error set to
  * FETCH_ERR_SINK and the sink's message in its err. */
-typedef int (*fetch_sink_fn)(void *ctx, const uint8_t *data, size_t len, char *err,
-			     size_t errlen);
+typedef int (*fetch_sink_fn)(void *ctx, const uint8_t *data, size_t len, char *err, size_t errlen);
 /* The download starts over from byte 0 (the file changed on the server, or it
  * does not support ranges): forget every byte received so far. Return 0, or
  * a negative code to stop (passed back like a sink error). When no reset
@@ -36,17 +35,17 @@ typedef int (*fetch_reset_fn)(void *ctx, char *err, size_t errlen);
  * the server did not say. Called after each sink call and on every reset. */
 typedef void (*fetch_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
-#define FETCH_DEFAULT_MAX_SIZE (128ull << 20)	     /* 128 MiB */
-#define FETCH_DEFAULT_CONNECT_TIMEOUT_MS 30000u	     /* 30 s */
-#define FETCH_DEFAULT_LOW_SPEED_LIMIT 100u	     /* bytes/s ... */
-#define FETCH_DEFAULT_LOW_SPEED_TIME_S 60u	     /* ... for 60 s is a stall */
-#define FETCH_DEFAULT_MAX_TIME_S (4u * 3600u)	     /* all attempts together */
-#define FETCH_DEFAULT_MAX_ATTEMPTS 6u		     /* the first one and 5 retries */
-#define FETCH_DEFAULT_MAX_RESTARTS 3u		     /* starts over from byte 0 */
-#define FETCH_DEFAULT_RETRY_BASE_MS 1000u	     /* first backoff, doubled each time */
-#define FETCH_DEFAULT_RETRY_MAX_MS 60000u	     /* longest backoff */
-#define FETCH_DEFAULT_RETRY_AFTER_MAX_MS 300000u     /* longest Retry-After obeyed */
-#define FETCH_MAX_VALIDATOR 256			     /* ETag / Last-Modified length */
+#define FETCH_DEFAULT_MAX_SIZE           (128ull << 20) /* 128 MiB */
+#define FETCH_DEFAULT_CONNECT_TIMEOUT_MS 30000u         /* 30 s */
+#define FETCH_DEFAULT_LOW_SPEED_LIMIT    100u           /* bytes/s ... */
+#define FETCH_DEFAULT_LOW_SPEED_TIME_S   60u            /* ... for 60 s is a stall */
+#define FETCH_DEFAULT_MAX_TIME_S         (4u * 3600u)   /* all attempts together */
+#define FETCH_DEFAULT_MAX_ATTEMPTS       6u             /* the first one and 5 retries */
+#define FETCH_DEFAULT_MAX_RESTARTS       3u             /* starts over from byte 0 */
+#define FETCH_DEFAULT_RETRY_BASE_MS      1000u          /* first backoff, doubled each time */
+#define FETCH_DEFAULT_RETRY_MAX_MS       60000u         /* longest backoff */
+#define FETCH_DEFAULT_RETRY_AFTER_MAX_MS 300000u        /* longest Retry-After obeyed */
+#define FETCH_MAX_VALIDATOR              256            /* ETag / Last-Modified length */
 
 struct fetch_options {
 	/* TLS: verification of the server is always on. NULL: the system's CAs. */
@@ -64,14 +63,15 @@ struct fetch_options {
 	bool allow_http;
 
 	/* Limits; 0 means the FETCH_DEFAULT_* above. */
-	uint64_t max_size;	       /* body bytes; a larger body is cut off */
-	uint64_t max_recv_speed;       /* bytes/s; 0 = unlimited (no default cap) */
+	uint64_t max_size;       /* body bytes; a larger body is cut off */
+	uint64_t max_recv_speed; /* bytes/s; 0 = unlimited (no default cap);
+	                            lowers low_speed_limit to half of it */
 	unsigned connect_timeout_ms;
-	unsigned low_speed_limit;      /* bytes/s below which ... */
-	unsigned low_speed_time_s;     /* ... for this long the attempt fails */
-	unsigned max_time_s;	       /* whole fetch, retries and waits included */
-	unsigned max_attempts;	       /* 1 = no retry */
-	unsigned max_restarts;	       /* starts from byte 0 after a change */
+	unsigned low_speed_limit;  /* bytes/s below which ... */
+	unsigned low_speed_time_s; /* ... for this long the attempt fails */
+	unsigned max_time_s;       /* whole fetch, retries and waits included */
+	unsigned max_attempts;     /* 1 = no retry */
+	unsigned max_restarts;     /* starts from byte 0 after a change */
 	unsigned retry_base_ms;
 	unsigned retry_max_ms;
 	unsigned retry_after_max_ms;
@@ -98,12 +98,12 @@ enum fetch_error {
 	FETCH_ERR_NONE = 0,
 	FETCH_ERR_USAGE,    /* -EINVAL: bad URL or options, http:// not allowed */
 	FETCH_ERR_LOCAL,    /* -ENOENT/-EACCES/...: unreadable CA, client cert or key */
-	FETCH_ERR_TLS,	    /* -EKEYREJECTED: the server's certificate is not trusted */
+	FETCH_ERR_TLS,      /* -EKEYREJECTED: the server's certificate is not trusted */
 	FETCH_ERR_NETWORK,  /* -EHOSTUNREACH/-ECONNREFUSED/-ECONNRESET/-ETIMEDOUT/-EPROTO */
-	FETCH_ERR_HTTP,	    /* -ENOENT (404, 410), -EACCES (401, 403), -EIO (other) */
+	FETCH_ERR_HTTP,     /* -ENOENT (404, 410), -EACCES (401, 403), -EIO (other) */
 	FETCH_ERR_TOO_BIG,  /* -EFBIG: the size cap was hit */
 	FETCH_ERR_CHANGED,  /* -ESTALE: changed on the server too often, or no reset */
-	FETCH_ERR_SINK,	    /* the sink's or reset's own code */
+	FETCH_ERR_SINK,     /* the sink's or reset's own code */
 	FETCH_ERR_CANCELED, /* -ECANCELED */
 };
 
@@ -111,8 +111,8 @@ struct fetch_result {
 	enum fetch_error error;
 	long http_status;     /* the last response's status, 0 when none */
 	bool not_modified;    /* 304 to a conditional GET */
-	uint64_t size;	      /* body bytes the sink holds at the end */
-	uint64_t total;	      /* the body's size as the server declared it, 0 if not */
+	uint64_t size;        /* body bytes the sink holds at the end */
+	uint64_t total;       /* the body's size as the server declared it, 0 if not */
 	uint64_t transferred; /* body bytes received over all attempts (>= size) */
 	unsigned attempts;    /* requests made */
 	unsigned restarts;    /* times the sink was reset */
@@ -127,8 +127,8 @@ struct fetch_result {
  * holds the sentence to show. result may be NULL. Not thread-safe on its
  * first call (libcurl's global init); later calls are. */
 __attribute__((warn_unused_result)) int fetch_url(const char *url, const struct fetch_options *o,
-						  struct fetch_result *result, char *err,
-						  size_t errlen);
+                                                  struct fetch_result *result, char *err,
+                                                  size_t errlen);
 
 /* url without user info and with its query replaced by "?...", for messages
  * (presigned URLs carry tokens in the query). */

@@ -249,7 +249,10 @@ class Handler(socketserver.BaseRequestHandler):
             end = time.monotonic() + min(float(q.get("s", "30")), 60)
             sent = 0
             while sent < len(payload) and time.monotonic() < end:
-                sent += self.body(payload[sent:sent + max(1, rate // 10)])
+                piece = payload[sent:sent + max(1, rate // 10)]
+                if self.body(piece) != len(piece):
+                    break  # the client hung up
+                sent += len(piece)
                 time.sleep(0.1)
             self.log(status, start, sent, if_range)
             return

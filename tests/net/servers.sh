@@ -26,10 +26,12 @@ command -v python3 >/dev/null || { echo "servers.sh: python3 is missing" >&2; ex
 dir=$(mktemp -d /tmp/mcu-ota-net.XXXXXX)
 nginx_pid= fault_pid=
 cleanup() {
+	local rc=$?
 	# only the processes this script started, by their id
-	[ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
-	[ -n "$fault_pid" ] && kill "$fault_pid" 2>/dev/null && wait "$fault_pid" 2>/dev/null
+	[ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && { wait "$nginx_pid" 2>/dev/null || true; }
+	[ -n "$fault_pid" ] && kill "$fault_pid" 2>/dev/null && { wait "$fault_pid" 2>/dev/null || true; }
 	if [ "${NET_KEEP:-0}" = 1 ]; then echo "servers.sh: kept $dir" >&2; else rm -rf "$dir"; fi
+	exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
