@@ -6,6 +6,8 @@
 
 struct cli_globals cli_globals;
 
+/* For operations on an open device: a device that disappears now has left
+ * the bus; "not found" is decided by cli_device_open. */
 int cli_exit_code(int err)
 {
 	switch (err) {
@@ -16,16 +18,14 @@ int cli_exit_code(int err)
 	case -ENOEXEC:
 	case -EFBIG:
 		return EXIT_BAD_INPUT;
-	case -ENODEV:
-	case -EBUSY:
-		return EXIT_NO_DEVICE;
 	case -EBADMSG:
 		return EXIT_VERIFY_FAILED;
+	case -ENODEV:
 	case -ETIMEDOUT:
-	case -EPIPE:
 		return EXIT_DEVICE_LOST;
 	case -EACCES:
 	case -EIO:
+	case -EPIPE:
 	case -EPROTO:
 		return EXIT_DEVICE_ERROR;
 	default:
@@ -61,8 +61,18 @@ int cli_device_open(struct cli_device *d, const char *serial, const char *port)
 	int r = d->ops->open(&d->host.api, &d->handle, err, sizeof(err));
 	if (r < 0) {
 		log_error("%s", err);
-		/* a device that exists but cannot be opened is not "no device" */
-		return r == -EACCES ? EXIT_FAILURE_GENERIC : EXIT_NO_DEVICE;
+		cli_device_close(d);
+		switch (r) {
+		case -ENODEV:
+		case -ENOTUNIQ:
+			return EXIT_NO_DEVICE;
+		case -EIO:
+		case -EPIPE:
+		case -ETIMEDOUT:
+			return EXIT_DEVICE_ERROR; /* there, but not answering as a DFU device */
+		default:
+			return EXIT_FAILURE_GENERIC; /* permissions, held by another program */
+		}
 	}
 	return EXIT_OK;
 }

@@ -23,8 +23,9 @@ static void help(FILE *f)
 	        ".dfu's)\n" CLI_DEVICE_HELP "  --no-verify        do not read back and compare\n"
 	        "  --mass-erase       erase the whole memory first\n"
 	        "  --no-skip-unchanged  erase and write every touched sector\n"
-	        "  --leave            start the application afterwards (at the image's lowest\n"
-	        "                     address, where its vector table is)\n\n"
+	        "  --leave            start the application afterwards, from the vector table at\n"
+	        "                     the start of the internal flash (alt 0), as a reset would\n"
+	        "  --leave-address A  ...from the vector table at A instead\n\n"
 	        "Example: mcu-ota flash firmware.hex --serial 3574364C3034 --leave\n");
 }
 
@@ -38,6 +39,7 @@ int cli_flash(int argc, char **argv)
 	    {"mass-erase", no_argument, NULL, 'm'},
 	    {"no-skip-unchanged", no_argument, NULL, 'k'},
 	    {"leave", no_argument, NULL, 'l'},
+	    {"leave-address", required_argument, NULL, 'L'},
 	    {"help", no_argument, NULL, 'h'},
 	    CLI_DEVICE_OPTIONS,
 	    {0},
@@ -45,8 +47,10 @@ int cli_flash(int argc, char **argv)
 	const char *serial = NULL, *port = NULL;
 	enum image_format format = IMAGE_FORMAT_AUTO;
 	uint32_t address = IMAGE_DEFAULT_ADDRESS, alt = 0;
-	bool alt_given = false, leave = false;
-	struct mcu_ota_write_options wo = {.verify = true, .skip_unchanged = true};
+	uint32_t leave_address = 0;
+	bool alt_given = false, leave = false, leave_address_given = false;
+	struct mcu_ota_write_options wo = {
+	    .size = sizeof(wo), .verify = true, .skip_unchanged = true};
 	int c;
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
@@ -81,6 +85,14 @@ int cli_flash(int argc, char **argv)
 			break;
 		case 'l':
 			leave = true;
+			break;
+		case 'L':
+			if (parse_u32(optarg, &leave_address) < 0) {
+				log_error("--leave-address: \"%s\" is not a 32-bit address",
+				          optarg);
+				return EXIT_USAGE;
+			}
+			leave = leave_address_given = true;
 			break;
 		case 'S':
 			serial = optarg;
@@ -148,7 +160,13 @@ int cli_flash(int argc, char **argv)
 	}
 	double secs = (double)(host_now_ns() - start) / 1e9;
 	if (leave) {
-		r = d.ops->leave(d.handle, image.segments[0].address, err, sizeof(err));
+		/* the chip boots from the start of its flash, not from wherever a
+		 * partial image happens to begin */
+		if (!leave_address_given && info->memory_count && info->memories[0].sector_count)
+			leave_address = info->memories[0].sectors[0].address;
+		else if (!leave_address_given)
+			leave_address = IMAGE_DEFAULT_ADDRESS;
+		r = d.ops->leave(d.handle, leave_address, err, sizeof(err));
 		if (r < 0) {
 			log_error("the image was written%s, but %s",
 			          wo.verify ? " and verified" : "", err);

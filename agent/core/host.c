@@ -116,6 +116,7 @@ void host_init(struct host *h, bool quiet)
 {
 	memset(h, 0, sizeof(*h));
 	h->api = (struct mcu_ota_host){
+	    .size = sizeof(struct mcu_ota_host),
 	    .ctx = h,
 	    .log = host_log,
 	    .progress = host_progress,

@@ -62,6 +62,25 @@ static bool valid_name(const char *name)
 	return true;
 }
 
+/* Every operation of ABI 1 is required; members appended later are optional
+ * and checked with MCU_OTA_HAS where they are used. */
+static bool ops_complete(const struct mcu_ota_plugin *p)
+{
+	const struct mcu_ota_flasher_ops *f = p->flasher;
+	const struct mcu_ota_entry_ops *e = p->entry;
+	const struct mcu_ota_health_ops *h = p->health;
+	switch (p->kind) {
+	case MCU_OTA_PLUGIN_FLASHER:
+		return f && MCU_OTA_HAS(f, struct mcu_ota_flasher_ops, close) && f->list &&
+		       f->open && f->info && f->write && f->read && f->leave && f->close;
+	case MCU_OTA_PLUGIN_ENTRY:
+		return e && MCU_OTA_HAS(e, struct mcu_ota_entry_ops, exit) && e->enter && e->exit;
+	case MCU_OTA_PLUGIN_HEALTH:
+		return h && MCU_OTA_HAS(h, struct mcu_ota_health_ops, check) && h->check;
+	}
+	return false;
+}
+
 int plugin_load(const char *dir, const char *name, enum mcu_ota_plugin_kind kind,
                 struct plugin *out, char *err, size_t errlen)
 {
@@ -101,12 +120,18 @@ int plugin_load(const char *dir, const char *name, enum mcu_ota_plugin_kind kind
 		          "rebuild it against this mcu-ota's plugin.h",
 		          out->path, (unsigned)desc->abi, MCU_OTA_PLUGIN_ABI);
 		r = -EPROTO;
-	} else if (desc->kind != kind || (kind == MCU_OTA_PLUGIN_FLASHER && !desc->flasher) ||
-	           (kind == MCU_OTA_PLUGIN_ENTRY && !desc->entry) ||
-	           (kind == MCU_OTA_PLUGIN_HEALTH && !desc->health)) {
+	} else if (desc->kind != (uint32_t)kind) {
 		set_error(err, errlen, "plugin %s is a%s %s plugin, not a %s plugin", out->path,
 		          desc->kind == MCU_OTA_PLUGIN_ENTRY ? "n" : "",
-		          plugin_kind_name(desc->kind), plugin_kind_name(kind));
+		          plugin_kind_name((enum mcu_ota_plugin_kind)desc->kind),
+		          plugin_kind_name(kind));
+		r = -EPROTO;
+	} else if (!ops_complete(desc)) {
+		set_error(
+		    err, errlen,
+		    "plugin %s lacks operations that %s plugins must have (an operation is NULL "
+		    "or its ops table is too short): fix the plugin",
+		    out->path, plugin_kind_name(kind));
 		r = -EPROTO;
 	}
 	if (r < 0) {

@@ -1,6 +1,8 @@
 #include "util/format.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,26 +11,26 @@ int parse_u32(const char *s, uint32_t *out)
 {
 	char *end;
 	unsigned long long v;
-	if (!s || !*s || *s == '-' || *s == ' ')
+	/* decimal, or hex after 0x: a leading 0 is not octal ("010" is ten) */
+	bool hex = s && s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+	if (!s || !(hex ? isxdigit((unsigned char)s[2]) : isdigit((unsigned char)s[0])))
 		return -EINVAL;
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	v = strtoull(s, &end, hex ? 16 : 10);
 	if (errno == ERANGE)
 		return -ERANGE;
-	if (end == s)
-		return -EINVAL;
-	if (*end == 'K' || *end == 'k') {
-		v *= 1024;
+	unsigned long long unit = 1;
+	if (*end == 'K' || *end == 'k')
+		unit = 1024;
+	else if (*end == 'M' || *end == 'm')
+		unit = 1024 * 1024;
+	if (unit > 1)
 		end++;
-	} else if (*end == 'M' || *end == 'm') {
-		v *= 1024 * 1024;
-		end++;
-	}
 	if (*end)
 		return -EINVAL;
-	if (v > UINT32_MAX)
+	if (v > UINT32_MAX / unit)
 		return -ERANGE;
-	*out = (uint32_t)v;
+	*out = (uint32_t)(v * unit);
 	return 0;
 }
 

@@ -7,7 +7,8 @@
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 
-/* A 32-bit number: decimal, 0x-hex, with an optional K or M suffix (x1024).
+/* A 32-bit number: decimal (a leading 0 is not octal) or 0x-hex, with an
+ * optional K or M suffix (x1024); no sign, no spaces.
  * -EINVAL when malformed, -ERANGE when it does not fit. */
 __attribute__((warn_unused_result)) int parse_u32(const char *s, uint32_t *out);
 

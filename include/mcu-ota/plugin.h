@@ -4,6 +4,11 @@
  * MCU_OTA_PLUGIN_SYMBOL, returning a pointer to a static struct mcu_ota_plugin.
  * The agent refuses a plugin whose abi field differs from MCU_OTA_PLUGIN_ABI.
  *
+ * Growing without breaking: the host struct, the write options and every
+ * ops table start with their size as the other side was built. New members
+ * are only ever appended; a reader uses a member only when the size covers
+ * it (MCU_OTA_HAS). MCU_OTA_PLUGIN_ABI changes only for incompatible changes.
+ *
  * Conventions: functions that can fail return 0 or a negative errno value and
  * write a one-line, user-facing reason into (err, errlen). Plugins never print
  * and never exit: they log and report progress through struct mcu_ota_host.
@@ -46,7 +51,11 @@ enum mcu_ota_log_level {
 
 /* What the agent hands a plugin: logging, progress and its configuration
  * section. Every member may be called from any plugin operation. */
+/* Does the struct at p, of the size it declares, include member m? */
+#define MCU_OTA_HAS(p, type, m) ((p)->size >= offsetof(type, m) + sizeof(((type *)0)->m))
+
 struct mcu_ota_host {
+	size_t size; /* sizeof(struct mcu_ota_host) as the agent was built */
 	void *ctx;
 	void (*log)(void *ctx, enum mcu_ota_log_level level, const char *fmt, va_list ap)
 	    MCU_OTA_PRINTF(3, 0);
@@ -127,6 +136,7 @@ struct mcu_ota_device_info {
 /* ---- flasher ---- */
 
 struct mcu_ota_write_options {
+	size_t size;         /* sizeof(struct mcu_ota_write_options) as the agent was built */
 	unsigned alt;        /* memory to write, 0 = internal flash */
 	bool verify;         /* read back and compare after writing */
 	bool mass_erase;     /* erase the whole memory instead of touched sectors */
@@ -138,11 +148,13 @@ typedef void (*mcu_ota_device_cb)(void *user, const struct mcu_ota_device_info *
 /* Device selection is read from the host's configuration section:
  * "vid", "pid" (ints), "serial", "port" (strings). */
 struct mcu_ota_flasher_ops {
+	size_t size; /* sizeof(struct mcu_ota_flasher_ops) as the plugin was built */
 	/* Call cb for every matching device in bootloader mode. */
 	int (*list)(const struct mcu_ota_host *host, mcu_ota_device_cb cb, void *user, char *err,
 	            size_t errlen);
-	/* Open exactly one matching device; -ENODEV when there is none, -EBUSY
-	 * (with the candidates named) when the selection is ambiguous. */
+	/* Open exactly one matching device; -ENODEV when there is none,
+	 * -ENOTUNIQ (with the candidates named) when the selection is ambiguous,
+	 * -EBUSY when another program holds it. */
 	int (*open)(const struct mcu_ota_host *host, void **handle, char *err, size_t errlen);
 	/* Valid until close. */
 	const struct mcu_ota_device_info *(*info)(void *handle);
@@ -158,6 +170,7 @@ struct mcu_ota_flasher_ops {
 /* ---- entry ---- */
 
 struct mcu_ota_entry_ops {
+	size_t size; /* sizeof(struct mcu_ota_entry_ops) as the plugin was built */
 	/* Put the configured device into its ROM bootloader. */
 	int (*enter)(const struct mcu_ota_host *host, char *err, size_t errlen);
 	/* Take it back out so that the application runs. */
@@ -167,6 +180,7 @@ struct mcu_ota_entry_ops {
 /* ---- health ---- */
 
 struct mcu_ota_health_ops {
+	size_t size; /* sizeof(struct mcu_ota_health_ops) as the plugin was built */
 	/* 0 when the application is up (and reports expected_version, when not
 	 * NULL) within deadline_ms. */
 	int (*check)(const struct mcu_ota_host *host, const char *expected_version,
@@ -174,8 +188,8 @@ struct mcu_ota_health_ops {
 };
 
 struct mcu_ota_plugin {
-	uint32_t abi; /* MCU_OTA_PLUGIN_ABI; must stay the first member */
-	enum mcu_ota_plugin_kind kind;
+	uint32_t abi;  /* MCU_OTA_PLUGIN_ABI; must stay the first member */
+	uint32_t kind; /* enum mcu_ota_plugin_kind, fixed-width whatever the compiler */
 	const char *name;
 	const char *description;
 	/* exactly the one that matches kind is set */

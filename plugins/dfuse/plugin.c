@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libusb.h>
 
@@ -23,8 +24,9 @@ struct dfuse_handle {
 
 struct selection {
 	long long vid, pid;
-	const char *serial; /* NULL = any */
+	const char *serial; /* NULL = any; compared without regard to case */
 	const char *port;   /* NULL = any */
+	char others[256];   /* devices of this VID:PID that did not match, for messages */
 };
 
 static int map_usb_error(int r)
@@ -71,8 +73,8 @@ static int usb_set_alt(void *ctx, uint8_t interface, uint8_t alt)
 static int read_selection(const struct mcu_ota_host *host, struct selection *sel, char *err,
                           size_t errlen)
 {
-	*sel = (struct selection){DEFAULT_VID, DEFAULT_PID, NULL, NULL};
-	if (!host || !host->config_int)
+	*sel = (struct selection){.vid = DEFAULT_VID, .pid = DEFAULT_PID};
+	if (!host || !host->config_int || !host->config_string)
 		return 0;
 	int r1 = host->config_int(host->ctx, "vid", &sel->vid);
 	int r2 = host->config_int(host->ctx, "pid", &sel->pid);
@@ -81,9 +83,16 @@ static int read_selection(const struct mcu_ota_host *host, struct selection *sel
 		snprintf(err, errlen, "vid and pid must be numbers from 0 to 0xffff");
 		return -EINVAL;
 	}
-	if (host->config_string(host->ctx, "serial", &sel->serial) < 0)
+	/* a selection of the wrong type must not silently widen to "any device" */
+	int r3 = host->config_string(host->ctx, "serial", &sel->serial);
+	int r4 = host->config_string(host->ctx, "port", &sel->port);
+	if ((r3 < 0 && r3 != -ENOENT) || (r4 < 0 && r4 != -ENOENT)) {
+		snprintf(err, errlen, "serial and port must be strings");
+		return -EINVAL;
+	}
+	if (r3 < 0)
 		sel->serial = NULL;
-	if (host->config_string(host->ctx, "port", &sel->port) < 0)
+	if (r4 < 0)
 		sel->port = NULL;
 	return 0;
 }
@@ -114,7 +123,14 @@ static void handle_close(struct dfuse_handle *u)
 }
 
 /* Opens dev and reads its DFU description; 1 when it does not match sel. */
-static int try_device(struct dfuse_handle *u, libusb_device *dev, const struct selection *sel,
+static void note_other(struct selection *sel, const char *serial, const char *port)
+{
+	size_t len = strlen(sel->others);
+	snprintf(sel->others + len, sizeof(sel->others) - len, "%s%s%s%sport %s", len ? ", " : "",
+	         serial ? "serial " : "", serial ? serial : "", serial ? " at " : "", port);
+}
+
+static int try_device(struct dfuse_handle *u, libusb_device *dev, struct selection *sel,
                       const struct mcu_ota_host *host, char *err, size_t errlen)
 {
 	struct libusb_device_descriptor dd;
@@ -123,8 +139,10 @@ static int try_device(struct dfuse_handle *u, libusb_device *dev, const struct s
 	    dd.idProduct != sel->pid)
 		return 1;
 	port_path(dev, port, sizeof(port));
-	if (sel->port && strcmp(sel->port, port) != 0)
+	if (sel->port && strcmp(sel->port, port) != 0) {
+		note_other(sel, NULL, port);
 		return 1;
+	}
 	int r = libusb_open(dev, &u->h);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot open the DFU device at port %s: %s%s", port,
@@ -140,8 +158,10 @@ static int try_device(struct dfuse_handle *u, libusb_device *dev, const struct s
 	};
 	snprintf(u->dev.info.port, sizeof(u->dev.info.port), "%s", port);
 	r = dfu_describe(&u->dev, err, errlen);
-	if (r == 0 && sel->serial && strcmp(sel->serial, u->dev.info.serial) != 0)
+	if (r == 0 && sel->serial && strcasecmp(sel->serial, u->dev.info.serial) != 0) {
+		note_other(sel, u->dev.info.serial, port);
 		r = 1;
+	}
 	if (r != 0) {
 		dfu_release(&u->dev);
 		libusb_close(u->h);
@@ -174,7 +194,7 @@ static int usb_init(libusb_context **usb, char *err, size_t errlen)
 
 /* Walk the bus; for each matching device call fn with an open handle. fn
  * returns 1 when it keeps the handle, 0 when it may be closed. */
-static int walk(libusb_context *usb, const struct mcu_ota_host *host, const struct selection *sel,
+static int walk(libusb_context *usb, const struct mcu_ota_host *host, struct selection *sel,
                 int (*fn)(void *arg, struct dfuse_handle *u), void *arg, unsigned *matched,
                 char *err, size_t errlen)
 {
@@ -273,14 +293,31 @@ static int dfuse_open(const struct mcu_ota_host *host, void **handle, char *err,
 		return r;
 	r = walk(usb, host, &sel, open_one, &c, &matched, err, errlen);
 	describe_selection(&sel, what, sizeof(what));
-	if (r == 0 && !matched) {
+	if (r == 0 && !matched && sel.others[0]) {
+		snprintf(err, errlen, "no DFU device %s found (found %s instead)", what,
+		         sel.others);
+		r = -ENODEV;
+	} else if (r == 0 && !matched) {
 		snprintf(err, errlen, "no DFU device %s found. %s", what, no_device_hint);
 		r = -ENODEV;
 	} else if (r == 0 && matched > 1) {
 		snprintf(err, errlen,
 		         "%u DFU devices match %s: %s; choose one with --serial or --port", matched,
 		         what, c.others);
-		r = -EBUSY;
+		r = -ENOTUNIQ;
+	}
+	/* claimed now, so that a device another program holds is told at once */
+	if (r == 0) {
+		int u = libusb_claim_interface(c.found->h, c.found->dev.interface);
+		if (u == 0) {
+			c.found->claimed = true;
+		} else {
+			snprintf(err, errlen,
+			         "the DFU device %s is held by another program (dfu-util, another "
+			         "mcu-ota?): %s",
+			         c.found->dev.info.serial, libusb_strerror(u));
+			r = map_usb_error(u);
+		}
 	}
 	if (r < 0) {
 		handle_close(c.found);
@@ -300,7 +337,10 @@ static const struct mcu_ota_device_info *dfuse_info(void *handle)
 static int dfuse_write(void *handle, const struct mcu_ota_image *image,
                        const struct mcu_ota_write_options *options, char *err, size_t errlen)
 {
-	return dfu_write(&((struct dfuse_handle *)handle)->dev, image, options, err, errlen);
+	/* an agent built with fewer options: the missing ones stay off */
+	struct mcu_ota_write_options o = {.size = sizeof(o)};
+	memcpy(&o, options, options->size < sizeof(o) ? options->size : sizeof(o));
+	return dfu_write(&((struct dfuse_handle *)handle)->dev, image, &o, err, errlen);
 }
 
 static int dfuse_read(void *handle, unsigned alt, uint32_t address, uint8_t *buffer, size_t length,
@@ -321,6 +361,7 @@ static void dfuse_close(void *handle)
 }
 
 static const struct mcu_ota_flasher_ops ops = {
+    .size = sizeof(struct mcu_ota_flasher_ops),
     .list = dfuse_list,
     .open = dfuse_open,
     .info = dfuse_info,

@@ -8,7 +8,13 @@ static int enter(const struct mcu_ota_host *host, char *err, size_t errlen)
 	return 0;
 }
 
-static const struct mcu_ota_entry_ops ops = {.enter = enter, .exit = enter};
+static const struct mcu_ota_entry_ops ops = {
+#ifndef FAKE_INCOMPLETE
+    .size = sizeof(struct mcu_ota_entry_ops),
+    .enter = enter,
+#endif
+    .exit = enter,
+};
 
 static const struct mcu_ota_plugin plugin = {
     .abi = FAKE_ABI,

@@ -48,6 +48,17 @@ static void refuses_the_wrong_kind(void)
 	CHECK_CONTAINS(err, "is an entry plugin, not a flasher plugin");
 }
 
+/* A NULL operation would crash the agent when used: refused at load time. */
+static void refuses_a_plugin_with_missing_operations(void)
+{
+	struct plugin p;
+	char err[512] = "";
+	CHECK_INT(
+	    plugin_load(FAKE_PLUGIN_DIR, "incomplete", MCU_OTA_PLUGIN_ENTRY, &p, err, sizeof(err)),
+	    -EPROTO);
+	CHECK_CONTAINS(err, "lacks operations that entry plugins must have");
+}
+
 static void missing_plugin_names_the_path_and_the_fix(void)
 {
 	struct plugin p;
@@ -76,4 +87,5 @@ static void directory_precedence(void)
 
 TEST_MAIN(TEST(loads_a_plugin_of_this_abi), TEST(refuses_another_abi_version),
           TEST(refuses_a_plugin_without_the_entry_symbol), TEST(refuses_the_wrong_kind),
+          TEST(refuses_a_plugin_with_missing_operations),
           TEST(missing_plugin_names_the_path_and_the_fix), TEST(directory_precedence))
