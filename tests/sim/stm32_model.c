@@ -261,7 +261,7 @@ static uint8_t *memory_at(const struct memory *mem, uint64_t address, uint64_t *
 static bool memory_allows(const struct memory *mem, uint64_t address, uint64_t length, uint8_t need)
 {
 	do {
-		uint64_t run;
+		uint64_t run = 0;
 		uint8_t access;
 		if (!memory_at(mem, address, &run, NULL, &access) || (access & need) != need)
 			return false;
@@ -510,7 +510,7 @@ static enum stm32_dfu_status program_flash(struct stm32_model *m, uint64_t addre
 			bool erased = true, zero = true;
 			for (uint32_t i = 0; i < word; i++) {
 				uint64_t a = w + i;
-				uint32_t sector;
+				uint32_t sector = 0;
 				const uint8_t *old;
 				uint8_t v = (a >= address && a < end) ? data[a - address] : 0xFF;
 				if (v)
@@ -524,8 +524,8 @@ static enum stm32_dfu_status program_flash(struct stm32_model *m, uint64_t addre
 		}
 	}
 	for (uint64_t a = address; a < end;) {
-		uint64_t run;
-		uint32_t sector;
+		uint64_t run = 0;
+		uint32_t sector = 0;
 		uint8_t *p = memory_at(flash, a, &run, &sector, NULL);
 		const struct segment *seg = memory_find(flash, a);
 		uint64_t in_sector = seg->sector_size - (a - seg->address) % seg->sector_size;
@@ -544,7 +544,7 @@ static void write_memory(struct memory *mem, uint64_t address, const uint8_t *da
                          bool and_only)
 {
 	for (uint32_t i = 0; i < length;) {
-		uint64_t run;
+		uint64_t run = 0;
 		uint8_t *p = memory_at(mem, address + i, &run, NULL, NULL);
 		uint32_t n = length - i;
 		if (run < n)
@@ -578,7 +578,7 @@ static enum stm32_dfu_status execute(struct stm32_model *m, uint64_t *us, bool *
 			m->pointer = (uint32_t)address;
 			return STM32_DFU_OK;
 		case CMD_ERASE: {
-			uint32_t sector;
+			uint32_t sector = 0;
 			uint8_t access;
 			const struct segment *seg;
 			if (m->read_protected)
@@ -920,7 +920,7 @@ static int dfu_upload(struct stm32_model *m, uint16_t wValue, uint8_t *data, uin
 	address = (uint64_t)m->pointer + (uint64_t)(wValue - 2) * m->profile->transfer_size;
 	/* Read what is readable from address on; a short packet ends the upload. */
 	while (n < wLength) {
-		uint64_t run;
+		uint64_t run = 0;
 		uint8_t access;
 		const uint8_t *p = memory_at(mem, address + n, &run, NULL, &access);
 		uint32_t chunk = wLength - n;
@@ -1142,7 +1142,7 @@ int stm32_model_read(const struct stm32_model *model, unsigned alt, uint32_t add
 	if (!memory_allows(&model->memories[alt], address, len, 0))
 		return -EFAULT;
 	while (done < len) {
-		uint64_t run;
+		uint64_t run = 0;
 		const uint8_t *p =
 		    memory_at(&model->memories[alt], (uint64_t)address + done, &run, NULL, NULL);
 		size_t n = len - done;
