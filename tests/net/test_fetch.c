@@ -645,10 +645,10 @@ static void test_whole_fetch_time_limit(void)
 	struct sink s;
 	struct fetch_options o = opts(&s);
 	o.max_time_s = 2;
-	o.low_speed_limit = 10;
+	o.low_speed_time_s = 30; /* the whole-fetch limit comes first */
 	double t0 = now_s();
 	CHECK_INT(
-	    run(url("https://127.0.0.1", "NET_FAULT", "/s/drip2/drip/small.bin?rate=200&s=20"), &o),
+	    run(url("https://127.0.0.1", "NET_FAULT", "/s/stall2/stall/small.bin?n=1000&s=10"), &o),
 	    -ETIMEDOUT);
 	CHECK(now_s() - t0 < 5);
 	CHECK_CONTAINS(err, "took longer than its time limit of 2 s");
