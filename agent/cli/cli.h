@@ -24,6 +24,7 @@ int cli_read(int argc, char **argv);
 /* `mcu-ota image info FILE [--json] [--format F] [--address A]` */
 int cli_image(int argc, char **argv);
 int cli_bundle(int argc, char **argv); /* `mcu-ota bundle inspect|verify FILE|URL` */
+int cli_fetch(int argc, char **argv);  /* `mcu-ota fetch URL -o FILE` */
 
 #include <stdbool.h>
 

@@ -15,6 +15,7 @@ static const struct command {
     {"read", cli_read, "read a device's memory into a file"},
     {"image", cli_image, "show what a firmware file would write where"},
     {"bundle", cli_bundle, "inspect or verify a signed .swu firmware bundle"},
+    {"fetch", cli_fetch, "download a signed .swu bundle over HTTPS and keep it if it verifies"},
 };
 
 static void usage(FILE *f)

@@ -424,7 +424,7 @@ static void tls_error(char *err, size_t errlen, const char *url, const char *hos
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
 		set_error(err, errlen,
 		          "%s: the server's certificate is not signed by a trusted CA (%s, checked "
-		          "against %s): give the CA that issued it with --ca-file or --ca-dir",
+		          "against %s): give the CA that issued it with --tls-ca or --tls-ca-dir",
 		          url, X509_verify_cert_error_string(verify), ca);
 		break;
 	case X509_V_ERR_CERT_REVOKED:

@@ -257,7 +257,7 @@ static void test_system_cas_do_not_trust_the_test_ca(void)
 	CHECK_INT(run(url("https://127.0.0.1", "NET_GOOD", "/small.bin"), &o), -EKEYREJECTED);
 	CHECK_INT(res.error, FETCH_ERR_TLS);
 	CHECK_CONTAINS(err, "not signed by a trusted CA");
-	CHECK_CONTAINS(err, "--ca-file");
+	CHECK_CONTAINS(err, "--tls-ca");
 	CHECK_INT(s.calls, 0);
 }
 
