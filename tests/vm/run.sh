@@ -3,13 +3,16 @@
 #
 # usage: run.sh [--build-dir DIR] [options] SCENARIO [SCENARIO...]
 #        run.sh --list
-#   --build-dir DIR         CMake build folder: DIR/mcu-ota, DIR/plugins/*.so and the executables
-#                           in DIR/tests/sim go into the guest when they exist
+#   --build-dir DIR         CMake build folder: DIR/mcu-ota, DIR/plugins/*.so, the executables
+#                           in DIR/tests/sim and DIR/tests/vm (stm32-chip, app-query) and the
+#                           test firmware DIR/tests/vm/firmware/fw-*.bin go into the guest
+#                           (firmware in /usr/share/mcu-ota-vm/firmware) when they exist
 #   --scenarios-dir DIR     look for scenarios in DIR too (repeatable; tests/vm/scenarios always)
 #   --scenario-timeout S    per-scenario limit inside the guest (default 120)
 #   --timeout S             limit for the whole QEMU run (default 90 + scenarios x scenario limit)
 #   --keep                  keep the work folder (initramfs, console log)
 #   -v, --verbose           stream the guest console while it runs
+#   --live                  stream the scenarios' output (not the console) while they run
 # Exit status: 0 when every scenario passed; 1 when one failed, or the guest died or timed out;
 # 2 on a usage error or when the rig could not be prepared.
 set -euo pipefail
@@ -27,6 +30,7 @@ SCEN_TIMEOUT=120
 TIMEOUT=
 KEEP=0
 VERBOSE=0
+LIVE=0
 SCENARIOS=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -38,7 +42,8 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1; shift ;;
     -v|--verbose) VERBOSE=1; shift ;;
     --list) LIST_ONLY=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --live) LIVE=1; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     -*) usage_die "unknown option $1 (see --help)" ;;
     *) SCENARIOS+=("$1"); shift ;;
   esac
@@ -100,11 +105,15 @@ if [ -n "$BUILD_DIR" ]; then
   for p in "$BUILD_DIR"/plugins/*.so "$BUILD_DIR"/plugins/*/*.so; do
     [ -f "$p" ] && MK+=(-p "$p")
   done
-  if [ -d "$BUILD_DIR/tests/sim" ]; then
+  for d in "$BUILD_DIR/tests/sim" "$BUILD_DIR/tests/vm"; do
+    [ -d "$d" ] || continue
     while IFS= read -r -d '' f; do
       [ "$(head -c4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ] && MK+=(-b "$f")
-    done < <(find "$BUILD_DIR/tests/sim" -maxdepth 1 -type f -perm -u+x -print0)
-  fi
+    done < <(find "$d" -maxdepth 1 -type f -perm -u+x -print0)
+  done
+  for f in "$BUILD_DIR"/tests/vm/firmware/fw-*.bin; do
+    [ -f "$f" ] && MK+=(-f "$f:/usr/share/mcu-ota-vm/firmware/$(basename "$f")")
+  done
 fi
 "$HERE/mkinitramfs.sh" "${MK[@]}" >/dev/null || { say "ERROR: mkinitramfs.sh failed"; exit 2; }
 say "initramfs ready after $(now)s"
@@ -121,6 +130,11 @@ T_BOOT=$(date +%s.%N)
 set +e
 if [ "$VERBOSE" = 1 ]; then
   timeout -k 5 "$TIMEOUT" "${QEMU[@]}" </dev/null 2>&1 | tee "$LOG" | tr -d '\r' >&2
+  QRC=${PIPESTATUS[0]}
+elif [ "$LIVE" = 1 ]; then
+  # only what the scenarios print, as it comes
+  timeout -k 5 "$TIMEOUT" "${QEMU[@]}" </dev/null 2>&1 | tee "$LOG" | tr -d '\r' \
+    | awk '/^MCUOTA-BEGIN / { on = 1; next } /^MCUOTA-END / { on = 0 } on { print; fflush() }'
   QRC=${PIPESTATUS[0]}
 else
   timeout -k 5 "$TIMEOUT" "${QEMU[@]}" </dev/null >"$LOG" 2>&1
@@ -144,8 +158,10 @@ while read -r tag name verdict t _; do
 done < <(grep -a '^MCUOTA-' "$LOG.txt" || true)
 
 for s in "${SCENARIOS[@]}"; do
-  echo "===== $s ====="
-  awk -v n="$s" '$0 == "MCUOTA-BEGIN " n { on = 1; next } $0 == "MCUOTA-END " n { on = 0 } on' "$LOG.txt"
+  if [ "$LIVE" = 0 ]; then
+    echo "===== $s ====="
+    awk -v n="$s" '$0 == "MCUOTA-BEGIN " n { on = 1; next } $0 == "MCUOTA-END " n { on = 0 } on' "$LOG.txt"
+  fi
   case "${result[$s]:-}" in
     PASS) passed=$((passed + 1)); echo "----- $s: PASS (${secs[$s]}s)" ;;
     FAIL) failed=$((failed + 1)); echo "----- $s: FAIL (${secs[$s]}s)" ;;

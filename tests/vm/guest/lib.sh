@@ -67,3 +67,88 @@ gpio_sim_base() {
 	done
 	return 1
 }
+
+# ---- the chip (stm32-chip: the STM32 model on raw_gadget + gpio-sim) and the board around it
+
+# Test firmware built by tests/vm/CMakeLists.txt (fw-1.0.0.bin, fw-2.0.0.bin, fw-2.0.0-1m.bin, ...).
+FW=/usr/share/mcu-ota-vm/firmware
+
+# chip_start [stm32-chip options...]: starts the chip model in the background, wired to the
+# lines BOOT0 and NRST of a gpio-sim chip named chip-$MCUOTA_SCENARIO (created on first use).
+# Its log goes to $CHIP_LOG (default $MCUOTA_WORK/chip.log; "-" for this script's output).
+# Sets CHIP_PID and CHIP_STATE (the state file: mode=reset|rom|app|off, version=, busy_us=...).
+# Returns once the chip has written its first state.
+chip_start() {
+	if [ -z "$GPIOSIM_SYS" ]; then
+		gpio_sim_create "chip-$MCUOTA_SCENARIO" BOOT0 NRST || return 1
+	fi
+	CHIP_STATE=$MCUOTA_WORK/chip.state
+	rm -f "$CHIP_STATE"
+	if [ "${CHIP_LOG:-}" = - ]; then
+		stm32-chip --gpio-sim "chip-$MCUOTA_SCENARIO" --state "$CHIP_STATE" "$@" &
+	else
+		stm32-chip --gpio-sim "chip-$MCUOTA_SCENARIO" --state "$CHIP_STATE" "$@" \
+			>>"${CHIP_LOG:-$MCUOTA_WORK/chip.log}" 2>&1 &
+	fi
+	CHIP_PID=$!
+	wait_for 5 test -e "$CHIP_STATE"
+}
+
+# chip_stop: ends the chip (its flash is gone with it).
+chip_stop() {
+	[ -n "$CHIP_PID" ] || return 0
+	kill "$CHIP_PID" 2>/dev/null
+	wait "$CHIP_PID" 2>/dev/null
+	CHIP_PID=
+}
+
+# chip_state KEY: a value from the chip's state file.
+chip_state() { sed -n "s/^$1=//p" "$CHIP_STATE" 2>/dev/null; }
+
+# wait_chip MODE [TIMEOUT_S]: until the chip says it is in MODE (reset, rom, app, off).
+wait_chip() { wait_for "${2:-10}" eval "[ \"\$(chip_state mode)\" = $1 ]"; }
+
+# The gateway's side of the lines, through the legacy sysfs GPIO interface (what a shell script
+# on a gateway would do; mcu-ota's gpio entry plugin will use the chardev).
+# board_gpio NAME: the /sys/class/gpio/gpioN folder of the line NAME of the last gpio-sim chip,
+# exported on first use.
+board_gpio() {
+	_bg_base=$(gpio_sim_base) || return 1
+	_bg_off=
+	for _bg_d in /sys/kernel/config/gpio-sim/*; do
+		[ "$(cat "$_bg_d/dev_name" 2>/dev/null)" = "$GPIOSIM_DEV" ] || continue
+		for _bg_l in "$_bg_d"/bank0/line*; do
+			if [ "$(cat "$_bg_l/name")" = "$1" ]; then
+				_bg_off=${_bg_l##*/line}
+			fi
+		done
+	done
+	[ -n "$_bg_off" ] || return 1
+	_bg_n=$((_bg_base + _bg_off))
+	[ -d "/sys/class/gpio/gpio$_bg_n" ] || echo "$_bg_n" >/sys/class/gpio/export || return 1
+	echo "/sys/class/gpio/gpio$_bg_n"
+}
+
+# board_boot0 high|low: drive BOOT0.
+board_boot0() {
+	_bb=$(board_gpio BOOT0) || return 1
+	echo "$1" >"$_bb/direction"
+}
+
+# board_reset [dfu|app]: BOOT0 high (dfu: the ROM bootloader) or low (app: boot from flash),
+# then NRST low for 50 ms and released (an input again: the board's pull-up takes it high).
+board_reset() {
+	case "${1:-}" in
+	dfu) board_boot0 high || return 1 ;;
+	app) board_boot0 low || return 1 ;;
+	"") ;;
+	*) return 1 ;;
+	esac
+	_br=$(board_gpio NRST) || return 1
+	echo low >"$_br/direction" || return 1
+	sleep 0.05
+	echo in >"$_br/direction"
+}
+
+# usb_string VID PID ATTR: a sysfs string of the device (product, manufacturer, serial).
+usb_string() { _us=$(usb_dev "$1" "$2") && cat "$_us/$3"; }
