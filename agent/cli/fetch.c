@@ -59,7 +59,8 @@ static void help(FILE *f)
 	      "  --retries N         retries after the first attempt (default 5)\n"
 	      "\n"
 	      "Exit codes: 0 downloaded and verified; 1 the download failed (network, TLS,\n"
-	      "HTTP); 2 bad command line; 3 the bundle did not verify or hit a limit.\n"
+	      "HTTP); 2 bad command line (also an unreadable --tls-ca, --client-cert or\n"
+	      "--client-key); 3 the bundle did not verify or hit a limit.\n"
 	      "\n"
 	      "Example: mcu-ota fetch https://updates.example.com/motor-1.2.swu -o motor.swu \\\n"
 	      "           --key /etc/mcu-ota/signing.pem\n",
@@ -145,6 +146,7 @@ static int exit_code(const struct fetch_result *res)
 {
 	switch (res->error) {
 	case FETCH_ERR_USAGE:
+	case FETCH_ERR_LOCAL: /* an option names a file that cannot be used */
 		return EXIT_USAGE;
 	case FETCH_ERR_SINK:
 	case FETCH_ERR_TOO_BIG:

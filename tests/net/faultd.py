@@ -19,6 +19,7 @@ Faults (params in the query; n = bytes, k = count):
   fail500       first k (1) requests get 500, then the file
   status        always answers `code` (404) with a small body
   retryafter    first k (1) requests get `code` (429) with Retry-After: `ra` (1)
+                seconds, or with date=1 the HTTP date `ra` seconds from now
   longer        Content-Length says the file's size, the body has `extra` more bytes
   nolength      no Content-Length, connection-delimited body of the file
   etag          ETag/Last-Modified/content change after the first request, which
@@ -174,8 +175,10 @@ class Handler(socketserver.BaseRequestHandler):
             return
         if fault == "retryafter" and first:
             code = int(q.get("code", "429"))
-            self.head(code, "Slow Down", [("Retry-After", q.get("ra", "1")),
-                                          ("Content-Length", "0")])
+            ra = q.get("ra", "1")
+            if q.get("date"):  # the HTTP-date form, ra seconds from now
+                ra = email.utils.formatdate(time.time() + int(ra), usegmt=True)
+            self.head(code, "Slow Down", [("Retry-After", ra), ("Content-Length", "0")])
             self.log(code, None, 0, if_range)
             return
         if fault == "fail500" and first:

@@ -5,7 +5,8 @@
 # nginx (Debian's, own config, unprivileged ports chosen now) and the fault
 # server (faultd.py), and exports for the command:
 #   NET_DIR          the directory (pki: $NET_DIR/pki, files: $NET_DIR/www)
-#   NET_GOOD         https port: valid certificate for 127.0.0.1 and localhost,
+#   NET_GOOD         https port (HTTP/2 and 1.1; faultd.py speaks 1.1 only):
+#                    valid certificate for 127.0.0.1 and localhost,
 #                    /mtls/ needs a client certificate from the test CA
 #   NET_EXPIRED NET_NOTYET NET_WRONGHOST NET_UNTRUSTED   https ports with
 #                    those certificates
@@ -58,7 +59,7 @@ EOF
 tls_server() { # port cert [extra]
 	cat <<EOF
 	server {
-		listen 127.0.0.1:$1 ssl;
+		listen 127.0.0.1:$1 ssl http2;
 		ssl_certificate $dir/pki/$2.pem;
 		ssl_certificate_key $dir/pki/$2.key;
 		root $dir/www;

@@ -727,6 +727,21 @@ static void test_429_waits_for_retry_after(void)
 	CHECK_INT(res.attempts, 2);
 }
 
+static void test_retry_after_as_http_date(void)
+{
+	struct sink s;
+	struct fetch_options o = opts(&s);
+	double t0 = now_s();
+	CHECK_INT(
+	    run(url("https://127.0.0.1", "NET_FAULT", "/s/busy3/retryafter/small.bin?ra=2&date=1"),
+	        &o),
+	    0);
+	double t = now_s() - t0;
+	/* HTTP dates have whole seconds: between 1 and 2 s from now */
+	CHECK(t >= 0.9 && t < 5);
+	CHECK_INT(res.attempts, 2);
+}
+
 static void test_retry_after_is_capped(void)
 {
 	struct sink s;
@@ -937,8 +952,8 @@ TEST_MAIN(
     TEST(test_whole_fetch_time_limit), TEST(test_connection_refused_is_retried_then_explained),
     TEST(test_500_then_success), TEST(test_500_for_ever_gives_up_after_max_attempts),
     TEST(test_404_is_final_and_says_check_the_url), TEST(test_nginx_404),
-    TEST(test_429_waits_for_retry_after), TEST(test_retry_after_is_capped),
-    TEST(test_408_is_retried_and_other_4xx_are_not),
+    TEST(test_429_waits_for_retry_after), TEST(test_retry_after_as_http_date),
+    TEST(test_retry_after_is_capped), TEST(test_408_is_retried_and_other_4xx_are_not),
     TEST(test_body_longer_than_declared_is_cut_at_the_declared_size),
     TEST(test_declared_size_over_the_cap_is_refused_before_any_byte),
     TEST(test_undeclared_body_over_the_cap_is_cut_off), TEST(test_bandwidth_cap_slows_the_transfer),
