@@ -357,7 +357,7 @@ static bool wait_ms(const struct fetch_options *o, uint64_t ms)
 	}
 }
 
-static uint64_t jitter_state;
+static _Thread_local uint64_t jitter_state;
 
 static uint64_t random_u64(void)
 {
