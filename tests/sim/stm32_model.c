@@ -1236,3 +1236,12 @@ bool stm32_model_wait_idle(struct stm32_model *model, unsigned timeout_ms)
 	sleep_until_ns(limit);
 	return false;
 }
+
+bool stm32_model_idle_tick(struct stm32_model *model)
+{
+	if (!model || !model->connected)
+		return false;
+	if (model->busy && !model->busy_forever && now_ns() >= model->busy_end_ns)
+		operation_finish(model);
+	return model->connected;
+}

@@ -242,3 +242,11 @@ int stm32_model_app_version(const struct stm32_model *model, uint32_t address, c
  * hands the request to stm32_model_control as usual; the request is counted
  * once. */
 bool stm32_model_wait_idle(struct stm32_model *model, unsigned timeout_ms);
+
+/* Let time pass without a request, as the ROM's main loop does: an operation
+ * whose time is over completes now rather than on the next request, so a
+ * Read Unprotect or an option-byte write resets the chip (the device leaves
+ * the bus, reason STM32_MODEL_SELF_RESET) even when the host sends nothing
+ * after the first GETSTATUS, as dfu-util does. Returns
+ * stm32_model_connected. */
+bool stm32_model_idle_tick(struct stm32_model *model);

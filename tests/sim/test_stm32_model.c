@@ -1036,6 +1036,41 @@ static void wait_idle_holds_in_slices_and_counts_the_request_once(void)
 	CHECK(stm32_model_wait_idle(NULL, 0));
 }
 
+static void idle_tick_completes_operations_and_self_resets(void)
+{
+	struct stm32_model_options o = {.read_protected = true, .time_scale = 0.01};
+	struct stm32_model *m = model_for("F407", &o);
+	struct timespec t0;
+	CHECK_INT(out(m, DNLOAD, 0, "\x92", 1), 1);
+	CHECK_INT(getstatus(m).state, STM32_DFU_DNBUSY);
+	/* mass erase: 8 s at time scale 1, 80 ms here */
+	CHECK(stm32_model_idle_tick(m));
+	CHECK(stm32_model_connected(m));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (stm32_model_idle_tick(m) && ms_since(&t0) < 2000)
+		;
+	CHECK(!stm32_model_connected(m));
+	CHECK(ms_since(&t0) >= 50);
+	CHECK_INT(stm32_model_gone_reason(m), STM32_MODEL_SELF_RESET);
+	CHECK(!stm32_model_idle_tick(m));
+	stm32_model_free(m);
+
+	/* an ordinary erase completes silently: the next GETSTATUS says idle */
+	o.read_protected = false;
+	m = model_for("F407", &o);
+	CHECK_INT(out(m, DNLOAD, 0, "\x41\0\0\0\x08", 5), 5);
+	CHECK_INT(getstatus(m).state, STM32_DFU_DNBUSY);
+	while (!stm32_model_wait_idle(m, 1))
+		;
+	CHECK(stm32_model_idle_tick(m));
+	CHECK_INT(stm32_model_state(m), STM32_DFU_DNLOAD_SYNC);
+	struct status s = getstatus_t(m, 0);
+	CHECK_INT(s.state, STM32_DFU_DNLOAD_IDLE);
+	CHECK_INT(s.status, STM32_DFU_OK);
+	stm32_model_free(m);
+	CHECK(!stm32_model_idle_tick(NULL));
+}
+
 /* ---- robustness --------------------------------------------------------- */
 
 static void random_requests_never_crash(void)
@@ -1095,5 +1130,6 @@ TEST_MAIN(TEST(profiles_all_build_and_unknown_is_null), TEST(device_descriptor_i
           TEST(vector_table_is_checked_where_the_core_boots),
           TEST(version_marker_is_found_after_the_address),
           TEST(wait_idle_holds_in_slices_and_counts_the_request_once),
-          TEST(random_requests_never_crash), TEST(layout_strings_parse_or_are_refused),
+          TEST(idle_tick_completes_operations_and_self_resets), TEST(random_requests_never_crash),
+          TEST(layout_strings_parse_or_are_refused),
           TEST(writes_cross_sector_and_segment_boundaries))

@@ -24,7 +24,11 @@
  * joining it. To stop a session (NRST low) the main thread sets a flag and
  * interrupts blocking raw_gadget calls with SIGUSR1; while the ROM holds the
  * pipe the session thread waits in slices (stm32_model_wait_idle) and sees
- * the flag.
+ * the flag. While an operation runs and no request comes, the main thread
+ * also sends SIGUSR2 at each poll, which only interrupts the wait for the
+ * next request (it is blocked everywhere else): the session thread then
+ * lets the model's time pass (stm32_model_idle_tick), so that a Read
+ * Unprotect resets the chip even if the host asks nothing more.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -102,11 +106,13 @@ struct chip {
 	pthread_t thread;
 	atomic_bool stop;
 	atomic_bool done;
+	atomic_bool want_tick;
 	enum session_end end;
 	char end_detail[160];
 };
 
 static volatile sig_atomic_t terminate;
+static sigset_t tick_signal; /* SIGUSR2 */
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -511,7 +517,18 @@ static void *session_main(void *arg)
 			end = END_STOPPED;
 			break;
 		}
+		if (!c->session_app) {
+			/* an operation may end (and reset the chip) between requests */
+			if (!stm32_model_idle_tick(c->model)) {
+				end = END_GONE;
+				break;
+			}
+			atomic_store(&c->want_tick, !stm32_model_wait_idle(c->model, 0));
+		}
+		pthread_sigmask(SIG_UNBLOCK, &tick_signal, NULL);
 		ev = gadget_fetch(fd, &ctrl);
+		pthread_sigmask(SIG_BLOCK, &tick_signal, NULL);
+		atomic_store(&c->want_tick, false);
 		if (ev == -EINTR)
 			continue;
 		if (ev < 0) {
@@ -544,6 +561,7 @@ static void session_start(struct chip *c, bool app)
 	snapshot(c);
 	atomic_store(&c->stop, false);
 	atomic_store(&c->done, false);
+	atomic_store(&c->want_tick, false);
 	c->end = END_NONE;
 	c->end_detail[0] = '\0';
 	c->session_app = app;
@@ -869,6 +887,10 @@ int main(int argc, char **argv)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_kick; /* no SA_RESTART: blocking ioctls return EINTR */
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+	sigemptyset(&tick_signal);
+	sigaddset(&tick_signal, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &tick_signal, NULL); /* inherited by the session threads */
 	sa.sa_handler = on_term;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
@@ -903,6 +925,8 @@ int main(int argc, char **argv)
 			say(c, "NRST low: in reset, off the bus");
 		} else {
 			session_reap(c);
+			if (c->session && atomic_load(&c->want_tick))
+				pthread_kill(c->thread, SIGUSR2);
 		}
 		if (c->mode != before || c->resets != resets || c->app_boots != boots)
 			write_state(c);
