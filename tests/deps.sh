@@ -8,6 +8,8 @@ packages=(
 	libusb-1.0-0-dev libcurl4-openssl-dev libssl-dev libconfig-dev
 	dfu-util                                  # dfu-suffix/dfuse-pack make test inputs; the reference host
 	binutils gcc-arm-none-eabi zlib1g-dev     # real images for the image tests
+	nginx openssl python3 cpio                # HTTPS server, test PKI and fault server (net tests)
+	curl time                                 # the fetch benchmark's by-hand pipeline
 )
 
 missing=()
