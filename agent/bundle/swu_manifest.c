@@ -114,9 +114,8 @@ static int refuse(config_setting_t *s, const char *what, char *err, size_t errle
 {
 	char path[256];
 	setting_path(s, path, sizeof(path));
-	set_error(err, errlen, "sw-description line %u: %s: %s %s not supported by mcu-ota",
-	          config_setting_source_line(s), path, what,
-	          what[strlen(what) - 1] == 's' ? "are" : "is");
+	set_error(err, errlen, "sw-description line %u: %s: mcu-ota does not support %s",
+	          config_setting_source_line(s), path, what);
 	return -ENOTSUP;
 }
 

@@ -521,10 +521,12 @@ static int data_begin(struct swu_reader *r)
 static int take_zeros(struct swu_reader *r, const uint8_t *p, size_t n, const char *where)
 {
 	for (size_t i = 0; i < n; i++)
-		if (p[i] != 0)
+		if (p[i] != 0) {
+			r->offset += i; /* where it stopped, whatever the chunking */
 			return fail(r, -EBADMSG,
 			            "non-zero byte in cpio padding %s at byte %" PRIu64, where,
-			            r->offset + i);
+			            r->offset);
+		}
 	return 0;
 }
 
@@ -593,10 +595,16 @@ static long step(struct swu_reader *r, const uint8_t *p, size_t len)
 		break;
 	case S_END:
 		n = len;
-		if (r->trailing + n > SWU_MAX_TRAILING_PAD)
+		if (n > SWU_MAX_TRAILING_PAD - r->trailing) {
+			size_t allowed = (size_t)(SWU_MAX_TRAILING_PAD - r->trailing);
+			rc = take_zeros(r, p, allowed, "after the trailer");
+			if (rc < 0)
+				return rc;
+			r->offset += allowed;
 			return fail(r, -EBADMSG,
 			            "more than %u bytes after the cpio trailer (byte %" PRIu64 ")",
 			            SWU_MAX_TRAILING_PAD, r->offset);
+		}
 		rc = take_zeros(r, p, n, "after the trailer");
 		if (rc < 0)
 			return rc;
@@ -693,7 +701,13 @@ int swu_reader_feed(struct swu_reader *r, const void *data, size_t len, char *er
 		set_error(err, errlen, "%s", "bytes fed after swu_reader_finish()");
 		return -EINVAL;
 	}
+	/* Take what fits under the limit, so that the stream stops at the
+	 * same byte however it is cut. */
 	if (len > r->limits.max_bundle - r->offset) {
+		size_t allowed = (size_t)(r->limits.max_bundle - r->offset);
+		int rc = swu_reader_feed(r, data, allowed, err, errlen);
+		if (rc < 0)
+			return rc;
 		fail(r, -EFBIG, "bundle larger than the limit of %" PRIu64 " bytes",
 		     r->limits.max_bundle);
 		return report(r, err, errlen);
@@ -705,7 +719,6 @@ int swu_reader_feed(struct swu_reader *r, const void *data, size_t len, char *er
 		p += n;
 		len -= (size_t)n;
 	}
-	/* A zero-length entry may complete without more input. */
 	return 0;
 }
 
