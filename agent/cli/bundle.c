@@ -48,6 +48,7 @@ static void bundle_usage(FILE *f)
 	      "Other:\n"
 	      "  --json            (inspect) one JSON object on standard output\n"
 	      "  --tls-ca FILE     (URL) CA for the HTTPS server instead of the system's\n"
+	      "  --tls-ca-dir DIR  (URL) the same, a c_rehash'ed directory\n"
 	      "  -h, --help        this help\n",
 	      f);
 }
@@ -58,7 +59,7 @@ struct bundle_args {
 	size_t key_count;
 	struct swu_trust trust;
 	struct swu_limits limits;
-	const char *tls_ca;
+	const char *tls_ca, *tls_ca_dir;
 	const char *source;
 };
 
@@ -88,6 +89,7 @@ static int parse_args(const char *cmd, int argc, char **argv, struct bundle_args
 	    {"max-images", required_argument, NULL, 'N'},
 	    {"max-description", required_argument, NULL, 'D'},
 	    {"tls-ca", required_argument, NULL, 'T'},
+	    {"tls-ca-dir", required_argument, NULL, 'U'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
@@ -145,6 +147,9 @@ static int parse_args(const char *cmd, int argc, char **argv, struct bundle_args
 			break;
 		case 'T':
 			a->tls_ca = optarg;
+			break;
+		case 'U':
+			a->tls_ca_dir = optarg;
 			break;
 		case 'h':
 			bundle_usage(stdout);
@@ -213,6 +218,7 @@ static int read_source(struct swu_reader *r, const struct bundle_args *a)
 	if (is_url(a->source)) {
 		struct fetch_options o = {
 		    .ca_file = a->tls_ca,
+		    .ca_dir = a->tls_ca_dir,
 		    .max_size =
 		        a->limits.max_bundle ? a->limits.max_bundle : SWU_DEFAULT_MAX_BUNDLE,
 		    .sink = fetch_feed,
@@ -224,9 +230,16 @@ static int read_source(struct swu_reader *r, const struct bundle_args *a)
 
 		rc = fetch_url(a->source, &o, &res, err, sizeof(err));
 		fetch_redact_url(a->source, shown, sizeof(shown));
+		if (rc < 0 && res.error == FETCH_ERR_SINK) {
+			/* the reader's reason, which does not name the URL */
+			log_error("%s: %s", shown, err);
+			return rc == -ENOMEM ? EXIT_FAILURE_GENERIC : EXIT_BAD_INPUT;
+		}
 		if (rc < 0) {
-			log_error("%s", err);
-			return res.error == FETCH_ERR_SINK ? EXIT_BAD_INPUT : EXIT_FAILURE_GENERIC;
+			log_error("%s", err); /* the downloader's sentence names the URL */
+			/* a limit is a property of the bundle; the network is not */
+			return res.error == FETCH_ERR_TOO_BIG ? EXIT_BAD_INPUT
+			                                      : EXIT_FAILURE_GENERIC;
 		}
 		rc = swu_reader_finish(r, err, sizeof(err));
 		if (rc < 0) {

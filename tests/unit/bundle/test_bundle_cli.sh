@@ -237,6 +237,40 @@ else
 	echo "FAIL inspect --json: $json"
 fi
 
+# ---- URL: the same reader fed by the downloader (agent/fetch) ----
+# A throwaway HTTPS server on loopback, with a certificate made here.
+tls=$(mktemp -d)
+trap 'kill $server 2>/dev/null; rm -rf "$tls"' EXIT
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tls"/srv.key \
+	-out "$tls"/srv.pem -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+	>/dev/null 2>&1
+python3 -c '
+import functools, http.server, ssl, sys
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+handler = functools.partial(Quiet, directory=".")
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+' "$tls"/srv.pem "$tls"/srv.key >"$tls"/port &
+server=$!
+for _ in $(seq 50); do [ -s "$tls"/port ] && break; sleep 0.1; done
+url=https://127.0.0.1:$(cat "$tls"/port)
+expect "URL verified" 0 "$url/good-signer-crc.swu: OK: version 1.2.0, 4 images, CMS" \
+	verify "$url/good-signer-crc.swu" "${CA[@]}" --tls-ca "$tls"/srv.pem
+expect "URL inspected" 0 "sha256    " inspect "$url/swugen-rsa.swu" --tls-ca "$tls"/srv.pem
+expect "URL with a tampered image" 3 "$url/bad-flipimage-rsa-newc.swu: image \"ccc.hex\": SHA-256 mismatch" \
+	verify "$url/bad-flipimage-rsa-newc.swu" --key keys/rsa.pub --tls-ca "$tls"/srv.pem
+expect "URL over the bundle size limit" 3 "more than the size limit of 4 KiB" \
+	verify "$url/good-rsa-newc.swu" --key keys/rsa.pub --tls-ca "$tls"/srv.pem --max-size 4K
+expect "URL not found" 1 "HTTP 404" verify "$url/nothere.swu" --key keys/rsa.pub --tls-ca "$tls"/srv.pem
+expect "URL with an untrusted server" 1 "not signed by a trusted CA" \
+	verify "$url/good-rsa-newc.swu" --key keys/rsa.pub
+
 # ---- command line ----
 expect "bundle --help" 0 "Usage: mcu-ota bundle inspect" "$m" bundle --help
 expect "inspect --help" 0 "Usage: mcu-ota bundle inspect" inspect --help

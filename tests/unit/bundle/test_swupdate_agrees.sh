@@ -23,17 +23,26 @@ fi
 cd "$fx" || exit 1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# swupdate -c unpacks sw-description into TMPDIR and opens its sockets there
-export TMPDIR=$work LUA_PATH="$src/?.lua;;"
+export LUA_PATH="$src/?.lua;;"
 passed=0 failed=0
 
-# swupdate_says BUNDLE [OPTIONS]: "accept" or "reject: <first error>". Its
-# output decides: Debian's swupdate 2022.12 sometimes exits 1 after printing
-# "SWUPDATE successful" (a race at exit), and its errors all say ERROR.
+# swupdate_start N BUNDLE [OPTIONS]: run swupdate -c in the background (it
+# spends about a second per bundle waiting for its threads), each run in its
+# own TMPDIR: it unpacks sw-description and opens its sockets there.
+swupdate_start() {
+	local n=$1 b=$2
+	shift 2
+	while [ "$(jobs -rp | wc -l)" -ge 8 ]; do wait -n; done
+	mkdir -p "$work/$n"
+	(TMPDIR=$work/$n timeout 60 swupdate -c -i "$b" -H mcu-ota-test:1.0 "$@" \
+		>"$work/$n.out" 2>&1) &
+}
+# swupdate_says N: "accept" or "reject: <first error>". Its output decides:
+# Debian's swupdate 2022.12 sometimes exits 1 after printing "SWUPDATE
+# successful" (a race at exit), and its errors all say ERROR.
 swupdate_says() {
-	local b=$1 out
-	shift
-	out=$(timeout 60 swupdate -c -i "$b" -H mcu-ota-test:1.0 "$@" 2>&1)
+	local out
+	out=$(cat "$work/$1.out")
 	if [[ $out == *"SWUPDATE successful"* ]] && [[ $out != *"ERROR"* ]]; then
 		echo accept
 	else
@@ -48,23 +57,37 @@ mcu_ota_says() {
 	if [ $rc = 0 ]; then echo accept; else echo "reject: ${out#mcu-ota: error: }"; fi
 }
 
-# case NAME BUNDLE WANT_SWUPDATE WANT_MCU_OTA [swupdate options] -- [mcu-ota options]
+# case_ NAME BUNDLE WANT_SWUPDATE WANT_MCU_OTA [swupdate options] -- [mcu-ota options]
+# mcu-ota runs now, swupdate in the background; report() judges them all.
+names=() want_s=() want_m=() got_m=()
 case_() {
-	local name=$1 b=$2 want_s=$3 want_m=$4 sw=() mo=() s mres
+	local n=${#names[@]} name=$1 b=$2 sw=()
+	names+=("$name")
+	want_s+=("$3")
+	want_m+=("$4")
 	shift 4
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do sw+=("$1"); shift; done
 	[ $# = 0 ] || shift
-	mo=("$@")
-	s=$(swupdate_says "$b" "${sw[@]}")
-	mres=$(mcu_ota_says "$b" "${mo[@]}")
-	if [ "${s%%:*}" = "$want_s" ] && [ "${mres%%:*}" = "$want_m" ]; then
-		passed=$((passed + 1))
-		printf 'ok   %-44s swupdate %-7s mcu-ota %s\n' "$name" "${s%%:*}" "${mres%%:*}"
-	else
-		failed=$((failed + 1))
-		printf 'FAIL %s: want swupdate %s, mcu-ota %s\n' "$name" "$want_s" "$want_m"
-		printf '       swupdate: %s\n       mcu-ota:  %s\n' "$s" "$mres"
-	fi
+	swupdate_start "$n" "$b" "${sw[@]}"
+	got_m+=("$(mcu_ota_says "$b" "$@")")
+}
+report() {
+	local i s mres
+	wait
+	for i in "${!names[@]}"; do
+		s=$(swupdate_says "$i")
+		mres=${got_m[$i]}
+		if [ "${s%%:*}" = "${want_s[$i]}" ] && [ "${mres%%:*}" = "${want_m[$i]}" ]; then
+			passed=$((passed + 1))
+			printf 'ok   %-48s swupdate %-7s mcu-ota %s\n' "${names[$i]}" "${s%%:*}" \
+				"${mres%%:*}"
+		else
+			failed=$((failed + 1))
+			printf 'FAIL %s: want swupdate %s, mcu-ota %s\n' "${names[$i]}" "${want_s[$i]}" \
+				"${want_m[$i]}"
+			printf '       swupdate: %s\n       mcu-ota:  %s\n' "$s" "$mres"
+		fi
+	done
 }
 CA=(-k pki/ca.pem)
 MCA=(--ca pki/ca.pem)
@@ -143,5 +166,6 @@ case_ "emailProtection signer, codeSigning purpose" good-signer-newc.swu reject 
 # Debian's swupdate verifies CMS only: it cannot load a public key.
 case_ "detached RSA signature" good-rsa-newc.swu reject accept -k keys/rsa.pub -- --key keys/rsa.pub
 
+report
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
