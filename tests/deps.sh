@@ -9,6 +9,7 @@ packages=(
 	dfu-util                                  # dfu-suffix/dfuse-pack make test inputs; the reference host
 	binutils gcc-arm-none-eabi zlib1g-dev     # real images for the image tests
 	nginx openssl python3 cpio                # HTTPS server, test PKI and fault server (net tests)
+	swugenerator swupdate                     # bundles made and checked by the reference tools
 	curl time                                 # the fetch benchmark's by-hand pipeline
 )
 
