@@ -1245,3 +1245,25 @@ bool stm32_model_idle_tick(struct stm32_model *model)
 		operation_finish(model);
 	return model->connected;
 }
+
+int stm32_model_sector_info(const struct stm32_model *model, size_t index, uint32_t *address,
+                            uint32_t *size)
+{
+	const struct memory *flash;
+
+	if (!model)
+		return -EINVAL;
+	flash = &model->memories[0];
+	for (size_t i = 0; i < flash->segment_count; i++) {
+		const struct segment *seg = &flash->segments[i];
+		if (index >= seg->first_sector && index < (size_t)seg->first_sector + seg->count) {
+			if (address)
+				*address = seg->address +
+				           (uint32_t)(index - seg->first_sector) * seg->sector_size;
+			if (size)
+				*size = seg->sector_size;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}

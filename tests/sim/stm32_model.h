@@ -250,3 +250,9 @@ bool stm32_model_wait_idle(struct stm32_model *model, unsigned timeout_ms);
  * after the first GETSTATUS, as dfu-util does. Returns
  * stm32_model_connected. */
 bool stm32_model_idle_tick(struct stm32_model *model);
+
+/* Where sector (page) index of alt 0 lies and how big it is: 0, or -EINVAL
+ * past the last one. With stm32_profile_erase_us/program_us it gives the
+ * physical floor of writing an image: what a benchmark compares hosts with. */
+int stm32_model_sector_info(const struct stm32_model *model, size_t index, uint32_t *address,
+                            uint32_t *size);

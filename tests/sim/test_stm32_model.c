@@ -1071,6 +1071,28 @@ static void idle_tick_completes_operations_and_self_resets(void)
 	CHECK(!stm32_model_idle_tick(NULL));
 }
 
+static void sector_info_walks_the_layout(void)
+{
+	struct stm32_model *m = model_for("F407", NULL);
+	uint32_t a = 0, sz = 0, next = 0x08000000;
+	CHECK_INT(stm32_model_sector_count(m), 12);
+	for (size_t i = 0; i < 12; i++) {
+		CHECK_INT(stm32_model_sector_info(m, i, &a, &sz), 0);
+		CHECK_INT(a, next);
+		CHECK_INT(sz, i < 4 ? 16384 : i == 4 ? 65536 : 131072);
+		next = a + sz;
+	}
+	CHECK_INT(next, 0x08100000);
+	CHECK_INT(stm32_model_sector_info(m, 12, &a, &sz), -EINVAL);
+	CHECK_INT(stm32_model_sector_info(NULL, 0, &a, &sz), -EINVAL);
+	stm32_model_free(m);
+	m = model_for("G474", NULL);
+	CHECK_INT(stm32_model_sector_info(m, 255, &a, &sz), 0);
+	CHECK_INT(a, 0x0807F800);
+	CHECK_INT(sz, 2048);
+	stm32_model_free(m);
+}
+
 /* ---- robustness --------------------------------------------------------- */
 
 static void random_requests_never_crash(void)
@@ -1130,6 +1152,6 @@ TEST_MAIN(TEST(profiles_all_build_and_unknown_is_null), TEST(device_descriptor_i
           TEST(vector_table_is_checked_where_the_core_boots),
           TEST(version_marker_is_found_after_the_address),
           TEST(wait_idle_holds_in_slices_and_counts_the_request_once),
-          TEST(idle_tick_completes_operations_and_self_resets), TEST(random_requests_never_crash),
-          TEST(layout_strings_parse_or_are_refused),
+          TEST(idle_tick_completes_operations_and_self_resets), TEST(sector_info_walks_the_layout),
+          TEST(random_requests_never_crash), TEST(layout_strings_parse_or_are_refused),
           TEST(writes_cross_sector_and_segment_boundaries))

@@ -13,6 +13,7 @@
 #   --keep                  keep the work folder (initramfs, console log)
 #   -v, --verbose           stream the guest console while it runs
 #   --live                  stream the scenarios' output (not the console) while they run
+#   --append WORDS          more kernel command line (scenarios read it from /proc/cmdline)
 # Exit status: 0 when every scenario passed; 1 when one failed, or the guest died or timed out;
 # 2 on a usage error or when the rig could not be prepared.
 set -euo pipefail
@@ -31,6 +32,7 @@ TIMEOUT=
 KEEP=0
 VERBOSE=0
 LIVE=0
+EXTRA_APPEND=
 SCENARIOS=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -43,6 +45,7 @@ while [ $# -gt 0 ]; do
     -v|--verbose) VERBOSE=1; shift ;;
     --list) LIST_ONLY=1; shift ;;
     --live) LIVE=1; shift ;;
+    --append) EXTRA_APPEND=${2:?}; shift 2 ;;
     -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     -*) usage_die "unknown option $1 (see --help)" ;;
     *) SCENARIOS+=("$1"); shift ;;
@@ -121,6 +124,7 @@ say "initramfs ready after $(now)s"
 # ---------------------------------------------------------------- boot
 LIST=$(IFS=,; echo "${SCENARIOS[*]}")
 APPEND="console=ttyS0 loglevel=4 panic=-1 mitigations=off scenarios=$LIST scenario_timeout=$SCEN_TIMEOUT"
+[ -z "$EXTRA_APPEND" ] || APPEND="$APPEND $EXTRA_APPEND"
 LOG=$WORK/console.log
 QEMU=(qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 512 -nographic -no-reboot -nodefaults
       -no-user-config -serial stdio -nic none

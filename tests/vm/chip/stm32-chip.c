@@ -58,6 +58,7 @@
 
 struct options {
 	const char *profile;
+	const char *floor_image;
 	const char *gpio_sim;
 	const char *flash_file;
 	uint32_t flash_address;
@@ -721,6 +722,65 @@ static int preload(struct chip *c)
 	return 0;
 }
 
+/* The physical floor of writing an image over what the flash holds now:
+ * every sector the image touches and whose bytes differ is erased once and
+ * the image's bytes in it programmed once, at datasheet typical times. No
+ * host can be faster on this chip. */
+static int print_floor(struct chip *c, const char *spec)
+{
+	char path[PATH_MAX];
+	uint32_t address = c->profile->flash_base;
+	const char *at = strrchr(spec, '@');
+	uint64_t erase_us = 0, program_us = 0;
+	unsigned sectors = 0, kept = 0;
+	size_t flash_size, len;
+	uint8_t *flash = stm32_model_flash(c->model, &flash_size);
+	uint8_t *image;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%.*s", at ? (int)(at - spec) : (int)strlen(spec), spec);
+	if (at)
+		address = (uint32_t)strtoul(at + 1, NULL, 0);
+	image = malloc(flash_size);
+	f = fopen(path, "rb");
+	if (!image || !f) {
+		fprintf(stderr, "stm32-chip: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	len = fread(image, 1, flash_size, f);
+	fclose(f);
+	if (address < c->profile->flash_base ||
+	    (uint64_t)address - c->profile->flash_base + len > flash_size) {
+		fprintf(stderr, "stm32-chip: %s does not fit the flash at 0x%08" PRIx32 "\n", path,
+		        address);
+		free(image);
+		return 1;
+	}
+	for (size_t i = 0; i < stm32_model_sector_count(c->model); i++) {
+		uint32_t sa, ss;
+		if (stm32_model_sector_info(c->model, i, &sa, &ss) < 0)
+			break;
+		uint64_t lo = sa > address ? sa : address;
+		uint64_t hi = (uint64_t)sa + ss < (uint64_t)address + len ? (uint64_t)sa + ss
+		                                                          : (uint64_t)address + len;
+		if (lo >= hi)
+			continue;
+		if (memcmp(flash + (lo - c->profile->flash_base), image + (lo - address),
+		           hi - lo) == 0) {
+			kept++;
+			continue;
+		}
+		sectors++;
+		erase_us += stm32_profile_erase_us(c->profile, ss);
+		program_us += stm32_profile_program_us(c->profile, (uint32_t)(hi - lo));
+	}
+	printf("floor_us=%" PRIu64 " erase_us=%" PRIu64 " program_us=%" PRIu64
+	       " sectors_written=%u sectors_kept=%u bytes=%zu\n",
+	       erase_us + program_us, erase_us, program_us, sectors, kept, len);
+	free(image);
+	return 0;
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static void on_term(int sig)
@@ -755,6 +815,8 @@ static void usage(FILE *f)
 	        "  --poll-ms N          GPIO poll period (default 2)\n"
 	        "  --boot-delay-ms N    reset release to USB attach (default 20)\n"
 	        "  --no-pulls           do not pull NRST up and BOOT0 down\n"
+	        "  --floor IMAGE[@ADDR] print the physical floor (datasheet erase + program\n"
+	        "                       time) of writing IMAGE over the flash, and exit\n"
 	        "  -v, --verbose        log every control request\n");
 }
 
@@ -774,6 +836,7 @@ int main(int argc, char **argv)
 	    {"poll-ms", required_argument, NULL, 'P'},
 	    {"boot-delay-ms", required_argument, NULL, 'D'},
 	    {"no-pulls", no_argument, NULL, 'N'},
+	    {"floor", required_argument, NULL, 'L'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -846,6 +909,9 @@ int main(int argc, char **argv)
 		case 'N':
 			c->opt.pulls = false;
 			break;
+		case 'L':
+			c->opt.floor_image = optarg;
+			break;
 		case 'v':
 			c->opt.verbose = true;
 			break;
@@ -881,6 +947,11 @@ int main(int argc, char **argv)
 	c->app.version = c->version;
 	if (c->opt.flash_file && preload(c) < 0)
 		return 1;
+	if (c->opt.floor_image) {
+		int r = print_floor(c, c->opt.floor_image);
+		stm32_model_free(c->model);
+		return r;
+	}
 	if (c->opt.gpio_sim && gpio_open(c) < 0)
 		return 1;
 
