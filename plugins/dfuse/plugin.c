@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <libusb.h>
 
@@ -49,11 +50,31 @@ static int map_usb_error(int r)
 	}
 }
 
+/* A device that drops off the bus fails the transfer in flight with an I/O
+ * error; the kernel tells "no device" only a moment later. Ask a few times,
+ * briefly, whether it is still there, so the user hears that it left. */
+static int io_error_or_gone(struct dfuse_handle *u)
+{
+	for (int attempt = 0; attempt < 10; attempt++) {
+		uint8_t state;
+		int r = libusb_control_transfer(u->h, 0xA1, 5 /* DFU GETSTATE */, 0,
+		                                u->dev.interface, &state, 1, 100);
+		if (r == LIBUSB_ERROR_NO_DEVICE)
+			return -ENODEV;
+		if (r >= 0)
+			return -EIO; /* still there: a real transfer error */
+		nanosleep(&(struct timespec){.tv_nsec = 20 * 1000000}, NULL);
+	}
+	return -EIO;
+}
+
 static int usb_control(void *ctx, uint8_t type, uint8_t req, uint16_t value, uint16_t index,
                        uint8_t *data, uint16_t len, unsigned timeout_ms)
 {
 	struct dfuse_handle *u = ctx;
 	int r = libusb_control_transfer(u->h, type, req, value, index, data, len, timeout_ms);
+	if (r == LIBUSB_ERROR_IO)
+		return io_error_or_gone(u);
 	return r < 0 ? map_usb_error(r) : r;
 }
 
