@@ -186,8 +186,13 @@ struct swu_sink_ops {
 
 /* Files in a directory: each image is written to "<dir>/.<name>.part"
  * (created exclusively, mode 0600), fsync'd on commit, and renamed to
- * "<dir>/<name>" (then the directory fsync'd) only in finish; abort unlinks
- * whatever it made. An existing "<dir>/<name>" is replaced only at finish. */
+ * "<dir>/<name>" (then the directory fsync'd) only in finish. finish is the
+ * commit point, all or nothing: an existing "<dir>/<name>" is first linked
+ * aside as ".<name>.old", and when a later rename or the directory's fsync
+ * fails, every name is put back as it was (the old files restored, new
+ * names removed) before finish returns the error. abort unlinks only the
+ * ".part" files, never a name. A crash inside finish may leave some names
+ * replaced and their ".old" links beside them. */
 struct swu_dir_sink;
 extern const struct swu_sink_ops swu_dir_sink_ops;
 __attribute__((warn_unused_result)) int swu_dir_sink_new(const char *dir, struct swu_dir_sink **out,

@@ -10,14 +10,18 @@
 
 #include "bundle/swu.h"
 #include "util/format.h"
+#include "util/log.h"
 
 /* ---- directory ---- */
 
 struct dir_entry {
 	char *name;
 	char part[SWU_MAX_NAME + 8]; /* ".<name>.part" */
+	char old[SWU_MAX_NAME + 8];  /* ".<name>.old": what <name> was, during finish */
 	int fd;
-	bool renamed;
+	bool has_old;  /* old holds a link to the file <name> had before */
+	bool renamed;  /* part is at <name> now, finish not yet done */
+	bool finished; /* finish succeeded: <name> is final, abort leaves it */
 };
 
 struct swu_dir_sink {
@@ -157,40 +161,117 @@ static int dir_commit(void *ctx, const struct swu_image *img, char *err, size_t 
 	return r;
 }
 
+/* Put one committed image at its name: what the name held (a file or a
+ * link, never a directory) is first linked aside as ".<name>.old", so that
+ * dir_undo() can bring it back. */
+static int dir_put_in_place(struct swu_dir_sink *s, struct dir_entry *e, char *err, size_t errlen)
+{
+	struct stat st;
+	int x;
+
+	snprintf(e->old, sizeof(e->old), ".%s.old", e->name);
+	/* a leftover of a run that crashed inside finish */
+	if (unlinkat(s->dirfd, e->old, 0) < 0 && errno != ENOENT) {
+		x = errno;
+		set_error(err, errlen, "%s/%s: %s", s->dir, e->old, strerror(x));
+		return -x;
+	}
+	if (fstatat(s->dirfd, e->name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISDIR(st.st_mode)) {
+			set_error(err, errlen, "%s/%s is a directory: not replaced", s->dir,
+			          e->name);
+			return -EISDIR;
+		}
+		if (linkat(s->dirfd, e->name, s->dirfd, e->old, 0) < 0) {
+			x = errno;
+			set_error(err, errlen, "%s/%s: cannot keep the old file aside: %s", s->dir,
+			          e->name, strerror(x));
+			return -x;
+		}
+		e->has_old = true;
+	} else if (errno != ENOENT) {
+		x = errno;
+		set_error(err, errlen, "%s/%s: %s", s->dir, e->name, strerror(x));
+		return -x;
+	}
+	if (renameat(s->dirfd, e->part, s->dirfd, e->name) < 0) {
+		x = errno;
+		set_error(err, errlen, "%s/%s: %s", s->dir, e->name, strerror(x));
+		return -x;
+	}
+	e->renamed = true;
+	return 0;
+}
+
+/* finish failed: every name is back to what it was before finish. */
+static void dir_undo(struct swu_dir_sink *s)
+{
+	for (size_t i = 0; i < s->count; i++) {
+		struct dir_entry *e = &s->entries[i];
+		if (!e->name)
+			continue;
+		if (e->renamed && e->has_old) {
+			if (renameat(s->dirfd, e->old, s->dirfd, e->name) < 0) {
+				/* the old file stays at .<name>.old for whoever looks */
+				log_debug("bundle: cannot put %s/%s back from %s: %s", s->dir,
+				          e->name, e->old, strerror(errno));
+				continue;
+			}
+		} else if (e->renamed) {
+			unlinkat(s->dirfd, e->name, 0); /* nothing was there before */
+		} else if (e->has_old) {
+			unlinkat(s->dirfd, e->old, 0); /* <name> was never touched */
+		}
+		e->renamed = e->has_old = false;
+	}
+	if (fsync(s->dirfd) < 0)
+		log_debug("bundle: %s: %s", s->dir, strerror(errno));
+}
+
+/* The commit point: every image at its name, or (on any failure) none, with
+ * the old files where they were. */
 static int dir_finish(void *ctx, char *err, size_t errlen)
 {
 	struct swu_dir_sink *s = ctx;
+	int r = 0;
 
+	for (size_t i = 0; i < s->count && r == 0; i++)
+		if (s->entries[i].name && !s->entries[i].finished)
+			r = dir_put_in_place(s, &s->entries[i], err, errlen);
+	if (r == 0 && fsync(s->dirfd) < 0) {
+		r = -errno;
+		set_error(err, errlen, "%s: %s", s->dir, strerror(-r));
+	}
+	if (r < 0) {
+		dir_undo(s);
+		return r;
+	}
 	for (size_t i = 0; i < s->count; i++) {
 		struct dir_entry *e = &s->entries[i];
-		if (!e->name || e->renamed)
+		if (!e->name)
 			continue;
-		if (renameat(s->dirfd, e->part, s->dirfd, e->name) < 0) {
-			int x = errno;
-			set_error(err, errlen, "%s/%s: %s", s->dir, e->name, strerror(x));
-			return -x;
-		}
-		e->renamed = true;
-	}
-	if (fsync(s->dirfd) < 0) {
-		int x = errno;
-		set_error(err, errlen, "%s: %s", s->dir, strerror(x));
-		return -x;
+		if (e->has_old)
+			unlinkat(s->dirfd, e->old, 0);
+		e->has_old = e->renamed = false;
+		e->finished = true;
 	}
 	return 0;
 }
 
+/* Never removes a name finish put in place: only what this sink wrote
+ * beside it. */
 static void dir_abort(void *ctx, const struct swu_image *img)
 {
 	struct swu_dir_sink *s = ctx;
 	struct dir_entry *e = dir_find(s, img->filename);
 
-	if (!e)
+	if (!e || e->finished)
 		return;
 	if (e->fd >= 0)
 		close(e->fd);
 	e->fd = -1;
-	unlinkat(s->dirfd, e->renamed ? e->name : e->part, 0);
+	if (!e->renamed)
+		unlinkat(s->dirfd, e->part, 0);
 	free(e->name);
 	e->name = NULL;
 }

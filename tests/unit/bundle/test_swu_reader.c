@@ -588,6 +588,75 @@ static void test_dir_sink(void)
 	}
 }
 
+static void write_text(const char *dir, const char *name, const char *text)
+{
+	char path[1024];
+	FILE *f;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static bool file_is(const char *dir, const char *name, const uint8_t *data, size_t len)
+{
+	char path[1024];
+	uint8_t buf[4096];
+	ssize_t n;
+	int fd;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	return n == (ssize_t)len && memcmp(buf, data, len) == 0;
+}
+
+/* finish is the commit point: when one image cannot be put in place (here a
+ * directory stands at bb.bin), the images already renamed over their old
+ * files are undone, and the old files are back, as they were. */
+static void test_dir_sink_finish_is_all_or_nothing(void)
+{
+	char dir[] = "/tmp/mcu-ota-swu-XXXXXX";
+	char sub[1100];
+	struct blob a = load("payload/a.bin");
+	struct outcome o;
+
+	CHECK(mkdtemp(dir) != NULL);
+	write_text(dir, "a.bin", "OLD-A\n");
+	snprintf(sub, sizeof(sub), "%s/bb.bin", dir);
+	CHECK_INT(mkdir(sub, 0700), 0);
+	write_text(sub, "x", "keep");
+	o = run_dir("good-rsa-newc.swu", dir, 0);
+	CHECK(o.code < 0);
+	CHECK_CONTAINS(o.message, "bb.bin");
+	CHECK(file_is(dir, "a.bin", (const uint8_t *)"OLD-A\n", 6));
+	CHECK_INT(count_entries(dir), 2); /* a.bin and bb.bin: no .part, no .old */
+	CHECK(file_is(sub, "x", (const uint8_t *)"keep", 4));
+
+	/* nothing was there: a failed finish leaves nothing either */
+	remove_all(dir);
+	o = run_dir("good-rsa-newc.swu", dir, 0);
+	CHECK(o.code < 0);
+	CHECK_INT(count_entries(dir), 1); /* bb.bin, the directory */
+	remove_all(sub);
+	rmdir(sub);
+
+	/* a successful finish replaces the old file and keeps no copy of it */
+	write_text(dir, "a.bin", "OLD-A\n");
+	o = run_dir("good-rsa-newc.swu", dir, 0);
+	CHECK_INT(o.code, 0);
+	CHECK(file_is(dir, "a.bin", a.data, a.len));
+	CHECK_INT(count_entries(dir), 4);
+	remove_all(dir);
+	rmdir(dir);
+	free(a.data);
+}
+
 static void test_memory_sink(void)
 {
 	struct swu_trust t = trust_all();
@@ -777,7 +846,8 @@ static void test_limits(void)
 
 TEST_MAIN(TEST(test_result_does_not_depend_on_chunking), TEST(test_sink_sees_verified_bytes_only),
           TEST(test_later_failure_aborts_committed_images), TEST(test_sink_errors_stop_the_stream),
-          TEST(test_skipped_image_is_still_checked), TEST(test_dir_sink), TEST(test_memory_sink),
-          TEST(test_reset), TEST(test_errors_are_sticky), TEST(test_manifest_only_after_signature),
+          TEST(test_skipped_image_is_still_checked), TEST(test_dir_sink),
+          TEST(test_dir_sink_finish_is_all_or_nothing), TEST(test_memory_sink), TEST(test_reset),
+          TEST(test_errors_are_sticky), TEST(test_manifest_only_after_signature),
           TEST(test_unverified_reading_for_inspect), TEST(test_trust_configuration),
           TEST(test_limits))
