@@ -220,7 +220,8 @@ bool swu_name_valid(const char *name)
 
 	if (len == 0 || len > SWU_MAX_NAME || strchr(name, '/') || strstr(name, ".."))
 		return false;
-	if (strcmp(name, ".") == 0)
+	/* also ".": and the directory sink's ".<name>.part" and ".old" files */
+	if (name[0] == '.')
 		return false;
 	for (const char *p = name; *p; p++)
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)

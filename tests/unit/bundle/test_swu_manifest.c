@@ -3,6 +3,7 @@
 #include "check.h"
 
 #include "bundle/swu.h"
+#include "bundle/swu_private.h"
 
 #define SHA "b4474468bdf4569dbb24c04d7f1e681f8d285db2bdc0a373a73cfa30745337f0"
 
@@ -243,6 +244,24 @@ static void test_limits(void)
 	CHECK_CONTAINS(err, "NUL byte");
 }
 
+/* The directory sink writes ".<name>.part" and ".<name>.old" beside the
+ * images: an image name may not start with a dot, so it cannot be one. */
+static void test_names_with_a_leading_dot_are_refused(void)
+{
+	struct swu_manifest m;
+	char err[256] = "";
+
+	CHECK_INT(parse(SOFTWARE("", "    { filename = \".a.bin.part\"; type = \"mcu-ota\"; }\n"),
+	                &m, err),
+	          -EBADMSG);
+	CHECK_CONTAINS(err, "\".a.bin.part\" is not a plain file name");
+	CHECK_INT(parse(SOFTWARE("", "    { filename = \".hidden\"; }\n"), &m, err), -EBADMSG);
+	CHECK(!swu_name_valid(".a.bin.old"));
+	CHECK(!swu_name_valid("."));
+	CHECK(swu_name_valid("a.bin"));
+	CHECK(swu_name_valid("a.bin.part"));
+}
+
 TEST_MAIN(TEST(test_everything_mcu_ota_reads), TEST(test_defaults),
           TEST(test_refusals_name_line_and_setting), TEST(test_one_file_for_several_devices),
-          TEST(test_limits))
+          TEST(test_limits), TEST(test_names_with_a_leading_dot_are_refused))
