@@ -165,13 +165,17 @@ static int get_u64(config_setting_t *s, uint64_t max, uint64_t *out, char *err, 
 		*out = (uint64_t)v;
 		break;
 	case CONFIG_TYPE_STRING: {
+		/* decimal, or hex after 0x: a leading 0 is not octal */
 		const char *str = config_setting_get_string(s);
+		bool hex = str && str[0] == '0' && (str[1] == 'x' || str[1] == 'X');
+		const char *digits = str ? str + (hex ? 2 : 0) : NULL;
 		char *end;
 		unsigned long long u;
-		if (!str || !isdigit((unsigned char)str[0]))
+		if (!digits ||
+		    !(hex ? isxdigit((unsigned char)digits[0]) : isdigit((unsigned char)digits[0])))
 			return fail_at(s, err, errlen, "\"%s\" is not a number", str ? str : "");
 		errno = 0;
-		u = strtoull(str, &end, 0);
+		u = strtoull(digits, &end, hex ? 16 : 10);
 		if (errno || *end)
 			return fail_at(s, err, errlen, "\"%s\" is not a number", str);
 		*out = u;

@@ -244,6 +244,35 @@ static void test_limits(void)
 	CHECK_CONTAINS(err, "NUL byte");
 }
 
+/* A number in a string is decimal unless it starts with 0x: "0100" is one
+ * hundred, not 64 (octal), and "08000000" is a number. */
+static void test_numbers_in_strings_are_decimal_or_0x_hex(void)
+{
+	struct swu_manifest m;
+	char err[256] = "";
+
+	CHECK_INT(parse(SOFTWARE("", IMAGE("      size = \"0100\";\n      properties = { address "
+	                                   "= \"08000000\"; };\n")),
+	                &m, err),
+	          0);
+	CHECK_INT(m.images[0].size, 100);
+	CHECK_INT(m.images[0].address, 8000000);
+	swu_manifest_clear(&m);
+	CHECK_INT(parse(SOFTWARE("", IMAGE("      properties = { address = \"0X0800c000\"; };\n")),
+	                &m, err),
+	          0);
+	CHECK_INT(m.images[0].address, 0x0800C000);
+	swu_manifest_clear(&m);
+	CHECK_INT(parse(SOFTWARE("", IMAGE("      size = \"0x\";\n")), &m, err), -EBADMSG);
+	CHECK_CONTAINS(err, "\"0x\" is not a number");
+	CHECK_INT(parse(SOFTWARE("", IMAGE("      size = \"0x-10\";\n")), &m, err), -EBADMSG);
+	CHECK_CONTAINS(err, "\"0x-10\" is not a number");
+	CHECK_INT(parse(SOFTWARE("", IMAGE("      size = \"12 \";\n")), &m, err), -EBADMSG);
+	CHECK_INT(parse(SOFTWARE("", IMAGE("      size = \"99999999999999999999\";\n")), &m, err),
+	          -EBADMSG);
+	CHECK_CONTAINS(err, "is not a number");
+}
+
 /* The directory sink writes ".<name>.part" and ".<name>.old" beside the
  * images: an image name may not start with a dot, so it cannot be one. */
 static void test_names_with_a_leading_dot_are_refused(void)
@@ -264,4 +293,5 @@ static void test_names_with_a_leading_dot_are_refused(void)
 
 TEST_MAIN(TEST(test_everything_mcu_ota_reads), TEST(test_defaults),
           TEST(test_refusals_name_line_and_setting), TEST(test_one_file_for_several_devices),
-          TEST(test_limits), TEST(test_names_with_a_leading_dot_are_refused))
+          TEST(test_limits), TEST(test_numbers_in_strings_are_decimal_or_0x_hex),
+          TEST(test_names_with_a_leading_dot_are_refused))
