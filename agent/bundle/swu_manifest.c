@@ -470,6 +470,102 @@ static int check_no_include(const char *text, char *err, size_t errlen)
 	return 0;
 }
 
+/* How a number token of libconfig 1.5 reads: [-+]?[0-9]+ or 0[xX][0-9a-fA-F]+,
+ * an L or LL suffix making it 64-bit. Without the suffix libconfig keeps the
+ * low 32 bits, silently (0x108000000 reads as 0x08000000, 0x90000000 as a
+ * negative number): refuse what does not fit in 31 bits, and with the suffix
+ * what does not fit in 63. Returns the length of the token at p. */
+static size_t check_number(const char *p, int line, int *r, char *err, size_t errlen)
+{
+	bool hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
+	const char *q = p + (hex ? 2 : 0);
+	uint64_t v = 0;
+	bool overflow = false, wide;
+	size_t n;
+
+	for (; hex ? isxdigit((unsigned char)*q) : isdigit((unsigned char)*q); q++) {
+		unsigned d = isdigit((unsigned char)*q)
+		                 ? (unsigned)(*q - '0')
+		                 : (unsigned)(tolower((unsigned char)*q) - 'a' + 10);
+		unsigned base = hex ? 16 : 10;
+		if (v > (UINT64_MAX - d) / base)
+			overflow = true;
+		else
+			v = v * base + d;
+	}
+	if (!hex && (*q == '.' || *q == 'e' || *q == 'E')) {
+		/* a float: not an integer libconfig could cut */
+		while (isalnum((unsigned char)*q) || *q == '.' || *q == '+' || *q == '-')
+			q++;
+		return (size_t)(q - p);
+	}
+	wide = *q == 'L';
+	while (*q == 'L')
+		q++;
+	n = (size_t)(q - p);
+	if (overflow || v > (wide ? (uint64_t)INT64_MAX : (uint64_t)INT32_MAX)) {
+		if (wide)
+			set_error(err, errlen,
+			          "sw-description line %d: %.*s does not fit in 64 bits signed",
+			          line, (int)(n < 40 ? n : 40), p);
+		else
+			set_error(
+			    err, errlen,
+			    "sw-description line %d: %.*s does not fit in a libconfig integer "
+			    "(32 bits signed, which would keep only its low bits): write %.*sL "
+			    "or \"%.*s\"",
+			    line, (int)(n < 40 ? n : 40), p, (int)(n < 40 ? n : 40), p,
+			    (int)(n < 40 ? n : 40), p);
+		*r = -EBADMSG;
+	}
+	return n;
+}
+
+/* Walk the libconfig text as its scanner does (strings, comments, names,
+ * numbers) and check every integer literal before libconfig reads it. */
+static int check_integers(const char *text, char *err, size_t errlen)
+{
+	const char *p = text;
+	int line = 1, r = 0;
+
+	while (*p && r == 0) {
+		if (*p == '\n') {
+			line++;
+			p++;
+		} else if (*p == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && p[1])
+					p++;
+				if (*p == '\n')
+					line++;
+			}
+			if (*p)
+				p++;
+		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+			p += strcspn(p, "\n");
+		} else if (p[0] == '/' && p[1] == '*') {
+			for (p += 2; *p && !(p[0] == '*' && p[1] == '/'); p++)
+				if (*p == '\n')
+					line++;
+			if (*p)
+				p += 2;
+		} else if (isalpha((unsigned char)*p) || *p == '*') {
+			while (isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '*')
+				p++;
+		} else if (isdigit((unsigned char)*p)) {
+			p += check_number(p, line, &r, err, errlen);
+		} else if (*p == '.' && isdigit((unsigned char)p[1])) {
+			/* a float like .5 */
+			for (p++;
+			     isalnum((unsigned char)*p) || *p == '.' || *p == '+' || *p == '-';)
+				p++;
+		} else {
+			p++;
+		}
+	}
+	return r;
+}
+
 int swu_manifest_parse(const char *text, size_t len, const struct swu_limits *limits_in,
                        struct swu_manifest *m, char *err, size_t errlen)
 {
@@ -498,6 +594,8 @@ int swu_manifest_parse(const char *text, size_t len, const struct swu_limits *li
 	memcpy(copy, text, len);
 	copy[len] = '\0';
 	r = check_no_include(copy, err, errlen);
+	if (r == 0)
+		r = check_integers(copy, err, errlen);
 	if (r < 0) {
 		free(copy);
 		return r;

@@ -244,6 +244,66 @@ static void test_limits(void)
 	CHECK_CONTAINS(err, "NUL byte");
 }
 
+/* libconfig 1.5 keeps the low 32 bits of an integer without the L suffix:
+ * what is installed must be what was signed, so such numbers are refused
+ * with the way to write them, and 64-bit ones (L) are read whole. */
+static void test_integers_wider_than_libconfig_ints_are_refused(void)
+{
+	static const struct refusal cases[] = {
+	    {SOFTWARE("", IMAGE("      properties = { address = 0x108000000; };\n")), -EBADMSG,
+	     "sw-description line 10: 0x108000000 does not fit in a libconfig integer"},
+	    {SOFTWARE("", IMAGE("      properties = { address = 0x90000000; };\n")), -EBADMSG,
+	     "write 0x90000000L or \"0x90000000\""},
+	    {SOFTWARE("", IMAGE("      size = 4294967396;\n")), -EBADMSG,
+	     "line 10: 4294967396 does not fit"},
+	    {SOFTWARE("", IMAGE("      size = 2147483648;\n")), -EBADMSG,
+	     "2147483648 does not fit"},
+	    {SOFTWARE("", IMAGE("      size = -2147483649;\n")), -EBADMSG,
+	     "2147483649 does not fit"},
+	    {SOFTWARE("", IMAGE("      size = 99999999999999999999L;\n")), -EBADMSG,
+	     "99999999999999999999L does not fit in 64 bits"},
+	    {SOFTWARE("", IMAGE("      size = 0x1FFFFFFFFFFFFFFFFL;\n")), -EBADMSG,
+	     "does not fit in 64 bits"},
+	    {SOFTWARE("", IMAGE("      properties = { address = 0x108000000L; };\n")), -EBADMSG,
+	     "address: 4429185024 is larger than 4294967295"},
+	};
+	struct swu_manifest m;
+	char err[256] = "";
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		int r = parse(cases[i].text, &m, err);
+		if (r != cases[i].code || !strstr(err, cases[i].message))
+			fprintf(stderr, "case %zu: %d \"%s\"\n", i, r, err);
+		CHECK_INT(r, cases[i].code);
+		CHECK_CONTAINS(err, cases[i].message);
+		CHECK(m.images == NULL);
+	}
+
+	/* with the L suffix, or in a string, a 32-bit address is read whole */
+	CHECK_INT(
+	    parse(SOFTWARE("", IMAGE("      properties = { address = 0x90000000L; };\n")), &m, err),
+	    0);
+	CHECK_INT(m.images[0].address, 0x90000000u);
+	swu_manifest_clear(&m);
+	CHECK_INT(parse(SOFTWARE("", IMAGE("      size = 4096L;\n      properties = { address = "
+	                                   "\"0x90000000\"; };\n")),
+	                &m, err),
+	          0);
+	CHECK_INT(m.images[0].address, 0x90000000u);
+	CHECK_INT(m.images[0].size, 4096);
+	swu_manifest_clear(&m);
+	/* the largest plain integer, numbers in strings and comments, names
+	 * with digits: all fine */
+	CHECK_INT(parse("# 0x108000000 in a comment\n"
+	                "software = {\n  version = \"1.2.0\"; /* 99999999999 */\n"
+	                "  description = \"rev 4294967396 // 0x90000000\";\n"
+	                "  images: (\n" IMAGE("      size = 0x7FFFFFFF;\n") "  );\n};\n",
+	                &m, err),
+	          -EFBIG); /* over the image size limit, not refused as too wide */
+	CHECK_CONTAINS(err, "image size 2147483647 is larger than the limit");
+	swu_manifest_clear(&m);
+}
+
 /* A number in a string is decimal unless it starts with 0x: "0100" is one
  * hundred, not 64 (octal), and "08000000" is a number. */
 static void test_numbers_in_strings_are_decimal_or_0x_hex(void)
@@ -293,5 +353,6 @@ static void test_names_with_a_leading_dot_are_refused(void)
 
 TEST_MAIN(TEST(test_everything_mcu_ota_reads), TEST(test_defaults),
           TEST(test_refusals_name_line_and_setting), TEST(test_one_file_for_several_devices),
-          TEST(test_limits), TEST(test_numbers_in_strings_are_decimal_or_0x_hex),
+          TEST(test_limits), TEST(test_integers_wider_than_libconfig_ints_are_refused),
+          TEST(test_numbers_in_strings_are_decimal_or_0x_hex),
           TEST(test_names_with_a_leading_dot_are_refused))
