@@ -36,6 +36,26 @@ static const char *ossl_reason(char *buf, size_t len)
 	return buf;
 }
 
+/* Ready md to verify SHA-256 signatures (Ed25519: the raw message) with
+ * pkey and, for RSA keys, rsa_padding. 0, or -EIO when OpenSSL refuses. */
+static int verify_setup(EVP_MD_CTX *md, EVP_PKEY *pkey, int rsa_padding)
+{
+	EVP_PKEY_CTX *pctx = NULL; /* owned by md */
+	bool raw = EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519;
+
+	if (EVP_DigestVerifyInit(md, &pctx, raw ? NULL : EVP_sha256(), NULL, pkey) != 1)
+		return -EIO;
+	if (rsa_padding) {
+		if (EVP_PKEY_CTX_set_rsa_padding(pctx, rsa_padding) <= 0)
+			return -EIO;
+		if (rsa_padding == RSA_PKCS1_PSS_PADDING &&
+		    (EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) <= 0 ||
+		     EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0))
+			return -EIO;
+	}
+	return 0;
+}
+
 /* ---- keys ---- */
 
 static int key_fingerprint(EVP_PKEY *pkey, char out[65])
@@ -95,6 +115,38 @@ static int key_check(EVP_PKEY *pkey, const char *file, char *err, size_t errlen)
 	return -EINVAL;
 }
 
+/* The key can check the signatures verify_detached() asks it to: a trial
+ * of the same setup. An RSA-PSS key whose parameters restrict it to
+ * another digest cannot, and is refused when loaded rather than failing
+ * (or being skipped) for every bundle. */
+static int key_usable(EVP_PKEY *pkey, const char *file, char *err, size_t errlen)
+{
+	int id = EVP_PKEY_get_base_id(pkey);
+	int paddings[2] = {0, 0};
+	char why[160];
+
+	if (id == EVP_PKEY_RSA) {
+		paddings[0] = RSA_PKCS1_PADDING;
+		paddings[1] = RSA_PKCS1_PSS_PADDING;
+	}
+	for (int i = 0; i < (id == EVP_PKEY_RSA ? 2 : 1); i++) {
+		_cleanup_(evp_md_ctx_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
+		if (!md)
+			return -ENOMEM;
+		if (verify_setup(md, pkey, paddings[i]) < 0) {
+			set_error(err, errlen,
+			          "key %s: cannot check SHA-256 signatures with it (%s)%s", file,
+			          ossl_reason(why, sizeof(why)),
+			          id == EVP_PKEY_RSA_PSS
+			              ? ": its RSA-PSS parameters allow another digest only"
+			              : "");
+			return -EINVAL;
+		}
+	}
+	ERR_clear_error();
+	return 0;
+}
+
 /* A PEM public key, or a PEM certificate whose key is taken. */
 static int key_load(const char *file, struct swu_key *k, char *err, size_t errlen)
 {
@@ -124,6 +176,8 @@ static int key_load(const char *file, struct swu_key *k, char *err, size_t errle
 		return -EINVAL;
 	}
 	r = key_check(pkey, file, err, errlen);
+	if (r == 0)
+		r = key_usable(pkey, file, err, errlen);
 	if (r < 0)
 		return r;
 	if (key_fingerprint(pkey, k->fingerprint) < 0) {
@@ -289,22 +343,13 @@ static int verify_with(EVP_PKEY *pkey, int rsa_padding, const uint8_t *desc, siz
                        const uint8_t *sig, size_t sig_len)
 {
 	_cleanup_(evp_md_ctx_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
-	EVP_PKEY_CTX *pctx = NULL; /* owned by md */
-	bool raw = EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519;
 	int r;
 
 	if (!md)
 		return -ENOMEM;
-	if (EVP_DigestVerifyInit(md, &pctx, raw ? NULL : EVP_sha256(), NULL, pkey) != 1)
-		return -EIO;
-	if (rsa_padding) {
-		if (EVP_PKEY_CTX_set_rsa_padding(pctx, rsa_padding) <= 0)
-			return -EIO;
-		if (rsa_padding == RSA_PKCS1_PSS_PADDING &&
-		    (EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_AUTO) <= 0 ||
-		     EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) <= 0))
-			return -EIO;
-	}
+	r = verify_setup(md, pkey, rsa_padding);
+	if (r < 0)
+		return r;
 	r = EVP_DigestVerify(md, sig, sig_len, desc, desc_len);
 	ERR_clear_error();
 	return r == 1 ? 1 : 0;
@@ -320,6 +365,8 @@ static int verify_detached(const struct swu_trust_store *t, const uint8_t *desc,
 		          "public key is configured");
 		return -EKEYREJECTED;
 	}
+	const char *unusable = NULL;
+
 	for (size_t i = 0; i < t->key_count; i++) {
 		const struct swu_key *k = &t->keys[i];
 		int id = EVP_PKEY_get_base_id(k->pkey);
@@ -344,11 +391,17 @@ static int verify_detached(const struct swu_trust_store *t, const uint8_t *desc,
 			r = verify_with(k->pkey, 0, desc, desc_len, sig, sig_len);
 			kind = SWU_SIG_ED25519;
 		}
+		if (r == -ENOMEM) {
+			set_error(err, errlen, "%s", "out of memory");
+			return r;
+		}
 		if (r < 0) {
-			set_error(err, errlen, "verifying with key %s failed inside OpenSSL",
-			          k->file);
-			ERR_clear_error();
-			return r == -ENOMEM ? r : -EIO;
+			/* one key OpenSSL cannot use does not hide the others */
+			char why[160];
+			log_debug("sw-description: key %s cannot be used: %s", k->file,
+			          ossl_reason(why, sizeof(why)));
+			unusable = k->file;
+			continue;
 		}
 		if (r == 1) {
 			m->signature_kind = kind;
@@ -361,8 +414,9 @@ static int verify_detached(const struct swu_trust_store *t, const uint8_t *desc,
 	}
 	set_error(err, errlen,
 	          "signature of sw-description does not verify with any of the %zu trusted "
-	          "key(s)",
-	          t->key_count);
+	          "key(s)%s%s%s",
+	          t->key_count, unusable ? " (OpenSSL could not use key " : "",
+	          unusable ? unusable : "", unusable ? ")" : "");
 	return -EKEYREJECTED;
 }
 

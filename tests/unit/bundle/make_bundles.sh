@@ -40,7 +40,11 @@ quiet openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out keys/p
 quiet openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out keys/p384.key
 quiet openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:secp256k1 -out keys/k256.key
 quiet openssl genpkey -algorithm ED25519 -out keys/ed25519.key
-for k in rsa rsa2 rsa1024 p256 p384 k256 ed25519; do
+# an RSA-PSS key whose parameters allow SHA-512 only: it cannot check the
+# SHA-256 signatures of .swu bundles
+quiet openssl genpkey -algorithm RSA-PSS -pkeyopt rsa_keygen_bits:2048 \
+	-pkeyopt rsa_pss_keygen_md:sha512 -pkeyopt rsa_pss_keygen_mgf1_md:sha512 -out keys/pss512.key
+for k in rsa rsa2 rsa1024 p256 p384 k256 ed25519 pss512; do
 	quiet openssl pkey -in keys/$k.key -pubout -out keys/$k.pub
 done
 

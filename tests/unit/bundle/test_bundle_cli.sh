@@ -151,6 +151,9 @@ expect "short RSA key refused" 3 "RSA key of 1024 bits; at least 2048 required" 
 	verify bad-shortkey-newc.swu --key keys/rsa1024.pub
 expect "curve other than P-256/P-384 refused" 3 "EC curve secp256k1 is not supported" \
 	verify bad-k256-newc.swu --key keys/k256.pub
+expect "RSA-PSS key restricted to SHA-512 refused when loaded" 3 \
+	"key keys/pss512.pub: cannot check SHA-256 signatures with it" \
+	verify good-rsa-newc.swu --key keys/pss512.pub --key keys/rsa.pub
 expect "key file missing" 3 "key nokey.pub: cannot open" verify good-rsa-newc.swu --key nokey.pub
 expect "key file not a key" 3 "not a PEM public key" verify good-rsa-newc.swu --key payload/a.bin
 
