@@ -457,17 +457,26 @@ static bool cn_matches(X509 *cert, const char *cn)
 }
 
 /* SWUpdate's "codeSigning" purpose: the signer has the codeSigning extended
- * key usage; a CA that restricts its extended key usage includes it. */
-static bool chain_allows_code_signing(STACK_OF(X509) * chain)
+ * key usage and, when it restricts its key usage, digitalSignature (as
+ * OpenSSL's own code-signing purpose asks); a CA that restricts its
+ * extended key usage includes codeSigning. NULL when allowed, else why not. */
+static const char *code_signing_refusal(STACK_OF(X509) * chain)
 {
+	static const char *const purpose =
+	    "its certificate (or a CA's) lacks the emailProtection or codeSigning purpose";
+
 	for (int i = 0; i < sk_X509_num(chain); i++) {
 		X509 *c = sk_X509_value(chain, i);
-		bool has_eku = X509_get_extension_flags(c) & EXFLAG_XKUSAGE;
+		uint32_t flags = X509_get_extension_flags(c);
+		bool has_eku = flags & EXFLAG_XKUSAGE;
 		bool code = X509_get_extended_key_usage(c) & XKU_CODE_SIGN;
 		if (i == 0 ? !(has_eku && code) : (has_eku && !code))
-			return false;
+			return purpose;
+		if (i == 0 && (flags & EXFLAG_KUSAGE) &&
+		    !(X509_get_key_usage(c) & KU_DIGITAL_SIGNATURE))
+			return "its key usage lacks digitalSignature";
 	}
-	return true;
+	return NULL;
 }
 
 /* Verify signer's chain to the store: with the S/MIME signing purpose
@@ -485,10 +494,15 @@ static int verify_chain(const struct swu_trust_store *t, X509 *signer, STACK_OF(
 		X509_STORE_CTX_set_purpose(ctx,
 		                           pass == 0 ? X509_PURPOSE_SMIME_SIGN : X509_PURPOSE_ANY);
 		if (X509_verify_cert(ctx) == 1) {
-			if (pass == 0 || chain_allows_code_signing(X509_STORE_CTX_get0_chain(ctx)))
+			const char *why =
+			    pass == 0 ? NULL : code_signing_refusal(X509_STORE_CTX_get0_chain(ctx));
+			if (!why)
 				return 0;
-			code = X509_V_ERR_INVALID_PURPOSE;
-			break;
+			ERR_clear_error();
+			name_text(X509_get_subject_name(signer), subject, sizeof(subject));
+			set_error(err, errlen, "signer %s is not allowed to sign: %s", subject,
+			          why);
+			return -EKEYREJECTED;
 		}
 		code = X509_STORE_CTX_get_error(ctx);
 		if (code != X509_V_ERR_INVALID_PURPOSE)
@@ -502,9 +516,67 @@ static int verify_chain(const struct swu_trust_store *t, X509 *signer, STACK_OF(
 		          "emailProtection or codeSigning purpose",
 		          subject);
 	else
-		set_error(err, errlen, "signer %s is not trusted: %s", subject,
-		          X509_verify_cert_error_string(code));
+		set_error(err, errlen, "signer %s is not trusted: %s%s", subject,
+		          X509_verify_cert_error_string(code),
+		          code == X509_V_ERR_CERT_NOT_YET_VALID ||
+		                  code == X509_V_ERR_CRL_NOT_YET_VALID
+		              ? ": check this device's clock (the date may be unset)"
+		              : "");
 	return -EKEYREJECTED;
+}
+
+static bool digest_allowed(int nid)
+{
+	return nid == NID_sha256 || nid == NID_sha384 || nid == NID_sha512;
+}
+
+static const char *digest_name(int nid)
+{
+	switch (nid) {
+	case NID_md5:
+		return "MD5";
+	case NID_sha1:
+		return "SHA-1";
+	case NID_sha224:
+		return "SHA-224";
+	case NID_undef:
+		return "unknown";
+	}
+	return OBJ_nid2sn(nid);
+}
+
+/* Every signer's digest, and the digest its signature algorithm names, is
+ * SHA-256, -384 or -512: an MD5 or SHA-1 signature can be forged by whoever
+ * can make a collision. */
+static int check_cms_digests(CMS_ContentInfo *cms, char *err, size_t errlen)
+{
+	STACK_OF(CMS_SignerInfo) *infos = CMS_get0_SignerInfos(cms);
+
+	for (int i = 0; infos && i < sk_CMS_SignerInfo_num(infos); i++) {
+		X509_ALGOR *digest = NULL, *sigalg = NULL;
+		const ASN1_OBJECT *obj = NULL;
+		int md, sig_md = NID_undef, pk;
+
+		CMS_SignerInfo_get0_algs(sk_CMS_SignerInfo_value(infos, i), NULL, NULL, &digest,
+		                         &sigalg);
+		if (digest)
+			X509_ALGOR_get0(&obj, NULL, NULL, digest);
+		md = obj ? OBJ_obj2nid(obj) : NID_undef;
+		obj = NULL;
+		if (sigalg)
+			X509_ALGOR_get0(&obj, NULL, NULL, sigalg);
+		if (obj && !OBJ_find_sigid_algs(OBJ_obj2nid(obj), &sig_md, &pk))
+			sig_md = NID_undef;
+		if (!digest_allowed(md) || (sig_md != NID_undef && !digest_allowed(sig_md))) {
+			set_error(
+			    err, errlen,
+			    "CMS signature of sw-description uses the %s digest; only SHA-256, "
+			    "SHA-384 and SHA-512 are accepted",
+			    digest_name(digest_allowed(md) ? sig_md : md));
+			return -EKEYREJECTED;
+		}
+	}
+	return 0;
 }
 
 static int verify_cms(const struct swu_trust_store *t, CMS_ContentInfo *cms, const uint8_t *desc,
@@ -531,6 +603,9 @@ static int verify_cms(const struct swu_trust_store *t, CMS_ContentInfo *cms, con
 		          "required");
 		return -EKEYREJECTED;
 	}
+	r = check_cms_digests(cms, err, errlen);
+	if (r < 0)
+		return r;
 	content = BIO_new_mem_buf(desc, (int)desc_len);
 	if (!content)
 		return -ENOMEM;

@@ -82,6 +82,10 @@ extendedKeyUsage = codeSigning
 [ noeku ]
 basicConstraints = CA:FALSE
 keyUsage = critical, digitalSignature
+[ codeku ]
+basicConstraints = CA:FALSE
+keyUsage = critical, keyEncipherment
+extendedKeyUsage = codeSigning
 [ server ]
 basicConstraints = CA:FALSE
 keyUsage = critical, digitalSignature
@@ -135,6 +139,7 @@ quiet openssl req -new -key pki/signer.key -out pki/signer.csr \
 sign_csr root pki/signer.csr pki/signer.pem email
 new_signer codesign root "/CN=code signer/O=mcu-ota tests" code
 new_signer noeku root "/CN=plain signer/O=mcu-ota tests" noeku
+new_signer codeku root "/CN=encipherment signer/O=mcu-ota tests" codeku
 new_signer server root "/CN=web server/O=mcu-ota tests" server
 new_signer expired root "/CN=expired signer/O=mcu-ota tests" email \
 	-startdate 20200101000000Z -enddate 20200201000000Z
@@ -205,6 +210,9 @@ sign() {
 			-sigopt rsa_pss_saltlen:-2 -out "$sig" "$in" ;;
 	ed25519)
 		quiet openssl pkeyutl -sign -rawin -inkey keys/ed25519.key -in "$in" -out "$sig" ;;
+	cms-md5 | cms-sha1)
+		quiet openssl cms -sign -in "$in" -out "$sig" -signer pki/signer.pem \
+			-inkey pki/signer.key -md ${2#cms-} -outform DER -nosmimecap -binary ;;
 	cms-chained)
 		quiet openssl cms -sign -in "$in" -out "$sig" -signer pki/chained.pem \
 			-inkey pki/chained.key -certfile pki/sub.pem -outform DER -nosmimecap -binary ;;
@@ -311,6 +319,9 @@ bundle bad-expired-newc cms-expired newc a.bin
 bundle bad-future-newc cms-future newc a.bin
 bundle bad-stranger-newc cms-stranger newc a.bin
 bundle bad-server-newc cms-server newc a.bin
+bundle bad-codeku-newc cms-codeku newc a.bin   # codeSigning, key usage without digitalSignature
+bundle bad-md5-newc cms-md5 newc a.bin         # CMS over an MD5 digest
+bundle bad-sha1-newc cms-sha1 newc a.bin       # ... and SHA-1
 # unsigned: no sw-description.sig at all
 mkdir -p work/bad-unsigned-newc
 cp work/good-rsa-newc/* work/bad-unsigned-newc/

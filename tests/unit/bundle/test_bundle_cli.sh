@@ -137,12 +137,20 @@ expect "expired signer" 3 "CN = expired signer, O = mcu-ota tests is not trusted
 	verify bad-expired-newc.swu "${CA[@]}"
 expect "not yet valid signer" 3 "is not trusted: certificate is not yet valid" \
 	verify bad-future-newc.swu "${CA[@]}"
+expect "not yet valid signer: check the clock" 3 "check this device's clock" \
+	verify bad-future-newc.swu "${CA[@]}"
 expect "untrusted signer" 3 "is not trusted: unable to get local issuer certificate" \
 	verify bad-stranger-newc.swu "${CA[@]}"
 expect "revoked signer" 3 "is not trusted: certificate revoked" \
 	verify good-revoked-newc.swu "${CA[@]}" --crl pki/crl.pem
 expect "signer for the wrong purpose" 3 "CN = web server, O = mcu-ota tests is not allowed to sign" \
 	verify bad-server-newc.swu "${CA[@]}"
+expect "codeSigning signer whose key usage lacks digitalSignature" 3 \
+	"CN = encipherment signer, O = mcu-ota tests is not allowed to sign: its key usage lacks digitalSignature" \
+	verify bad-codeku-newc.swu "${CA[@]}"
+expect "CMS over an MD5 digest" 3 "uses the MD5 digest; only SHA-256, SHA-384 and SHA-512" \
+	verify bad-md5-newc.swu "${CA[@]}"
+expect "CMS over a SHA-1 digest" 3 "uses the SHA-1 digest" verify bad-sha1-newc.swu "${CA[@]}"
 expect "another signer CN" 3 "is not the required signer CN=someone else" \
 	verify good-signer-newc.swu "${CA[@]}" --signer-cn "someone else"
 expect "CMS with embedded content" 3 "a detached signature is required" \

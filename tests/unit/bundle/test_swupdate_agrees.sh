@@ -163,6 +163,14 @@ case_ "intermediate only in the signature" good-chained-newc.swu reject accept "
 case_ "codeSigning signer, default purpose" good-codesign-newc.swu reject accept "${CA[@]}" -- "${MCA[@]}"
 case_ "emailProtection signer, codeSigning purpose" good-signer-newc.swu reject accept \
 	"${CA[@]}" --cert-purpose codeSigning -- "${MCA[@]}"
+# SWUpdate takes any digest OpenSSL verifies, MD5 and SHA-1 included;
+# mcu-ota only SHA-256, -384 and -512 (collisions forge the others).
+case_ "CMS over MD5 (mcu-ota stricter)" bad-md5-newc.swu accept reject "${CA[@]}" -- "${MCA[@]}"
+case_ "CMS over SHA-1 (mcu-ota stricter)" bad-sha1-newc.swu accept reject "${CA[@]}" -- "${MCA[@]}"
+# SWUpdate's codeSigning purpose checks the extended key usage only; mcu-ota
+# also wants digitalSignature when the key usage is restricted.
+case_ "codeSigning signer without digitalSignature (mcu-ota stricter)" bad-codeku-newc.swu \
+	accept reject "${CA[@]}" --cert-purpose codeSigning -- "${MCA[@]}"
 # Debian's swupdate verifies CMS only: it cannot load a public key.
 case_ "detached RSA signature" good-rsa-newc.swu reject accept -k keys/rsa.pub -- --key keys/rsa.pub
 
