@@ -58,9 +58,14 @@ board_reset app || fail "cannot drive BOOT0/NRST"
 wait_usb_gone 0483 df11 5 || fail "the ROM stayed on the bus through NRST"
 check_app_version 1.0.0
 
+# ---- the application's ENTER_BOOTLOADER request: the ROM comes up without touching the lines
+app-query enter-dfu || fail "ENTER_BOOTLOADER request failed"
+wait_usb_gone 0483 5740 5 || fail "the application stayed on the bus after ENTER_BOOTLOADER"
+wait_usb 0483 df11 5 || fail "no ROM DFU device after ENTER_BOOTLOADER"
+[ "$(chip_state mode)" = rom ] || fail "chip is '$(chip_state mode)' after ENTER_BOOTLOADER"
+log "vendor request ENTER_BOOTLOADER: the application jumped to the ROM (BOOT0 untouched)"
+
 # ---- noise has no vector table: nothing comes up
-board_reset dfu
-wait_usb 0483 df11 5 || fail "no ROM DFU device"
 dfu-util -a 0 -s 0x08000000:leave -D "$FW/fw-noise.bin" >noise.txt 2>&1 || { cat noise.txt; fail "dfu-util -D of noise failed"; }
 wait_chip off 5 || fail "chip is '$(chip_state mode)' after booting noise, expected off"
 sleep 1
