@@ -8,17 +8,17 @@
 #include <string.h>
 
 #include "bundle/swu.h"
+#include "bundle/swu_args.h"
 #include "cli/cli.h"
 #include "fetch/fetch.h"
+#include "fetch/fetch_args.h"
 #include "util/format.h"
 #include "util/log.h"
 
-#define BUNDLE_MAX_KEYS 16
-
 static void bundle_usage(FILE *f)
 {
-	fputs("Usage: mcu-ota bundle inspect FILE|URL [--json] [TRUST] [LIMITS]\n"
-	      "       mcu-ota bundle verify FILE|URL TRUST [LIMITS]\n"
+	fputs("Usage: mcu-ota bundle inspect FILE|URL [--json] [TRUST] [LIMITS] [TLS]\n"
+	      "       mcu-ota bundle verify FILE|URL TRUST [LIMITS] [TLS]\n"
 	      "\n"
 	      "Read a SWUpdate .swu bundle as a stream (FILE may be - for standard input,\n"
 	      "URL is https://...): sw-description and its signature first, then every\n"
@@ -30,71 +30,41 @@ static void bundle_usage(FILE *f)
 	      "verify   exits 0 only when the signature, every hash and every limit hold;\n"
 	      "         otherwise prints one line saying why and exits 3.\n"
 	      "\n"
-	      "TRUST (at least one for verify):\n"
-	      "  --key FILE        a trusted public key (PEM, or a certificate) for detached\n"
-	      "                    signatures: RSA (PKCS#1 v1.5 or PSS), ECDSA P-256/P-384,\n"
-	      "                    Ed25519; repeat for several keys\n"
-	      "  --ca FILE         CA certificate(s) (PEM) for CMS signatures\n"
-	      "  --ca-dir DIR      a c_rehash'ed directory of CA certificates\n"
-	      "  --crl FILE        CRL(s) (PEM); revocation is then checked for the chain\n"
-	      "  --signer-cn CN    the CMS signer's certificate must have this common name\n"
-	      "\n"
-	      "LIMITS (K and M suffixes allowed):\n"
-	      "  --max-size N          the whole bundle (default 256M)\n"
-	      "  --max-image-size N    one image (default 64M)\n"
-	      "  --max-images N        images in sw-description (default 64)\n"
-	      "  --max-description N   sw-description (default 256K)\n"
-	      "\n"
+	      "TRUST (at least one for verify):\n" SWU_ARGS_TRUST_HELP "\n"
+	      "LIMITS (K and M suffixes allowed):\n" SWU_ARGS_LIMITS_HELP "\n"
+	      "TLS, for a URL (the server's certificate and host name are always "
+	      "verified):\n" FETCH_ARGS_HELP "\n"
 	      "Other:\n"
-	      "  --json            (inspect) one JSON object on standard output\n"
-	      "  --tls-ca FILE     (URL) CA for the HTTPS server instead of the system's\n"
-	      "  --tls-ca-dir DIR  (URL) the same, a c_rehash'ed directory\n"
-	      "  -h, --help        this help\n",
+	      "  --json              (inspect) one JSON object on standard output\n"
+	      "  -h, --help          this help\n"
+	      "\n"
+	      "Exit codes: 0 verified (inspect: read); 1 the download failed (network,\n"
+	      "TLS, HTTP); 2 bad command line (also a --key, --ca, --tls-ca or client\n"
+	      "certificate that cannot be read or used); 3 the bundle did not verify or hit\n"
+	      "a limit.\n",
 	      f);
 }
 
 struct bundle_args {
 	bool json;
-	const char *keys[BUNDLE_MAX_KEYS];
-	size_t key_count;
-	struct swu_trust trust;
-	struct swu_limits limits;
-	const char *tls_ca, *tls_ca_dir;
+	struct swu_args swu;
+	struct fetch_options net; /* TLS and proxy, for a URL */
 	const char *source;
+	char shown[512]; /* source as printed: a URL without credentials or query */
 };
-
-static int parse_limit(const char *opt, const char *v, uint64_t *out)
-{
-	uint32_t n;
-	if (parse_u32(v, &n) < 0 || n == 0) {
-		log_error("bundle: %s: \"%s\" is not a positive size (e.g. 512K, 64M)", opt, v);
-		return -EINVAL;
-	}
-	*out = n;
-	return 0;
-}
 
 /* 0, or an exit code. */
 static int parse_args(const char *cmd, int argc, char **argv, struct bundle_args *a)
 {
 	static const struct option options[] = {
 	    {"json", no_argument, NULL, 'j'},
-	    {"key", required_argument, NULL, 'k'},
-	    {"ca", required_argument, NULL, 'c'},
-	    {"ca-dir", required_argument, NULL, 'C'},
-	    {"crl", required_argument, NULL, 'r'},
-	    {"signer-cn", required_argument, NULL, 'n'},
-	    {"max-size", required_argument, NULL, 'S'},
-	    {"max-image-size", required_argument, NULL, 'I'},
-	    {"max-images", required_argument, NULL, 'N'},
-	    {"max-description", required_argument, NULL, 'D'},
-	    {"tls-ca", required_argument, NULL, 'T'},
-	    {"tls-ca-dir", required_argument, NULL, 'U'},
+	    SWU_ARGS_OPTIONS,
+	    FETCH_ARGS_OPTIONS,
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	uint64_t v;
-	int c;
+	char err[256];
+	int c, r;
 
 	optind = 0;
 	opterr = 0;
@@ -106,87 +76,58 @@ static int parse_args(const char *cmd, int argc, char **argv, struct bundle_args
 				return EXIT_USAGE;
 			}
 			a->json = true;
-			break;
-		case 'k':
-			if (a->key_count == BUNDLE_MAX_KEYS) {
-				log_error("bundle %s: at most %d --key options", cmd,
-				          BUNDLE_MAX_KEYS);
-				return EXIT_USAGE;
-			}
-			a->keys[a->key_count++] = optarg;
-			break;
-		case 'c':
-			a->trust.ca_file = optarg;
-			break;
-		case 'C':
-			a->trust.ca_dir = optarg;
-			break;
-		case 'r':
-			a->trust.crl_file = optarg;
-			break;
-		case 'n':
-			a->trust.signer_cn = optarg;
-			break;
-		case 'S':
-			if (parse_limit("--max-size", optarg, &a->limits.max_bundle) < 0)
-				return EXIT_USAGE;
-			break;
-		case 'I':
-			if (parse_limit("--max-image-size", optarg, &a->limits.max_image) < 0)
-				return EXIT_USAGE;
-			break;
-		case 'N':
-			if (parse_limit("--max-images", optarg, &v) < 0)
-				return EXIT_USAGE;
-			a->limits.max_images = (uint32_t)v;
-			break;
-		case 'D':
-			if (parse_limit("--max-description", optarg, &v) < 0)
-				return EXIT_USAGE;
-			a->limits.max_description = (uint32_t)v;
-			break;
-		case 'T':
-			a->tls_ca = optarg;
-			break;
-		case 'U':
-			a->tls_ca_dir = optarg;
-			break;
+			continue;
 		case 'h':
 			bundle_usage(stdout);
 			return -1;
 		case ':':
 			log_error("bundle %s: %s needs a value", cmd, argv[optind - 1]);
 			return EXIT_USAGE;
-		default:
-			if (optopt)
-				log_error("bundle %s: unknown option -%c (see --help)", cmd,
-				          optopt);
-			else
-				log_error("bundle %s: unknown option %s (see --help)", cmd,
-				          argv[optind - 1]);
+		/* the short forms of the trust options */
+		case 'k':
+			c = SWU_ARG_KEY;
+			break;
+		case 'c':
+			c = SWU_ARG_CA;
+			break;
+		case 'C':
+			c = SWU_ARG_CA_DIR;
+			break;
+		case 'r':
+			c = SWU_ARG_CRL;
+			break;
+		case 'n':
+			c = SWU_ARG_SIGNER_CN;
+			break;
+		}
+		r = swu_args_apply(&a->swu, c, optarg, err, sizeof(err));
+		if (r == 0)
+			r = fetch_args_apply(&a->net, c, optarg);
+		if (r < 0) {
+			log_error("bundle %s: %s", cmd, err);
 			return EXIT_USAGE;
 		}
+		if (r > 0)
+			continue;
+		if (optopt)
+			log_error("bundle %s: unknown option -%c (see --help)", cmd, optopt);
+		else
+			log_error("bundle %s: unknown option %s (see --help)", cmd,
+			          argv[optind - 1]);
+		return EXIT_USAGE;
 	}
 	if (optind != argc - 1) {
 		log_error("bundle %s: %s (see --help)", cmd,
 		          optind >= argc ? "no FILE or URL given" : "more than one FILE given");
 		return EXIT_USAGE;
 	}
-	if ((a->trust.crl_file || a->trust.signer_cn) && !a->trust.ca_file && !a->trust.ca_dir) {
-		log_error("bundle %s: --crl and --signer-cn apply to CMS signatures: give --ca "
-		          "or --ca-dir",
-		          cmd);
+	if (swu_args_check(&a->swu, err, sizeof(err)) < 0 ||
+	    fetch_args_check(&a->net, err, sizeof(err)) < 0) {
+		log_error("bundle %s: %s", cmd, err);
 		return EXIT_USAGE;
 	}
 	a->source = argv[optind];
-	a->trust.key_files = a->keys;
-	a->trust.key_count = a->key_count;
 	return 0;
-}
-
-static bool has_trust(const struct bundle_args *a)
-{
-	return a->key_count || a->trust.ca_file || a->trust.ca_dir;
 }
 
 static bool is_url(const char *s)
@@ -216,34 +157,35 @@ static int read_source(struct swu_reader *r, const struct bundle_args *a)
 	int rc;
 
 	if (is_url(a->source)) {
-		struct fetch_options o = {
-		    .ca_file = a->tls_ca,
-		    .ca_dir = a->tls_ca_dir,
-		    .max_size =
-		        a->limits.max_bundle ? a->limits.max_bundle : SWU_DEFAULT_MAX_BUNDLE,
-		    .sink = fetch_feed,
-		    .reset = fetch_reset,
-		    .ctx = r,
-		};
+		struct fetch_options o = a->net;
 		struct fetch_result res = {0};
-		char shown[512];
 
+		o.max_size =
+		    a->swu.limits.max_bundle ? a->swu.limits.max_bundle : SWU_DEFAULT_MAX_BUNDLE;
+		o.sink = fetch_feed;
+		o.reset = fetch_reset;
+		o.ctx = r;
 		rc = fetch_url(a->source, &o, &res, err, sizeof(err));
-		fetch_redact_url(a->source, shown, sizeof(shown));
 		if (rc < 0 && res.error == FETCH_ERR_SINK) {
 			/* the reader's reason, which does not name the URL */
-			log_error("%s: %s", shown, err);
+			log_error("%s: %s", a->shown, err);
 			return rc == -ENOMEM ? EXIT_FAILURE_GENERIC : EXIT_BAD_INPUT;
 		}
 		if (rc < 0) {
 			log_error("%s", err); /* the downloader's sentence names the URL */
-			/* a limit is a property of the bundle; the network is not */
-			return res.error == FETCH_ERR_TOO_BIG ? EXIT_BAD_INPUT
-			                                      : EXIT_FAILURE_GENERIC;
+			switch (res.error) {
+			case FETCH_ERR_USAGE:
+			case FETCH_ERR_LOCAL: /* an option names a file that cannot be used */
+				return EXIT_USAGE;
+			case FETCH_ERR_TOO_BIG: /* a limit is a property of the bundle */
+				return EXIT_BAD_INPUT;
+			default: /* the network is not */
+				return EXIT_FAILURE_GENERIC;
+			}
 		}
 		rc = swu_reader_finish(r, err, sizeof(err));
 		if (rc < 0) {
-			log_error("%s: %s", shown, err);
+			log_error("%s: %s", a->shown, err);
 			return EXIT_BAD_INPUT;
 		}
 		return 0;
@@ -365,16 +307,22 @@ static int bundle_run(const char *cmd, int argc, char **argv)
 	rc = parse_args(cmd, argc, argv, &a);
 	if (rc)
 		return rc < 0 ? EXIT_OK : rc;
-	if (!inspect && !has_trust(&a)) {
+	if (!inspect && !swu_args_have_trust(&a.swu)) {
 		log_error("bundle verify: give the trusted --key (detached signatures) or --ca "
 		          "(CMS)");
 		return EXIT_USAGE;
 	}
-	a.trust.allow_unverified = inspect && !has_trust(&a);
-	rc = swu_reader_new(&r, &a.trust, &a.limits, NULL, NULL, err, sizeof(err));
+	/* a URL may carry a password or a token: never print it */
+	if (is_url(a.source))
+		fetch_redact_url(a.source, a.shown, sizeof(a.shown));
+	else
+		snprintf(a.shown, sizeof(a.shown), "%s", a.source);
+	a.swu.trust.allow_unverified = inspect && !swu_args_have_trust(&a.swu);
+	rc = swu_reader_new(&r, &a.swu.trust, &a.swu.limits, NULL, NULL, err, sizeof(err));
 	if (rc < 0) {
+		/* a key, CA or CRL given on the command line cannot be used */
 		log_error("bundle %s: %s", cmd, err);
-		return rc == -ENOMEM ? EXIT_FAILURE_GENERIC : EXIT_BAD_INPUT;
+		return rc == -ENOMEM || rc == -EIO ? EXIT_FAILURE_GENERIC : EXIT_USAGE;
 	}
 	rc = read_source(r, &a);
 	if (rc)
@@ -382,12 +330,12 @@ static int bundle_run(const char *cmd, int argc, char **argv)
 	m = swu_reader_manifest(r);
 	if (inspect) {
 		if (a.json)
-			print_json(a.source, m);
+			print_json(a.shown, m);
 		else
-			print_text(a.source, m);
+			print_text(a.shown, m);
 	} else {
-		printf("%s: OK: version %s, %zu image%s, %s signature by %s\n", a.source,
-		       m->version, m->image_count, m->image_count == 1 ? "" : "s",
+		printf("%s: OK: version %s, %zu image%s, %s signature by %s\n", a.shown, m->version,
+		       m->image_count, m->image_count == 1 ? "" : "s",
 		       swu_signature_kind_name(m->signature_kind), m->signer);
 	}
 	if (fflush(stdout) != 0) {

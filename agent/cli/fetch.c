@@ -12,14 +12,14 @@
 #include <unistd.h>
 
 #include "bundle/swu.h"
+#include "bundle/swu_args.h"
 #include "cli/cli.h"
 #include "core/host.h"
 #include "fetch/fetch.h"
+#include "fetch/fetch_args.h"
 #include "util/atomic.h"
 #include "util/format.h"
 #include "util/log.h"
-
-#define FETCH_MAX_KEYS 16
 
 static void help(FILE *f)
 {
@@ -33,34 +33,18 @@ static void help(FILE *f)
 	      "stopped (HTTP Range) and starts over when the file changed on the server;\n"
 	      "network errors, 5xx, 408 and 429 are retried with growing waits.\n"
 	      "\n"
-	      "TRUST (at least one), as for `mcu-ota bundle verify`:\n"
-	      "  --key FILE          a trusted public key (PEM) for detached signatures;\n"
-	      "                      repeat for several keys\n"
-	      "  --ca FILE           CA certificate(s) (PEM) for CMS signatures\n"
-	      "  --ca-dir DIR        a c_rehash'ed directory of CA certificates (CMS)\n"
-	      "  --crl FILE          CRL(s) (PEM) for the CMS chain\n"
-	      "  --signer-cn CN      the CMS signer's certificate must have this common name\n"
+	      "TRUST (at least one), as for `mcu-ota bundle verify`:\n" SWU_ARGS_TRUST_HELP "\n"
+	      "TLS (the server's certificate and host name are always verified):\n" FETCH_ARGS_HELP
 	      "\n"
-	      "TLS (the server's certificate and host name are always verified):\n"
-	      "  --tls-ca FILE       CA certificate(s) for the server instead of the system's\n"
-	      "  --tls-ca-dir DIR    ... or a c_rehash'ed directory of them\n"
-	      "  --client-cert FILE  client certificate (PEM) for servers that require one\n"
-	      "  --client-key FILE   its private key (PEM), if not in the certificate file\n"
-	      "  --proxy URL         proxy to use; \"\" for none (default: the https_proxy,\n"
-	      "                      all_proxy and no_proxy environment variables)\n"
-	      "  --allow-http        accept plain http:// URLs and redirects (unprotected)\n"
-	      "\n"
-	      "LIMITS (sizes take K and M suffixes):\n"
-	      "  --max-size N        the whole bundle (default 256M); a server sending more is\n"
-	      "                      cut off\n"
-	      "  --max-image-size N  one image (default 64M)\n"
+	      "LIMITS (sizes take K and M suffixes):\n" SWU_ARGS_LIMITS_HELP
 	      "  --limit-rate R      at most R bytes/s (default: no limit)\n"
 	      "  --connect-timeout S seconds to connect (default 30)\n"
 	      "  --retries N         retries after the first attempt (default 5)\n"
 	      "\n"
 	      "Exit codes: 0 downloaded and verified; 1 the download failed (network, TLS,\n"
-	      "HTTP); 2 bad command line (also an unreadable --tls-ca, --client-cert or\n"
-	      "--client-key); 3 the bundle did not verify or hit a limit.\n"
+	      "HTTP); 2 bad command line (also a --key, --ca, --tls-ca or client\n"
+	      "certificate that cannot be read or used); 3 the bundle did not verify or hit\n"
+	      "a limit.\n"
 	      "\n"
 	      "Example: mcu-ota fetch https://updates.example.com/motor-1.2.swu -o motor.swu \\\n"
 	      "           --key /etc/mcu-ota/signing.pem\n",
@@ -160,87 +144,30 @@ int cli_fetch(int argc, char **argv)
 {
 	static const struct option options[] = {
 	    {"output", required_argument, NULL, 'o'},
-	    {"key", required_argument, NULL, 'k'},
-	    {"ca", required_argument, NULL, 'c'},
-	    {"ca-dir", required_argument, NULL, 'C'},
-	    {"crl", required_argument, NULL, 'r'},
-	    {"signer-cn", required_argument, NULL, 'n'},
-	    {"tls-ca", required_argument, NULL, 'T'},
-	    {"tls-ca-dir", required_argument, NULL, 'D'},
-	    {"client-cert", required_argument, NULL, 'E'},
-	    {"client-key", required_argument, NULL, 'K'},
-	    {"proxy", required_argument, NULL, 'x'},
-	    {"allow-http", no_argument, NULL, 'H'},
-	    {"max-size", required_argument, NULL, 'S'},
-	    {"max-image-size", required_argument, NULL, 'I'},
+	    SWU_ARGS_OPTIONS,
+	    FETCH_ARGS_OPTIONS,
 	    {"limit-rate", required_argument, NULL, 'R'},
 	    {"connect-timeout", required_argument, NULL, 't'},
 	    {"retries", required_argument, NULL, 'N'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	const char *keys[FETCH_MAX_KEYS];
-	struct swu_trust trust = {.key_files = keys};
-	struct swu_limits limits = {0};
+	struct swu_args args = {0};
 	struct fetch_options o = {0};
 	const char *out = NULL;
+	char err[1024] = "";
 	uint32_t n;
-	int c;
+	int c, r;
 
 	while ((c = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			out = optarg;
-			break;
-		case 'k':
-			if (trust.key_count == FETCH_MAX_KEYS) {
-				log_error("fetch: at most %d --key options", FETCH_MAX_KEYS);
-				return EXIT_USAGE;
-			}
-			keys[trust.key_count++] = optarg;
-			break;
-		case 'c':
-			trust.ca_file = optarg;
-			break;
-		case 'C':
-			trust.ca_dir = optarg;
-			break;
-		case 'r':
-			trust.crl_file = optarg;
-			break;
-		case 'n':
-			trust.signer_cn = optarg;
-			break;
-		case 'T':
-			o.ca_file = optarg;
-			break;
-		case 'D':
-			o.ca_dir = optarg;
-			break;
-		case 'E':
-			o.client_cert = optarg;
-			break;
-		case 'K':
-			o.client_key = optarg;
-			break;
-		case 'x':
-			o.proxy = optarg;
-			break;
-		case 'H':
-			o.allow_http = true;
-			break;
-		case 'S':
-			if (size_arg("--max-size", optarg, &limits.max_bundle) < 0)
-				return EXIT_USAGE;
-			break;
-		case 'I':
-			if (size_arg("--max-image-size", optarg, &limits.max_image) < 0)
-				return EXIT_USAGE;
-			break;
+			continue;
 		case 'R':
 			if (size_arg("--limit-rate", optarg, &o.max_recv_speed) < 0)
 				return EXIT_USAGE;
-			break;
+			continue;
 		case 't':
 			if (parse_u32(optarg, &n) < 0 || n == 0 || n > 3600) {
 				log_error(
@@ -249,18 +176,26 @@ int cli_fetch(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			o.connect_timeout_ms = n * 1000u;
-			break;
+			continue;
 		case 'N':
 			if (parse_u32(optarg, &n) < 0 || n > 100) {
 				log_error("fetch: --retries: \"%s\" is not 0 to 100", optarg);
 				return EXIT_USAGE;
 			}
 			o.max_attempts = n + 1;
-			break;
+			continue;
 		case 'h':
 			help(stdout);
 			return EXIT_OK;
-		default:
+		}
+		r = swu_args_apply(&args, c, optarg, err, sizeof(err));
+		if (r == 0)
+			r = fetch_args_apply(&o, c, optarg);
+		if (r < 0) {
+			log_error("fetch: %s", err);
+			return EXIT_USAGE;
+		}
+		if (r == 0) {
 			help(stderr);
 			return EXIT_USAGE;
 		}
@@ -270,20 +205,17 @@ int cli_fetch(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *url = argv[optind];
-	if (!trust.key_count && !trust.ca_file && !trust.ca_dir) {
+	if (!swu_args_have_trust(&args)) {
 		log_error("fetch: give the trusted --key (detached signatures) or --ca (CMS): "
 		          "nothing is saved unverified");
 		return EXIT_USAGE;
 	}
-	if ((trust.crl_file || trust.signer_cn) && !trust.ca_file && !trust.ca_dir) {
-		log_error("fetch: --crl and --signer-cn apply to CMS signatures: give --ca or "
-		          "--ca-dir");
+	if (swu_args_check(&args, err, sizeof(err)) < 0 ||
+	    fetch_args_check(&o, err, sizeof(err)) < 0) {
+		log_error("fetch: %s", err);
 		return EXIT_USAGE;
 	}
-	if (o.client_key && !o.client_cert) {
-		log_error("fetch: --client-key needs --client-cert");
-		return EXIT_USAGE;
-	}
+	struct swu_limits limits = args.limits;
 	struct stat st;
 	if (strcmp(out, "-") == 0 || (stat(out, &st) == 0 && S_ISDIR(st.st_mode))) {
 		log_error("fetch: -o needs a file name (not a directory or standard output)");
@@ -295,12 +227,12 @@ int cli_fetch(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	char err[1024] = "";
 	_cleanup_(swu_reader_freep) struct swu_reader *reader = NULL;
-	int r = swu_reader_new(&reader, &trust, &limits, NULL, NULL, err, sizeof(err));
+	r = swu_reader_new(&reader, &args.trust, &limits, NULL, NULL, err, sizeof(err));
 	if (r < 0) {
+		/* a key, CA or CRL given on the command line cannot be used */
 		log_error("fetch: %s", err);
-		return r == -ENOMEM ? EXIT_FAILURE_GENERIC : EXIT_BAD_INPUT;
+		return r == -ENOMEM || r == -EIO ? EXIT_FAILURE_GENERIC : EXIT_USAGE;
 	}
 
 	/* A .part left by a crash is ours to replace; never follow a link. */

@@ -81,6 +81,8 @@ run key_rotation_accepts_either_key 0 "verified" \
 	"$good/good.swu" -o "$out" --key "$work/other.pub.pem" --key "$key" "${tls[@]}"
 run no_trust_is_a_usage_error 2 "give the trusted --key" "$good/good.swu" -o "$out" "${tls[@]}"
 run no_output_is_a_usage_error 2 "-o FILE" "$good/good.swu" --key "$key"
+run unreadable_key_is_a_usage_error 2 "key $work/nothere.pem: cannot open" \
+	"$good/good.swu" -o "$out" --key "$work/nothere.pem" "${tls[@]}"
 run expired_server_certificate 1 "certificate has expired" \
 	"https://127.0.0.1:$NET_EXPIRED/good.swu" -o "$out" --key "$key" "${tls[@]}"
 run wrong_host 1 "not for host \"127.0.0.1\"" \
@@ -114,6 +116,37 @@ fi
 run server_errors_exhaust_retries 1 "gave up after 2 attempts" \
 	"https://127.0.0.1:$NET_FAULT/s/cli-500/fail500/good.swu?k=9" -o "$out" --key "$key" \
 	"${tls[@]}" --retries 1
+
+# `mcu-ota bundle verify URL` takes the same TLS options as fetch
+# check NAME WANT_EXIT WANT_TEXT CMD...
+check() {
+	local name=$1 want=$2 text=$3 got msg
+	shift 3
+	msg=$("$@" 2>&1)
+	got=$?
+	if [ "$got" = "$want" ] && grep -qF -- "$text" <<<"$msg"; then
+		echo "ok   $name"
+		passed=$((passed + 1))
+	else
+		echo "FAIL $name: exit $got, expected $want and \"$text\"" >&2
+		sed 's/^/     | /' <<<"$msg" >&2
+		failed=$((failed + 1))
+	fi
+}
+check bundle_mtls_with_certificate 0 "OK: version 1.2.0" "$bin" bundle verify \
+	"$good/mtls/good.swu" --key "$key" "${tls[@]}" --client-cert "$pki/client.pem" \
+	--client-key "$pki/client.key"
+check bundle_mtls_without_certificate 1 "--client-cert" "$bin" bundle verify \
+	"$good/mtls/good.swu" --key "$key" "${tls[@]}"
+tunnels=$(cat "$NET_FAULT_LOG/proxy" 2>/dev/null | wc -l)
+check bundle_through_a_proxy 0 "OK" "$bin" bundle verify "$good/good.swu" --key "$key" \
+	"${tls[@]}" --proxy "http://127.0.0.1:$NET_PROXY"
+if [ "$(cat "$NET_FAULT_LOG/proxy" | wc -l)" != $((tunnels + 1)) ]; then
+	echo "FAIL bundle_through_a_proxy: no tunnel in the proxy's log" >&2
+	failed=$((failed + 1))
+fi
+check bundle_plain_http_allowed 0 "OK" "$bin" bundle verify \
+	"http://127.0.0.1:$NET_PLAIN/good.swu" --key "$key" --allow-http
 
 # a failed download leaves an existing FILE as it was
 echo "previous bundle" >"$out"

@@ -28,6 +28,21 @@ expect() {
 		echo "     wanted: $fragment"
 	fi
 }
+# hidden NAME SECRET CMD...: CMD exits 0 and its output never shows SECRET.
+hidden() {
+	local name=$1 secret=$2 out rc
+	shift 2
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ "$rc" = 0 ] && [[ $out != *"$secret"* ]]; then
+		passed=$((passed + 1))
+		echo "ok   $name"
+	else
+		failed=$((failed + 1))
+		echo "FAIL $name: exit $rc (want 0) or \"$secret\" shown:"
+		echo "$out" | sed 's/^/       /'
+	fi
+}
 verify() { "$m" bundle verify "$@"; }
 inspect() { "$m" bundle inspect "$@"; }
 # every reason is one line
@@ -123,6 +138,8 @@ expect "empty file" 3 "truncated at byte 0" verify /dev/null --key keys/rsa.pub
 expect "missing file" 3 "No such file or directory" verify nothere.swu --key keys/rsa.pub
 
 # ---- refused: signature and signer ----
+# (a trusted key or CA that cannot be read or used is a command-line error,
+# exit 2, like an unreadable --tls-ca: the bundle was never looked at)
 expect "unsigned" 3 "bundle is not signed" verify bad-unsigned-newc.swu --key keys/rsa.pub
 expect "unsigned (CMS trust)" 3 "bundle is not signed" verify bad-unsigned-newc.swu "${CA[@]}"
 expect "wrong key" 3 "does not verify with any of the 1 trusted key(s)" \
@@ -155,15 +172,15 @@ expect "another signer CN" 3 "is not the required signer CN=someone else" \
 	verify good-signer-newc.swu "${CA[@]}" --signer-cn "someone else"
 expect "CMS with embedded content" 3 "a detached signature is required" \
 	verify bad-attached-newc.swu "${CA[@]}"
-expect "short RSA key refused" 3 "RSA key of 1024 bits; at least 2048 required" \
+expect "short RSA key refused" 2 "RSA key of 1024 bits; at least 2048 required" \
 	verify bad-shortkey-newc.swu --key keys/rsa1024.pub
-expect "curve other than P-256/P-384 refused" 3 "EC curve secp256k1 is not supported" \
+expect "curve other than P-256/P-384 refused" 2 "EC curve secp256k1 is not supported" \
 	verify bad-k256-newc.swu --key keys/k256.pub
-expect "RSA-PSS key restricted to SHA-512 refused when loaded" 3 \
+expect "RSA-PSS key restricted to SHA-512 refused when loaded" 2 \
 	"key keys/pss512.pub: cannot check SHA-256 signatures with it" \
 	verify good-rsa-newc.swu --key keys/pss512.pub --key keys/rsa.pub
-expect "key file missing" 3 "key nokey.pub: cannot open" verify good-rsa-newc.swu --key nokey.pub
-expect "key file not a key" 3 "not a PEM public key" verify good-rsa-newc.swu --key payload/a.bin
+expect "key file missing" 2 "key nokey.pub: cannot open" verify good-rsa-newc.swu --key nokey.pub
+expect "key file not a key" 2 "not a PEM public key" verify good-rsa-newc.swu --key payload/a.bin
 
 # ---- refused: limits ----
 expect "image over the size limit" 3 'image "dddd.bin" is 1004 bytes, more than the limit of 1003' \
@@ -251,26 +268,34 @@ fi
 # ---- URL: the same reader fed by the downloader (agent/fetch) ----
 # A throwaway HTTPS server on loopback, with a certificate made here.
 tls=$(mktemp -d)
-trap 'kill $server 2>/dev/null; rm -rf "$tls"' EXIT
+trap 'kill $server $plain 2>/dev/null; rm -rf "$tls"' EXIT
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tls"/srv.key \
 	-out "$tls"/srv.pem -days 2 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
 	>/dev/null 2>&1
-python3 -c '
+# serve [CERT KEY]: the fixtures over HTTPS (plain HTTP without a certificate)
+serve() {
+	exec python3 -c '
 import functools, http.server, ssl, sys
 class Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
 handler = functools.partial(Quiet, directory=".")
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(sys.argv[1], sys.argv[2])
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+if len(sys.argv) > 1:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 print(srv.server_address[1], flush=True)
 srv.serve_forever()
-' "$tls"/srv.pem "$tls"/srv.key >"$tls"/port &
+' "$@"
+}
+serve "$tls"/srv.pem "$tls"/srv.key >"$tls"/port &
 server=$!
-for _ in $(seq 50); do [ -s "$tls"/port ] && break; sleep 0.1; done
+serve >"$tls"/plainport &
+plain=$!
+for _ in $(seq 50); do [ -s "$tls"/port ] && [ -s "$tls"/plainport ] && break; sleep 0.1; done
 url=https://127.0.0.1:$(cat "$tls"/port)
+plainurl=http://127.0.0.1:$(cat "$tls"/plainport)
 expect "URL verified" 0 "$url/good-signer-crc.swu: OK: version 1.2.0, 4 images, CMS" \
 	verify "$url/good-signer-crc.swu" "${CA[@]}" --tls-ca "$tls"/srv.pem
 expect "URL inspected" 0 "sha256    " inspect "$url/swugen-rsa.swu" --tls-ca "$tls"/srv.pem
@@ -281,6 +306,42 @@ expect "URL over the bundle size limit" 3 "more than the size limit of 4 KiB" \
 expect "URL not found" 1 "HTTP 404" verify "$url/nothere.swu" --key keys/rsa.pub --tls-ca "$tls"/srv.pem
 expect "URL with an untrusted server" 1 "not signed by a trusted CA" \
 	verify "$url/good-rsa-newc.swu" --key keys/rsa.pub
+# a URL's user name, password and query (a presigned token) are never shown
+secret=$(printf '%s' "$url" | sed 's#https://#https://fw:hunter2@#')
+hidden "URL password not shown by verify" hunter2 \
+	verify "$secret/good-signer-crc.swu?token=s3cr3t" "${CA[@]}" --tls-ca "$tls"/srv.pem
+hidden "URL token not shown by verify" s3cr3t \
+	verify "$secret/good-signer-crc.swu?token=s3cr3t" "${CA[@]}" --tls-ca "$tls"/srv.pem
+expect "URL shown redacted by verify" 0 "$url/good-signer-crc.swu?...: OK" \
+	verify "$secret/good-signer-crc.swu?token=s3cr3t" "${CA[@]}" --tls-ca "$tls"/srv.pem
+hidden "URL password not shown by inspect" hunter2 \
+	inspect "$secret/swugen-rsa.swu?token=s3cr3t" --tls-ca "$tls"/srv.pem
+hidden "URL token not shown by inspect" s3cr3t \
+	inspect "$secret/swugen-rsa.swu?token=s3cr3t" --tls-ca "$tls"/srv.pem
+expect "URL shown redacted by inspect" 0 "bundle:       $url/swugen-rsa.swu?..." \
+	inspect "$secret/swugen-rsa.swu?token=s3cr3t" --tls-ca "$tls"/srv.pem
+hidden "URL password not shown by inspect --json" hunter2 \
+	inspect "$secret/swugen-rsa.swu?token=s3cr3t" --json --tls-ca "$tls"/srv.pem
+hidden "URL token not shown by inspect --json" s3cr3t \
+	inspect "$secret/swugen-rsa.swu?token=s3cr3t" --json --tls-ca "$tls"/srv.pem
+expect "URL with a tampered image, redacted" 3 "$url/bad-flipimage-rsa-newc.swu?...: image" \
+	verify "$secret/bad-flipimage-rsa-newc.swu?token=s3cr3t" --key keys/rsa.pub \
+	--tls-ca "$tls"/srv.pem
+# the TLS options of mcu-ota fetch
+expect "plain http refused" 2 "--allow-http" verify "$plainurl/good-rsa-newc.swu" --key keys/rsa.pub
+expect "plain http with --allow-http" 0 "OK: version 1.2.0" \
+	verify "$plainurl/good-rsa-newc.swu" --key keys/rsa.pub --allow-http
+expect "client certificate given" 0 "OK" verify "$url/good-rsa-newc.swu" --key keys/rsa.pub \
+	--tls-ca "$tls"/srv.pem --client-cert "$tls"/srv.pem --client-key "$tls"/srv.key
+expect "unreadable client certificate" 2 "cannot read the client certificate" \
+	verify "$url/good-rsa-newc.swu" --key keys/rsa.pub --tls-ca "$tls"/srv.pem \
+	--client-cert nothere.pem
+expect "client key without certificate" 2 "--client-key needs --client-cert" \
+	verify "$url/good-rsa-newc.swu" --key keys/rsa.pub --client-key "$tls"/srv.key
+expect "no proxy" 0 "OK" verify "$url/good-rsa-newc.swu" --key keys/rsa.pub \
+	--tls-ca "$tls"/srv.pem --proxy ""
+expect "unreadable TLS CA" 2 "cannot read the CA file" \
+	verify "$url/good-rsa-newc.swu" --key keys/rsa.pub --tls-ca nothere.pem
 
 # ---- command line ----
 expect "bundle --help" 0 "Usage: mcu-ota bundle inspect" "$m" bundle --help
