@@ -26,8 +26,8 @@
 struct response {
 	long status;
 	bool has_length, has_range, has_location;
-	uint64_t length;                   /* Content-Length */
-	uint64_t range_start, range_total; /* Content-Range; total 0 when "*" */
+	uint64_t length;                              /* Content-Length */
+	uint64_t range_start, range_end, range_total; /* Content-Range; total 0 when "*" */
 	char etag[FETCH_MAX_VALIDATOR];
 	char last_modified[FETCH_MAX_VALIDATOR];
 	char retry_after[64];
@@ -35,11 +35,12 @@ struct response {
 
 enum stop {
 	STOP_NONE,
-	STOP_TOO_BIG,   /* content length or bytes over the cap */
-	STOP_CHANGED,   /* 206 of another version, or a range we did not ask for */
-	STOP_SINK,      /* the sink or reset refused */
-	STOP_RESTARTS,  /* changed more often than max_restarts (or no reset) */
-	STOP_ERROR_BODY /* enough of an error page */
+	STOP_TOO_BIG,      /* content length or bytes over the cap */
+	STOP_CHANGED,      /* 206 of another version, or a range we did not ask for */
+	STOP_SINK,         /* the sink or reset refused */
+	STOP_RESTARTS,     /* changed more often than max_restarts (or no reset) */
+	STOP_NO_VALIDATOR, /* cannot resume safely and cannot start over (no reset) */
+	STOP_ERROR_BODY    /* enough of an error page */
 };
 
 struct job {
@@ -148,7 +149,8 @@ static void parse_content_range(struct response *r, const char *v, size_t n)
 	size_t slash = a;
 	while (slash < n && v[slash] != '/')
 		slash++;
-	if (a == n || slash == n || !parse_u64(v, a, &r->range_start))
+	if (a == n || slash == n || !parse_u64(v, a, &r->range_start) ||
+	    !parse_u64(v + a + 1, slash - a - 1, &r->range_end) || r->range_end < r->range_start)
 		return;
 	r->range_total = 0;
 	if (!(slash + 2 == n && v[slash + 1] == '*') &&
@@ -157,9 +159,16 @@ static void parse_content_range(struct response *r, const char *v, size_t n)
 	r->has_range = true;
 }
 
-static int sink_reset(struct job *j, const char *why)
+/* Forget what the sink holds. counted: a change on the server, of which at
+ * most max_restarts are taken; else a start over that every retry may need
+ * (nothing to resume from safely), bounded by the attempts. */
+static int sink_reset(struct job *j, const char *why, bool counted)
 {
-	if (!j->o->reset || j->res->restarts >= j->max_restarts) {
+	if (!j->o->reset) {
+		j->stop = counted ? STOP_RESTARTS : STOP_NO_VALIDATOR;
+		return -1;
+	}
+	if (counted && j->res->restarts >= j->max_restarts) {
 		j->stop = STOP_RESTARTS;
 		return -1;
 	}
@@ -192,10 +201,17 @@ static int headers_done(struct job *j)
 		bool etag_differs = j->etag[0] && strcmp(j->etag, r->etag) != 0;
 		bool date_differs = !j->etag[0] && j->last_modified[0] &&
 		                    strcmp(j->last_modified, r->last_modified) != 0;
-		if (!r->has_range || r->range_start != j->offset || etag_differs || date_differs) {
-			log_debug("fetch %s: 206 for another version or range (start %" PRIu64
-			          ", want %" PRIu64 ")",
-			          j->url, r->range_start, j->offset);
+		/* we asked for "offset-": the rest, to the end of the same size */
+		bool range_differs =
+		    !r->has_range || r->range_start != j->offset ||
+		    (r->range_total && r->range_end != r->range_total - 1) ||
+		    (j->total && r->range_total != j->total) ||
+		    (r->has_length && r->length != r->range_end - r->range_start + 1);
+		if (range_differs || etag_differs || date_differs) {
+			log_debug("fetch %s: 206 for another version or range (%" PRIu64 "-%" PRIu64
+			          "/%" PRIu64 ", want %" PRIu64 "-/%" PRIu64 ")",
+			          j->url, r->range_start, r->range_end, r->range_total, j->offset,
+			          j->total);
 			j->stop = STOP_CHANGED;
 			return -1;
 		}
@@ -207,8 +223,10 @@ static int headers_done(struct job *j)
 			bool changed = (j->etag[0] && strcmp(j->etag, r->etag) != 0) ||
 			               (j->last_modified[0] &&
 			                strcmp(j->last_modified, r->last_modified) != 0);
-			if (sink_reset(j, changed ? "the file changed on the server"
-			                          : "the server ignored the range request") < 0)
+			if (sink_reset(j,
+			               changed ? "the file changed on the server"
+			                       : "the server ignored the range request",
+			               true) < 0)
 				return -1;
 		}
 		snprintf(j->etag, sizeof(j->etag), "%s", r->etag);
@@ -512,6 +530,14 @@ static enum verdict classify(struct job *j, CURL *c, CURLcode rc, const char *cu
 			    "%s: the file changed on the server %u times during the download: "
 			    "try again once the server's copy stays the same",
 			    j->url, j->res->restarts + 1);
+		return FINAL;
+	case STOP_NO_VALIDATOR:
+		*code = -ESTALE;
+		j->res->error = FETCH_ERR_CHANGED;
+		set_error(err, errlen,
+		          "%s: the download was interrupted and the server sent no ETag or "
+		          "Last-Modified that would make resuming it safe: try again",
+		          j->url);
 		return FINAL;
 	case STOP_CHANGED:
 		*code = -ESTALE;
@@ -913,18 +939,25 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 		_cleanup_(cleanup_slist) struct curl_slist *headers = NULL;
 		char range[48], line[FETCH_MAX_VALIDATOR + 32];
 		bool ok = true;
+		/* If-Range: a changed file comes back whole (200). Without a
+		 * validator nothing ties the bytes held to what the server has
+		 * now: a Range request could splice two files, so start over. */
+		const char *validator = NULL;
+		if (j.etag[0] && strncmp(j.etag, "W/", 2) != 0)
+			validator = j.etag;
+		else if (j.last_modified[0])
+			validator = j.last_modified;
+		if (j.offset && !validator &&
+		    sink_reset(&j, "no ETag or Last-Modified to resume with", false) < 0) {
+			int code = 0;
+			classify(&j, c, CURLE_OK, "", false, &code, err, errlen);
+			res->size = j.offset;
+			return code;
+		}
 		if (j.offset) {
 			snprintf(range, sizeof(range), "%" PRIu64 "-", j.offset);
-			/* If-Range: a changed file comes back whole (200) */
-			const char *validator = NULL;
-			if (j.etag[0] && strncmp(j.etag, "W/", 2) != 0)
-				validator = j.etag;
-			else if (j.last_modified[0])
-				validator = j.last_modified;
-			if (validator) {
-				snprintf(line, sizeof(line), "If-Range: %s", validator);
-				ok = (headers = curl_slist_append(headers, line)) != NULL;
-			}
+			snprintf(line, sizeof(line), "If-Range: %s", validator);
+			ok = (headers = curl_slist_append(headers, line)) != NULL;
 		} else {
 			if (o->if_none_match && ok) {
 				snprintf(line, sizeof(line), "If-None-Match: %s", o->if_none_match);
@@ -992,7 +1025,8 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 		}
 		if (v == RESTART) {
 			/* another version of the file: start over at once */
-			if (j.offset && sink_reset(&j, "the file changed on the server") < 0) {
+			if (j.offset &&
+			    sink_reset(&j, "the file changed on the server", true) < 0) {
 				classify(&j, c, rc, curl_msg, false, &code, err, errlen);
 				res->size = j.offset;
 				return code;

@@ -26,6 +26,11 @@ Faults (params in the query; n = bytes, k = count):
                 is cut at n; later requests ignore If-Range (206 of the new one)
   etagifrange   the same, but If-Range is honoured (200 with the new content)
   norange       Range is ignored (always 200); the first response is cut at n
+  novalidator   no ETag, no Last-Modified, and the content changes after the first
+                request, which is cut at n: resuming it would splice two files
+  badrange      the first response is cut at n; later 206s carry a Content-Range that
+                does not match the body: bad=end (one byte short) or bad=total (one
+                byte more than the file)
   redirect      302 to `to` (a full URL)
 The "new" content of etag* is the file with every byte inverted.
 Plain HTTP on a second port serves the same URLs (for --allow-http tests).
@@ -160,7 +165,7 @@ class Handler(socketserver.BaseRequestHandler):
             return
         mtime = int(os.stat(path).st_mtime)
         etag = '"%s"' % hashlib.sha256(data).hexdigest()[:16]
-        if fault in ("etag", "etagifrange") and self.count > 1:
+        if fault in ("etag", "etagifrange", "novalidator") and self.count > 1:
             data = bytes(b ^ 0xFF for b in data)
             etag = '"%s"' % hashlib.sha256(data).hexdigest()[:16]
             mtime += 3600
@@ -211,6 +216,8 @@ class Handler(socketserver.BaseRequestHandler):
         fields = [("ETag", etag), ("Last-Modified", last_modified),
                   ("Accept-Ranges", "bytes" if fault != "norange" else "none"),
                   ("Content-Type", "application/octet-stream")]
+        if fault == "novalidator":
+            fields = fields[2:]
         if start is not None and start >= len(data):
             self.head(416, "Range Not Satisfiable",
                       [("Content-Range", "bytes */%d" % len(data)), ("Content-Length", "0")])
@@ -219,7 +226,13 @@ class Handler(socketserver.BaseRequestHandler):
         if start is not None:
             payload = data[start:]
             status = 206
-            fields.append(("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data))))
+            end, total = len(data) - 1, len(data)
+            if fault == "badrange":
+                if q.get("bad") == "end":
+                    end -= 1
+                else:
+                    total += 1
+            fields.append(("Content-Range", "bytes %d-%d/%d" % (start, end, total)))
         else:
             payload = data
             status = 200
@@ -231,7 +244,8 @@ class Handler(socketserver.BaseRequestHandler):
             return
 
         cut_now = (fault == "cut" and first) or \
-            (fault in ("etag", "etagifrange", "norange") and self.count == 1)
+            (fault in ("etag", "etagifrange", "norange", "novalidator", "badrange")
+             and self.count == 1)
         if cut_now:
             sent = self.body(payload, n)
             self.log(status, start, sent, if_range)

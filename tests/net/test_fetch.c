@@ -887,6 +887,49 @@ static void test_change_without_reset_callback_fails(void)
 	CHECK_CONTAINS(err, "try again");
 }
 
+/* Without a strong ETag or a Last-Modified date nothing ties the bytes
+ * held to what the server sends now: a Range request could splice the old
+ * file's start to a new file's end. The download starts over instead. */
+static void test_no_validator_starts_over_instead_of_resuming(void)
+{
+	struct sink s;
+	struct fetch_options o = opts(&s);
+	CHECK_INT(
+	    run(url("https://127.0.0.1", "NET_FAULT", "/s/nov/novalidator/mid.bin?n=300000"), &o),
+	    0);
+	CHECK(same_as_file(&s, "www/mid.bin", true)); /* the new file, whole, not spliced */
+	CHECK_INT(res.restarts, 1);
+	CHECK_INT(s.resets, 1);
+	struct served v = served("nov", 2);
+	CHECK_INT(v.n, 2);
+	CHECK_INT(v.start[1], -1); /* no Range request */
+	CHECK_INT(v.status[1], 200);
+}
+
+/* A 206 must be the rest of what is held: its Content-Range ends at the
+ * end of the file and names the size the first response declared. */
+static void test_206_with_the_wrong_content_range_starts_over(void)
+{
+	static const char *const bad[] = {"end", "total"};
+	for (int i = 0; i < 2; i++) {
+		struct sink s;
+		struct fetch_options o = opts(&s);
+		char id[32];
+		snprintf(id, sizeof(id), "br%s", bad[i]);
+		CHECK_INT(run(url("https://127.0.0.1", "NET_FAULT",
+		                  "/s/%s/badrange/mid.bin?n=300000&bad=%s", id, bad[i]),
+		              &o),
+		          0);
+		CHECK(same_as_file(&s, "www/mid.bin", false));
+		CHECK_INT(res.restarts, 1);
+		struct served v = served(id, 3);
+		CHECK_INT(v.n, 3);
+		CHECK_INT(v.status[1], 206); /* refused ... */
+		CHECK_INT(v.start[2], -1);   /* ... and the whole file asked for again */
+		CHECK_INT(v.status[2], 200);
+	}
+}
+
 /* ---- the sink decides ---- */
 
 static void test_sink_error_stops_at_once_with_its_message(void)
@@ -960,4 +1003,6 @@ TEST_MAIN(
     TEST(test_changed_etag_on_resume_starts_over),
     TEST(test_changed_etag_with_if_range_sends_the_new_file),
     TEST(test_server_ignoring_range_starts_over), TEST(test_change_without_reset_callback_fails),
+    TEST(test_no_validator_starts_over_instead_of_resuming),
+    TEST(test_206_with_the_wrong_content_range_starts_over),
     TEST(test_sink_error_stops_at_once_with_its_message), TEST(test_cancel_flag_stops_the_download))
