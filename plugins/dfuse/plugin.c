@@ -51,11 +51,16 @@ static int map_usb_error(int r)
 }
 
 /* A device that drops off the bus fails the transfer in flight with an I/O
- * error; the kernel tells "no device" only a moment later. Ask a few times,
- * briefly, whether it is still there, so the user hears that it left. */
+ * error; the kernel's hub thread tells "no device" only later (seen at over
+ * 200 ms in a busy guest). Ask, for up to GONE_PROBE_MS, whether it is still
+ * there, so the user hears that it left. */
+#define GONE_PROBE_MS 1500
+
 static int io_error_or_gone(struct dfuse_handle *u)
 {
-	for (int attempt = 0; attempt < 10; attempt++) {
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
 		uint8_t state;
 		int r = libusb_control_transfer(u->h, 0xA1, 5 /* DFU GETSTATE */, 0,
 		                                u->dev.interface, &state, 1, 100);
@@ -63,9 +68,13 @@ static int io_error_or_gone(struct dfuse_handle *u)
 			return -ENODEV;
 		if (r >= 0)
 			return -EIO; /* still there: a real transfer error */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long ms =
+		    (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (ms >= GONE_PROBE_MS)
+			return -EIO;
 		nanosleep(&(struct timespec){.tv_nsec = 20 * 1000000}, NULL);
 	}
-	return -EIO;
 }
 
 static int usb_control(void *ctx, uint8_t type, uint8_t req, uint16_t value, uint16_t index,
