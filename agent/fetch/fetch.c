@@ -240,6 +240,16 @@ static int headers_done(struct job *j)
 		j->stop = STOP_TOO_BIG;
 		return -1;
 	}
+	if (r->status != 206 && j->o->content) {
+		j->sink_err[0] = '\0';
+		int rc = j->o->content(j->o->ctx, j->etag, j->last_modified, j->total, j->sink_err,
+		                       sizeof(j->sink_err));
+		if (rc < 0) {
+			j->stop = STOP_SINK;
+			j->sink_rc = rc;
+			return -1;
+		}
+	}
 	j->deliver = true;
 	if (j->o->progress)
 		j->o->progress(j->o->ctx, j->offset, j->total);
@@ -899,6 +909,13 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 		else
 			set_error(err, errlen, "%s: not an https:// URL", j.url);
 		return -EINVAL;
+	}
+	if (o->resume_offset) {
+		j.offset = o->resume_offset;
+		j.total = o->resume_total;
+		snprintf(j.etag, sizeof(j.etag), "%s", o->resume_etag ? o->resume_etag : "");
+		snprintf(j.last_modified, sizeof(j.last_modified), "%s",
+		         o->resume_last_modified ? o->resume_last_modified : "");
 	}
 	int r;
 	if ((r = check_readable("CA file", o->ca_file, j.url, err, errlen)) < 0 ||

@@ -2,10 +2,12 @@
  *
  * fetch_url() pushes the body of one URL, in order, into a sink callback; it
  * never keeps the body itself. An interrupted transfer is resumed with a
- * Range request from the bytes the sink already accepted; when the server's
- * ETag or Last-Modified changed, or it answers a Range request with the whole
- * body (200), the sink is told to start over (reset callback) and receives
- * the body again from byte 0. Network errors, 5xx, 408 and 429 are retried
+ * Range request (and If-Range) from the bytes the sink already accepted;
+ * when the server's ETag or Last-Modified changed, it answers a Range
+ * request with the whole body (200) or with a Content-Range that is not the
+ * rest of the same file, or it sent no validator that would make resuming
+ * safe, the sink is told to start over (reset callback) and receives the
+ * body again from byte 0. Network errors, 5xx, 408 and 429 are retried
  * with exponential backoff and jitter (Retry-After honoured, capped); other
  * 4xx are final. TLS peer and host verification are always on.
  *
@@ -31,6 +33,13 @@ typedef int (*fetch_sink_fn)(void *ctx, const uint8_t *data, size_t len, char *e
  * a negative code to stop (passed back like a sink error). When no reset
  * callback is given, fetch_url() fails instead of starting over. */
 typedef int (*fetch_reset_fn)(void *ctx, char *err, size_t errlen);
+/* The body about to be delivered from byte 0 is identified by a response's
+ * headers: its validators ("" when the server sent none) and size (0 when
+ * not declared). For a caller that keeps what it receives so that it can
+ * resume another time (struct fetch_options' resume_*). Return 0, or a
+ * negative code (and a message) to stop, passed back like a sink error. */
+typedef int (*fetch_content_fn)(void *ctx, const char *etag, const char *last_modified,
+                                uint64_t total, char *err, size_t errlen);
 /* done: body bytes the sink holds now; total: the whole body's size, 0 when
  * the server did not say. Called after each sink call and on every reset. */
 typedef void (*fetch_progress_fn)(void *ctx, uint64_t done, uint64_t total);
@@ -82,12 +91,25 @@ struct fetch_options {
 	const char *if_none_match;
 	const char *if_modified_since;
 
+	/* Resume: the sink already holds the first resume_offset bytes of the
+	 * body, received earlier (a download kept on disk) with these
+	 * validators and this total size (0: unknown). The first request asks
+	 * for the rest (Range, If-Range); a server that sends the whole body
+	 * instead (it changed) gets the sink reset. Without a strong ETag or a
+	 * Last-Modified date nothing ties those bytes to the server's: the
+	 * sink is reset before the first request. */
+	uint64_t resume_offset;
+	const char *resume_etag;
+	const char *resume_last_modified;
+	uint64_t resume_total;
+
 	const char *user_agent; /* NULL: "mcu-ota" */
 
 	fetch_sink_fn sink; /* required */
 	fetch_reset_fn reset;
 	fetch_progress_fn progress;
-	void *ctx; /* passed to sink, reset and progress */
+	fetch_content_fn content;
+	void *ctx; /* passed to sink, reset, progress and content */
 
 	/* When it becomes non-zero (a signal handler), the fetch stops soon,
 	 * also during a backoff wait, with -ECANCELED. */

@@ -930,6 +930,107 @@ static void test_206_with_the_wrong_content_range_starts_over(void)
 	}
 }
 
+/* ---- resuming what an earlier run kept ---- */
+
+struct content_log {
+	unsigned calls;
+	char etag[FETCH_MAX_VALIDATOR];
+	uint64_t total;
+};
+static struct content_log content_log;
+
+static int on_content(void *ctx, const char *etag, const char *last_modified, uint64_t total,
+                      char *e, size_t elen)
+{
+	(void)ctx, (void)last_modified, (void)e, (void)elen;
+	content_log.calls++;
+	snprintf(content_log.etag, sizeof(content_log.etag), "%s", etag);
+	content_log.total = total;
+	return 0;
+}
+
+/* The sink holds the first n bytes of mid.bin, as a file kept on disk would. */
+static void hold_start_of_mid(struct sink *s, size_t n)
+{
+	size_t len;
+	uint8_t *whole = read_file("www/mid.bin", &len);
+	memcpy(s->data, whole, n);
+	s->len = n;
+	free(whole);
+}
+
+static void test_resume_continues_bytes_held_from_an_earlier_run(void)
+{
+	struct sink s;
+	struct fetch_options o = opts(&s);
+	char etag[FETCH_MAX_VALIDATOR], date[FETCH_MAX_VALIDATOR];
+
+	/* the earlier run: the content callback names what the body is */
+	content_log = (struct content_log){0};
+	o.content = on_content;
+	CHECK_INT(run(url("https://127.0.0.1", "NET_FAULT", "/s/rs0/ok/mid.bin"), &o), 0);
+	CHECK_INT(content_log.calls, 1);
+	CHECK_STR(content_log.etag, res.etag);
+	CHECK_INT(content_log.total, 1048576);
+	snprintf(etag, sizeof(etag), "%s", res.etag);
+	snprintf(date, sizeof(date), "%s", res.last_modified);
+
+	/* resumed with its ETag: only the rest is sent */
+	o = opts(&s);
+	content_log = (struct content_log){0};
+	o.content = on_content;
+	hold_start_of_mid(&s, 300000);
+	o.resume_offset = 300000;
+	o.resume_etag = etag;
+	o.resume_total = 1048576;
+	CHECK_INT(run(url("https://127.0.0.1", "NET_FAULT", "/s/rs1/ok/mid.bin"), &o), 0);
+	CHECK(same_as_file(&s, "www/mid.bin", false));
+	CHECK_INT(s.resets, 0);
+	CHECK_INT(content_log.calls, 0); /* a 206: the same body goes on */
+	CHECK_INT(res.size, 1048576);
+	CHECK_INT(res.transferred, 1048576 - 300000);
+	struct served v = served("rs1", 1);
+	CHECK_INT(v.n, 1);
+	CHECK_INT(v.status[0], 206);
+	CHECK_INT(v.start[0], 300000);
+	CHECK_STR(v.if_range[0], etag);
+
+	/* ... or with its Last-Modified date alone */
+	o = opts(&s);
+	hold_start_of_mid(&s, 500000);
+	o.resume_offset = 500000;
+	o.resume_last_modified = date;
+	CHECK_INT(run(url("https://127.0.0.1", "NET_FAULT", "/s/rs2/ok/mid.bin"), &o), 0);
+	CHECK(same_as_file(&s, "www/mid.bin", false));
+	CHECK_INT(served("rs2", 1).start[0], 500000);
+
+	/* another ETag: the server sends the whole file, the sink starts over */
+	o = opts(&s);
+	content_log = (struct content_log){0};
+	o.content = on_content;
+	hold_start_of_mid(&s, 300000);
+	o.resume_offset = 300000;
+	o.resume_etag = "\"not-the-same\"";
+	CHECK_INT(run(url("https://127.0.0.1", "NET_FAULT", "/s/rs3/ok/mid.bin"), &o), 0);
+	CHECK(same_as_file(&s, "www/mid.bin", false));
+	CHECK_INT(s.resets, 1);
+	CHECK_INT(content_log.calls, 1);
+	v = served("rs3", 1);
+	CHECK_INT(v.n, 1);
+	CHECK_INT(v.status[0], 200);
+
+	/* no validator at all: nothing to resume from safely */
+	o = opts(&s);
+	hold_start_of_mid(&s, 300000);
+	o.resume_offset = 300000;
+	CHECK_INT(run(url("https://127.0.0.1", "NET_FAULT", "/s/rs4/ok/mid.bin"), &o), 0);
+	CHECK(same_as_file(&s, "www/mid.bin", false));
+	CHECK_INT(s.resets, 1);
+	v = served("rs4", 1);
+	CHECK_INT(v.start[0], -1);
+	CHECK_INT(v.status[0], 200);
+}
+
 /* ---- the sink decides ---- */
 
 static void test_sink_error_stops_at_once_with_its_message(void)
@@ -1005,4 +1106,5 @@ TEST_MAIN(
     TEST(test_server_ignoring_range_starts_over), TEST(test_change_without_reset_callback_fails),
     TEST(test_no_validator_starts_over_instead_of_resuming),
     TEST(test_206_with_the_wrong_content_range_starts_over),
+    TEST(test_resume_continues_bytes_held_from_an_earlier_run),
     TEST(test_sink_error_stops_at_once_with_its_message), TEST(test_cancel_flag_stops_the_download))
