@@ -31,7 +31,7 @@ out=$work/out.swu
 run() {
 	local name=$1 want=$2 text=$3
 	shift 3
-	rm -f "$out" "$out.part"
+	rm -f "$out" "$out.part" "$out.part.meta"
 	"$bin" fetch "$@" >"$work/stdout" 2>"$work/stderr"
 	local got=$?
 	local msg
@@ -45,8 +45,8 @@ run() {
 		echo "FAIL $name: output lacks \"$text\"" >&2
 		ok=0
 	fi
-	if [ -e "$out.part" ]; then
-		echo "FAIL $name: $out.part left behind" >&2
+	if [ -e "$out.part" ] || [ -e "$out.part.meta" ]; then
+		echo "FAIL $name: $out.part or its .meta left behind" >&2
 		ok=0
 	fi
 	if [ "$want" = 0 ] && [ "$name" != help ] && ! cmp -s "$out" "$www/good.swu"; then
@@ -102,6 +102,10 @@ run mtls_with_certificate 0 "verified" "$good/mtls/good.swu" -o "$out" --key "$k
 	--client-cert "$pki/client.pem" --client-key "$pki/client.key"
 run size_cap 3 "more than the size limit of 100 KiB" \
 	"$good/good.swu" -o "$out" --key "$key" "${tls[@]}" --max-size 100K
+run image_count_limit 3 "2 images, more than the limit of 1" \
+	"$good/good.swu" -o "$out" --key "$key" "${tls[@]}" --max-images 1
+run description_size_limit 3 "more than the limit of 100" \
+	"$good/good.swu" -o "$out" --key "$key" "${tls[@]}" --max-description 100
 run proxy 0 "verified" "$good/good.swu" -o "$out" --key "$key" "${tls[@]}" \
 	--proxy "http://127.0.0.1:$NET_PROXY"
 run cut_connection_resumes 0 "resumed" \
@@ -159,26 +163,181 @@ else
 	failed=$((failed + 1))
 fi
 
-# interrupted (SIGTERM) in the middle: nothing at FILE, no FILE.part
-rm -f "$out" "$out.part"
-"$bin" fetch "$good/good.swu" -o "$out" --key "$key" "${tls[@]}" --limit-rate 40K \
-	>/dev/null 2>"$work/stderr" &
-pid=$!
-for _ in $(seq 50); do
-	[ -s "$out.part" ] && break
-	sleep 0.1
-done
-kill -TERM "$pid"
-wait "$pid"
+# verdict NAME CONDITION_STATUS DETAILS: count a check done by hand
+verdict() {
+	if [ "$2" = 0 ]; then
+		echo "ok   $1"
+		passed=$((passed + 1))
+	else
+		echo "FAIL $1: $3" >&2
+		failed=$((failed + 1))
+	fi
+}
+access=$NET_DIR/nginx/logs/access.log
+# last_request PATH: nginx's log line (status "range" bytes uri) of the last request for PATH
+last_request() { grep " $1\$" "$access" | tail -n 1; }
+# interrupt URL [fetch options]: start a slow fetch into $out, stop it with
+# SIGTERM once FILE.part has some bytes; leaves the exit code in $rc
+interrupt() {
+	local u=$1
+	shift
+	rm -f "$out" "$out.part" "$out.part.meta"
+	"$bin" fetch "$u" -o "$out" --key "$key" "${tls[@]}" --limit-rate 40K "$@" \
+		>/dev/null 2>"$work/stderr" &
+	local pid=$!
+	for _ in $(seq 100); do
+		[ "$(stat -c %s "$out.part" 2>/dev/null || echo 0)" -gt 20000 ] && break
+		sleep 0.05
+	done
+	partmode=$(stat -c %a "$out.part" 2>/dev/null)
+	kill -TERM "$pid"
+	wait "$pid"
+	rc=$?
+}
+
+# interrupted (SIGTERM) in the middle: nothing at FILE; FILE.part (mode 0600)
+# and its .meta stay for the next run
+interrupt "$good/good.swu"
+ok=0
+[ "$rc" != 0 ] && [ ! -e "$out" ] && [ -s "$out.part" ] && [ -s "$out.part.meta" ] &&
+	[ "$partmode" = 600 ] && grep -q "canceled" "$work/stderr" &&
+	grep -q "run the same command again to resume" "$work/stderr" || ok=1
+verdict interrupted_download_keeps_the_part "$ok" \
+	"exit $rc, mode $partmode, files: $(ls "$work" | tr '\n' ' ') $(cat "$work/stderr")"
+# the .meta names the URL by its digest only
+verdict part_meta_has_no_url "$(grep -qF 127.0.0.1 "$out.part.meta" && echo 1 || echo 0)" \
+	"$(cat "$out.part.meta")"
+
+# the next run checks FILE.part again and asks only for the rest
+held=$(stat -c %s "$out.part")
+"$bin" fetch "$good/good.swu" -o "$out" --key "$key" "${tls[@]}" >"$work/stdout" 2>"$work/stderr"
 rc=$?
-if [ "$rc" != 0 ] && [ ! -e "$out" ] && [ ! -e "$out.part" ] && grep -q "canceled" "$work/stderr"; then
-	echo "ok   interrupted_download_leaves_nothing"
-	passed=$((passed + 1))
-else
-	echo "FAIL interrupted_download_leaves_nothing: exit $rc, files: $(ls "$work")" >&2
-	cat "$work/stderr" >&2
-	failed=$((failed + 1))
-fi
+ok=0
+[ "$rc" = 0 ] && cmp -s "$out" "$www/good.swu" && [ ! -e "$out.part" ] &&
+	[ ! -e "$out.part.meta" ] && grep -q "resumed from byte $held" "$work/stdout" &&
+	[ "$(stat -c %a "$out")" = 644 ] || ok=1
+verdict second_run_resumes_the_part "$ok" "exit $rc: $(cat "$work/stdout" "$work/stderr")"
+want="206 \"bytes=$held-\""
+verdict second_run_asks_for_the_rest_only \
+	"$([[ "$(last_request /good.swu)" == "$want"* ]] && echo 0 || echo 1)" \
+	"last request: $(last_request /good.swu), want $want"
+
+# killed outright (SIGKILL): the .meta was written before the first byte
+rm -f "$out" "$out.part" "$out.part.meta"
+"$bin" fetch "$good/good.swu" -o "$out" --key "$key" "${tls[@]}" --limit-rate 40K \
+	>/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 100); do
+	[ "$(stat -c %s "$out.part" 2>/dev/null || echo 0)" -gt 20000 ] && break
+	sleep 0.05
+done
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+"$bin" fetch "$good/good.swu" -o "$out" --key "$key" "${tls[@]}" >"$work/stdout" 2>"$work/stderr"
+rc=$?
+ok=0
+[ "$rc" = 0 ] && cmp -s "$out" "$www/good.swu" && grep -q "resumed from byte" "$work/stdout" &&
+	[ ! -e "$out.part" ] || ok=1
+verdict killed_download_resumes "$ok" "exit $rc: $(cat "$work/stdout" "$work/stderr")"
+
+# the network gone past the retries: the part stays, the next run goes on
+rm -f "$out" "$out.part" "$out.part.meta"
+cutu="https://127.0.0.1:$NET_FAULT/s/cli-gone/cut/good.swu?n=100000"
+"$bin" fetch "$cutu" -o "$out" --key "$key" "${tls[@]}" --retries 0 >/dev/null 2>"$work/stderr"
+rc=$?
+ok=0
+[ "$rc" = 1 ] && [ ! -e "$out" ] && [ "$(stat -c %s "$out.part")" = 100000 ] || ok=1
+verdict network_gone_keeps_the_part "$ok" "exit $rc: $(cat "$work/stderr")"
+"$bin" fetch "$cutu" -o "$out" --key "$key" "${tls[@]}" >"$work/stdout" 2>"$work/stderr"
+rc=$?
+ok=0
+[ "$rc" = 0 ] && cmp -s "$out" "$www/good.swu" &&
+	awk 'NR == 2 && $2 == 206 && $3 == 100000 { f = 1 } END { exit !f }' \
+		"$NET_FAULT_LOG/cli-gone" || ok=1
+verdict network_gone_then_resumed "$ok" \
+	"exit $rc: $(cat "$work/stdout" "$work/stderr" "$NET_FAULT_LOG/cli-gone")"
+
+# a part that does not verify any more is not trusted: start over
+interrupt "$good/good.swu"
+printf '\x01' | dd of="$out.part" bs=1 seek=200 conv=notrunc status=none # in sw-description
+"$bin" fetch "$good/good.swu" -o "$out" --key "$key" "${tls[@]}" >"$work/stdout" 2>"$work/stderr"
+rc=$?
+ok=0
+[ "$rc" = 0 ] && cmp -s "$out" "$www/good.swu" && grep -q "does not verify" "$work/stderr" &&
+	[[ "$(last_request /good.swu)" == "200 \"-\""* ]] || ok=1
+verdict tampered_part_starts_over "$ok" \
+	"exit $rc: $(cat "$work/stdout" "$work/stderr"); last: $(last_request /good.swu)"
+
+# ... and a byte flipped inside an image the part cut in two is found only
+# when that image ends: one more try from byte 0
+interrupt "$good/good.swu"
+size=$(stat -c %s "$out.part")
+printf '\x01' | dd of="$out.part" bs=1 seek=$((size - 10)) conv=notrunc status=none
+"$bin" fetch "$good/good.swu" -o "$out" --key "$key" "${tls[@]}" >"$work/stdout" 2>"$work/stderr"
+rc=$?
+ok=0
+[ "$rc" = 0 ] && cmp -s "$out" "$www/good.swu" && grep -q "downloading it again" "$work/stderr" ||
+	ok=1
+verdict tampered_image_in_the_part_starts_over "$ok" "exit $rc: $(cat "$work/stdout" "$work/stderr")"
+
+# the file changed on the server since: its new ETag makes it start over
+cp "$www/good.swu" "$www/changing.swu"
+interrupt "$good/changing.swu" --key "$work/other.pub.pem"
+cp "$work/other.swu" "$www/changing.swu"
+"$bin" fetch "$good/changing.swu" -o "$out" --key "$key" --key "$work/other.pub.pem" "${tls[@]}" \
+	>"$work/stdout" 2>"$work/stderr"
+rc=$?
+ok=0
+[ "$rc" = 0 ] && cmp -s "$out" "$work/other.swu" && grep -q "restarted" "$work/stdout" || ok=1
+verdict changed_file_starts_over "$ok" "exit $rc: $(cat "$work/stdout" "$work/stderr")"
+
+# a part of another URL is not continued
+interrupt "$good/good.swu"
+"$bin" fetch "$good/good.swu?v=2" -o "$out" --key "$key" "${tls[@]}" >"$work/stdout" 2>"$work/stderr"
+rc=$?
+ok=0
+[ "$rc" = 0 ] && cmp -s "$out" "$www/good.swu" && grep -q "another URL" "$work/stderr" ||
+	ok=1
+verdict part_of_another_url_starts_over "$ok" "exit $rc: $(cat "$work/stdout" "$work/stderr")"
+
+# FILE.part is never written through a link: a hard link or a symbolic link
+# at FILE.part is replaced, the file it points to stays as it was
+rm -f "$out" "$out.part" "$out.part.meta"
+echo "someone else's file" >"$work/victim"
+ln "$work/victim" "$out.part"
+"$bin" fetch "$good/good.swu" -o "$out" --key "$key" "${tls[@]}" >/dev/null 2>"$work/stderr"
+rc=$?
+ok=0
+[ "$rc" = 0 ] && [ "$(cat "$work/victim")" = "someone else's file" ] &&
+	cmp -s "$out" "$www/good.swu" || ok=1
+verdict hard_link_at_part_is_not_written_through "$ok" "exit $rc: $(cat "$work/stderr")"
+rm -f "$out"
+ln -s "$work/victim" "$out.part"
+"$bin" fetch "$good/good.swu" -o "$out" --key "$key" "${tls[@]}" >/dev/null 2>"$work/stderr"
+rc=$?
+ok=0
+[ "$rc" = 0 ] && [ "$(cat "$work/victim")" = "someone else's file" ] &&
+	cmp -s "$out" "$www/good.swu" || ok=1
+verdict symlink_at_part_is_not_followed "$ok" "exit $rc: $(cat "$work/stderr")"
+
+# two runs for the same FILE: the second one stops, the first one is not disturbed
+rm -f "$out" "$out.part" "$out.part.meta"
+"$bin" fetch "$good/good.swu" -o "$out" --key "$key" "${tls[@]}" --limit-rate 150K \
+	>/dev/null 2>"$work/stderr.a" &
+pid=$!
+for _ in $(seq 100); do
+	[ -s "$out.part" ] && break
+	sleep 0.05
+done
+"$bin" fetch "$good/good.swu" -o "$out" --key "$key" "${tls[@]}" >/dev/null 2>"$work/stderr.b"
+rc_b=$?
+wait "$pid"
+rc_a=$?
+ok=0
+[ "$rc_b" = 1 ] && grep -q "being written by another mcu-ota fetch" "$work/stderr.b" &&
+	[ "$rc_a" = 0 ] && cmp -s "$out" "$www/good.swu" || ok=1
+verdict second_run_does_not_clobber_the_first "$ok" \
+	"exits $rc_a and $rc_b: $(cat "$work/stderr.a" "$work/stderr.b")"
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
