@@ -590,7 +590,7 @@ static void test_dir_sink(void)
 
 static void write_text(const char *dir, const char *name, const char *text)
 {
-	char path[1024];
+	char path[2048];
 	FILE *f;
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	f = fopen(path, "w");
@@ -603,7 +603,7 @@ static void write_text(const char *dir, const char *name, const char *text)
 
 static bool file_is(const char *dir, const char *name, const uint8_t *data, size_t len)
 {
-	char path[1024];
+	char path[2048];
 	uint8_t buf[4096];
 	ssize_t n;
 	int fd;
