@@ -784,7 +784,9 @@ static void test_body_longer_than_declared_is_cut_at_the_declared_size(void)
 	    0);
 	CHECK(same_as_file(&s, "www/small.bin", false));
 	CHECK_INT(res.size, 102400);
-	CHECK(served("long", 1).sent[0] == 102400 + 50000);
+	/* the server did offer more than it declared; how much of the rest it got
+	 * out before the client hung up is a race, so only "more" is checked */
+	CHECK(served("long", 1).sent[0] > 102400);
 }
 
 static void test_declared_size_over_the_cap_is_refused_before_any_byte(void)
