@@ -27,6 +27,7 @@ int cli_bundle(int argc, char **argv); /* `mcu-ota bundle inspect|verify FILE|UR
 int cli_fetch(int argc, char **argv);  /* `mcu-ota fetch URL -o FILE` */
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "core/host.h"
 #include "core/plugin_loader.h"
@@ -52,6 +53,11 @@ int cli_flasher_load(struct cli_device *d, const char *serial, const char *port)
 /* ... and open the one matching device. */
 int cli_device_open(struct cli_device *d, const char *serial, const char *port);
 void cli_device_close(struct cli_device *d);
+
+/* The tail of every device command's getopt switch: takes --serial and
+ * --port (-1: go on), answers --help (EXIT_OK) and anything unknown
+ * (EXIT_USAGE) with the command's help. */
+int cli_device_option(int c, const char **serial, const char **port, void (*help)(FILE *f));
 
 /* The options every device command takes, for getopt_long tables. */
 #define CLI_DEVICE_OPTIONS                                                                         \

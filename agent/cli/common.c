@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <getopt.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -30,6 +31,24 @@ int cli_exit_code(int err)
 		return EXIT_DEVICE_ERROR;
 	default:
 		return EXIT_FAILURE_GENERIC;
+	}
+}
+
+int cli_device_option(int c, const char **serial, const char **port, void (*help)(FILE *f))
+{
+	switch (c) {
+	case 'S':
+		*serial = optarg;
+		return -1;
+	case 'P':
+		*port = optarg;
+		return -1;
+	case 'h':
+		help(stdout);
+		return EXIT_OK;
+	default:
+		help(stderr);
+		return EXIT_USAGE;
 	}
 }
 

@@ -58,18 +58,11 @@ int cli_read(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'S':
-			serial = optarg;
-			break;
-		case 'P':
-			port = optarg;
-			break;
-		case 'h':
-			help(stdout);
-			return EXIT_OK;
-		default:
-			help(stderr);
-			return EXIT_USAGE;
+		default: {
+			int code = cli_device_option(c, &serial, &port, help);
+			if (code >= 0)
+				return code;
+		}
 		}
 	}
 	if (optind + 1 != argc || !length) {
