@@ -924,11 +924,17 @@ static void test_206_with_the_wrong_content_range_starts_over(void)
 		          0);
 		CHECK(same_as_file(&s, "www/mid.bin", false));
 		CHECK_INT(res.restarts, 1);
+		/* The server logs a response once its body is out, while the client
+		 * already started over on the headers: the last two lines may come in
+		 * either order. One 206 was refused, and the whole file asked again. */
 		struct served v = served(id, 3);
 		CHECK_INT(v.n, 3);
-		CHECK_INT(v.status[1], 206); /* refused ... */
-		CHECK_INT(v.start[2], -1);   /* ... and the whole file asked for again */
-		CHECK_INT(v.status[2], 200);
+		CHECK_INT(v.status[0], 200);
+		unsigned partial = v.status[1] == 206 ? 1 : 2, whole = 3 - partial;
+		CHECK_INT(v.status[partial], 206);
+		CHECK_INT(v.start[partial], 300000);
+		CHECK_INT(v.status[whole], 200);
+		CHECK_INT(v.start[whole], -1);
 	}
 }
 
