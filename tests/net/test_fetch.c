@@ -840,9 +840,12 @@ static void test_changed_etag_on_resume_starts_over(void)
 	CHECK_INT(s.resets, 1);
 	struct served v = served("et", 3);
 	CHECK_INT(v.n, 3);
-	CHECK_INT(v.status[1], 206); /* the server ignored If-Range ... */
-	CHECK_INT(v.start[2], -1);   /* ... so the client asked for all of it again */
-	CHECK_INT(v.status[2], 200);
+	/* the 206 is logged once its body is out, the client's restart may come
+	 * first: the server ignored If-Range, so the client asked for all of it */
+	unsigned partial = v.status[1] == 206 ? 1 : 2, whole = 3 - partial;
+	CHECK_INT(v.status[partial], 206);
+	CHECK_INT(v.start[whole], -1);
+	CHECK_INT(v.status[whole], 200);
 }
 
 static void test_changed_etag_with_if_range_sends_the_new_file(void)
