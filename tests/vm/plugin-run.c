@@ -1,8 +1,12 @@
-/* plugin-run: runs one operation of an entry plugin, loaded the way mcu-ota
- * loads it, with settings from the command line. A test driver for the VM
- * rig until the update engine drives entry plugins itself.
+/* plugin-run: runs one operation of an entry or health plugin, loaded the way
+ * mcu-ota loads it, with settings from the command line. A test driver for
+ * the VM rig until the update engine drives plugins itself.
  *
  * usage: plugin-run [-v] PLUGIN_DIR NAME enter|exit [key=value...]
+ *        plugin-run [-v] PLUGIN_DIR NAME check [--expect VERSION] [--deadline MS]
+ *                   [key=value...]
+ * check runs a health plugin (deadline 5000 ms unless given; no expected
+ * version unless given).
  * A value that is a decimal integer becomes an int, true/false a bool,
  * anything else a string. Exit 0 on success; 1 with the plugin's message on
  * stderr when the operation fails; 2 on a usage or load error. */
@@ -17,7 +21,9 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: plugin-run [-v] PLUGIN_DIR NAME enter|exit [key=value...]\n");
+	fprintf(stderr, "usage: plugin-run [-v] PLUGIN_DIR NAME enter|exit [key=value...]\n"
+	                "       plugin-run [-v] PLUGIN_DIR NAME check [--expect VERSION] "
+	                "[--deadline MS] [key=value...]\n");
 	return 2;
 }
 
@@ -41,13 +47,26 @@ int main(int argc, char **argv)
 	if (argc - a < 3)
 		return usage();
 	const char *dir = argv[a], *name = argv[a + 1], *op = argv[a + 2];
-	bool enter = strcmp(op, "enter") == 0;
-	if (!enter && strcmp(op, "exit") != 0)
+	bool enter = strcmp(op, "enter") == 0, check = strcmp(op, "check") == 0;
+	if (!enter && !check && strcmp(op, "exit") != 0)
 		return usage();
+	const char *expect = NULL;
+	long long deadline = 5000;
+	int i = a + 3;
+	while (check && i < argc && strncmp(argv[i], "--", 2) == 0) {
+		if (i + 1 == argc)
+			return usage();
+		if (strcmp(argv[i], "--expect") == 0)
+			expect = argv[i + 1];
+		else if (strcmp(argv[i], "--deadline") != 0 || !parse_int(argv[i + 1], &deadline) ||
+		         deadline < 0 || deadline > 24LL * 3600 * 1000)
+			return usage();
+		i += 2;
+	}
 
 	static struct host h;
 	host_init(&h, true);
-	for (int i = a + 3; i < argc; i++) {
+	for (; i < argc; i++) {
 		char *eq = strchr(argv[i], '=');
 		long long n;
 		if (!eq || eq == argv[i]) {
@@ -70,12 +89,18 @@ int main(int argc, char **argv)
 
 	struct plugin p;
 	char err[1024] = "";
-	if (plugin_load(dir, name, MCU_OTA_PLUGIN_ENTRY, &p, err, sizeof(err)) < 0) {
+	if (plugin_load(dir, name, check ? MCU_OTA_PLUGIN_HEALTH : MCU_OTA_PLUGIN_ENTRY, &p, err,
+	                sizeof(err)) < 0) {
 		fprintf(stderr, "plugin-run: %s\n", err);
 		return 2;
 	}
-	const struct mcu_ota_entry_ops *ops = p.desc->entry;
-	int r = enter ? ops->enter(&h.api, err, sizeof(err)) : ops->exit(&h.api, err, sizeof(err));
+	int r;
+	if (check)
+		r = p.desc->health->check(&h.api, expect, (unsigned)deadline, err, sizeof(err));
+	else if (enter)
+		r = p.desc->entry->enter(&h.api, err, sizeof(err));
+	else
+		r = p.desc->entry->exit(&h.api, err, sizeof(err));
 	plugin_unload(&p);
 	if (r < 0) {
 		fprintf(stderr, "plugin-run: %s %s: %s\n", name, op,

@@ -1,0 +1,278 @@
+/* The device selection and the polling wait of the USB health plugins. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "usb_match.h"
+
+#define POLL_MS            50
+#define LISTED_MAX         8 /* devices named in a timeout message */
+#define ROM_BOOTLOADER_PID 0xdf11u
+
+int usb_match_config_int(const struct mcu_ota_host *host, const char *key, long long min,
+                         long long max, long long *out, char *err, size_t errlen)
+{
+	long long v;
+	int r = host->config_int(host->ctx, key, &v);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0 || v < min || v > max) {
+		snprintf(err, errlen, "%s must be an integer from %lld to %lld", key, min, max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int required_id(const struct mcu_ota_host *host, const char *key, unsigned *out, char *err,
+                       size_t errlen)
+{
+	long long v = -1;
+	int r = usb_match_config_int(host, key, 0, 0xffff, &v, err, errlen);
+	if (r < 0)
+		return r;
+	if (v < 0) {
+		snprintf(err, errlen, "%s is not set (the application's USB %s, 0 to 65535)", key,
+		         strcmp(key, "vid") == 0 ? "vendor id" : "product id");
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+int usb_match_config(const struct mcu_ota_host *host, struct usb_match *m, char *err, size_t errlen)
+{
+	memset(m, 0, sizeof(*m));
+	int r = required_id(host, "vid", &m->vid, err, errlen);
+	if (r == 0)
+		r = required_id(host, "pid", &m->pid, err, errlen);
+	if (r < 0)
+		return r;
+	const char *serial;
+	r = host->config_string(host->ctx, "serial", &serial);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0 || !serial[0] || strlen(serial) > USB_MATCH_SERIAL_MAX) {
+		snprintf(err, errlen, "serial must be a string of 1 to %d characters",
+		         USB_MATCH_SERIAL_MAX);
+		return -EINVAL;
+	}
+	m->has_serial = true;
+	snprintf(m->serial, sizeof(m->serial), "%s", serial);
+	return 0;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Printable: anything else becomes '?' so that a device cannot garble a message. */
+static void printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+			*s = '?';
+}
+
+/* The serial of an open device into out ("" when it has none). */
+static int read_serial(libusb_device_handle *h, const struct libusb_device_descriptor *d, char *out,
+                       size_t outlen)
+{
+	out[0] = '\0';
+	if (!d->iSerialNumber)
+		return 0;
+	int n = libusb_get_string_descriptor_ascii(h, d->iSerialNumber, (unsigned char *)out,
+	                                           (int)outlen);
+	if (n < 0) {
+		out[0] = '\0';
+		return n;
+	}
+	out[(size_t)n < outlen ? (size_t)n : outlen - 1] = '\0';
+	printable(out);
+	return 0;
+}
+
+/* Appends printf-style to a message of fixed size; cuts quietly when full. */
+static MCU_OTA_PRINTF(3, 4) void append(char *buf, size_t buflen, const char *fmt, ...)
+{
+	size_t used = strlen(buf);
+	if (used + 1 >= buflen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf + used, buflen - used, fmt, ap);
+	va_end(ap);
+}
+
+/* What is on the bus with the selection's VID, for the timeout message. */
+static void describe_bus(libusb_context *usb, const struct usb_match *m, char *out, size_t outlen)
+{
+	libusb_device **list;
+	ssize_t n = libusb_get_device_list(usb, &list);
+	out[0] = '\0';
+	if (n < 0) {
+		snprintf(out, outlen, "cannot list USB devices: %s", libusb_strerror((int)n));
+		return;
+	}
+	unsigned listed = 0, more = 0;
+	for (ssize_t i = 0; i < n; i++) {
+		struct libusb_device_descriptor d;
+		if (libusb_get_device_descriptor(list[i], &d) < 0 || d.idVendor != m->vid)
+			continue;
+		if (listed == LISTED_MAX) {
+			more++;
+			continue;
+		}
+		char serial[USB_MATCH_SERIAL_MAX + 1] = "";
+		libusb_device_handle *h;
+		bool opened = libusb_open(list[i], &h) == 0;
+		if (opened) {
+			(void)read_serial(h, &d, serial, sizeof(serial));
+			libusb_close(h);
+		}
+		append(out, outlen, "%s%04x:%04x", listed ? ", " : "", d.idVendor, d.idProduct);
+		if (serial[0])
+			append(out, outlen, " serial %s", serial);
+		else if (!opened)
+			append(out, outlen, " (cannot be opened to read its serial)");
+		if (d.idVendor == 0x0483 && d.idProduct == ROM_BOOTLOADER_PID)
+			append(out, outlen, " (the ROM bootloader: the chip did not leave DFU)");
+		listed++;
+	}
+	libusb_free_device_list(list, 1);
+	if (more)
+		append(out, outlen, " and %u more", more);
+	if (!listed)
+		snprintf(out, outlen, "nothing with vendor id %04x", m->vid);
+}
+
+/* One look at the bus: 0 done, 1 not (yet), < 0 an error that ends the check.
+ * why says what stopped the last candidate (when there was one). */
+static int poll_once(libusb_context *usb, const struct usb_match *m, unsigned left_ms,
+                     usb_match_ready_fn ready, void *user, char *why, size_t whylen, char *err,
+                     size_t errlen)
+{
+	libusb_device **list;
+	ssize_t n = libusb_get_device_list(usb, &list);
+	if (n < 0) {
+		snprintf(err, errlen, "cannot list USB devices: %s", libusb_strerror((int)n));
+		return -EIO;
+	}
+	int result = 1;
+	for (ssize_t i = 0; i < n && result == 1; i++) {
+		struct libusb_device_descriptor d;
+		if (libusb_get_device_descriptor(list[i], &d) < 0 || d.idVendor != m->vid ||
+		    d.idProduct != m->pid)
+			continue;
+		if (!m->has_serial && !ready) {
+			result = 0;
+			break;
+		}
+		libusb_device_handle *h;
+		int r = libusb_open(list[i], &h);
+		if (r < 0) {
+			snprintf(why, whylen, "%04x:%04x is on the bus but cannot be opened: %s",
+			         m->vid, m->pid, libusb_strerror(r));
+			continue;
+		}
+		if (m->has_serial) {
+			char serial[USB_MATCH_SERIAL_MAX + 1];
+			r = read_serial(h, &d, serial, sizeof(serial));
+			if (r < 0) {
+				snprintf(why, whylen, "the serial of %04x:%04x cannot be read: %s",
+				         m->vid, m->pid, libusb_strerror(r));
+				libusb_close(h);
+				continue;
+			}
+			if (strcasecmp(serial, m->serial) != 0) {
+				libusb_close(h);
+				continue;
+			}
+		}
+		if (ready) {
+			char reason[512] = "";
+			result = ready(h, left_ms, user, reason, sizeof(reason));
+			if (result < 0)
+				snprintf(err, errlen, "%s", reason);
+			else if (result > 0)
+				snprintf(why, whylen, "%04x:%04x is on the bus but %s", m->vid,
+				         m->pid, reason);
+		} else {
+			result = 0;
+		}
+		libusb_close(h);
+	}
+	libusb_free_device_list(list, 1);
+	return result;
+}
+
+/* A fresh libusb context per look: a context's device list is kept up to date
+ * by hotplug events, which a gateway without udev may not deliver. */
+static int usb_open_context(libusb_context **usb, char *err, size_t errlen)
+{
+	int r = libusb_init(usb);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot initialise libusb: %s", libusb_strerror(r));
+		return -EIO;
+	}
+	return 0;
+}
+
+int usb_match_wait(const struct mcu_ota_host *host, const struct usb_match *m, unsigned deadline_ms,
+                   usb_match_ready_fn ready, void *user, char *err, size_t errlen)
+{
+	libusb_context *usb;
+	uint64_t start = now_ms(), end = start + deadline_ms;
+	char why[512] = "";
+	int r;
+	for (;;) {
+		uint64_t t = now_ms();
+		unsigned left = t < end ? (unsigned)(end - t) : 0;
+		if ((r = usb_open_context(&usb, err, errlen)) < 0)
+			return r;
+		r = poll_once(usb, m, left ? left : 1, ready, user, why, sizeof(why), err, errlen);
+		if (r <= 0) {
+			libusb_exit(usb);
+			break;
+		}
+		t = now_ms();
+		if (t >= end) {
+			char bus[768], expected[256];
+			describe_bus(usb, m, bus, sizeof(bus));
+			libusb_exit(usb);
+			snprintf(expected, sizeof(expected), "%04x:%04x%s%s", m->vid, m->pid,
+			         m->has_serial ? " with serial " : "",
+			         m->has_serial ? m->serial : "");
+			if (why[0])
+				snprintf(err, errlen, "no %s within %u ms (%s); on the bus: %s",
+				         expected, deadline_ms, why, bus);
+			else
+				snprintf(err, errlen, "no %s within %u ms; on the bus: %s",
+				         expected, deadline_ms, bus);
+			r = -ETIMEDOUT;
+			break;
+		}
+		libusb_exit(usb);
+		uint64_t rest = end - t;
+		sleep_ms(rest < POLL_MS ? (unsigned)rest : POLL_MS);
+	}
+	if (r == 0)
+		mcu_ota_log(host, MCU_OTA_LOG_INFO, "%04x:%04x%s%s is up after %llu ms", m->vid,
+		            m->pid, m->has_serial ? " serial " : "", m->has_serial ? m->serial : "",
+		            (unsigned long long)(now_ms() - start));
+	return r;
+}
