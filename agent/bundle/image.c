@@ -98,10 +98,10 @@ int image_builder_add(struct image_builder *b, uint32_t address, const uint8_t *
 		return 0;
 	if (length > UINT32_MAX || (uint64_t)address + length > (uint64_t)UINT32_MAX + 1) {
 		image_origin_format(b->origin_kind, origin, where, sizeof(where));
-		set_error(b->err, b->errlen,
-		          "%s: %zu bytes at 0x%08x run past the end of the address space "
-		          "(0xffffffff)",
-		          where, length, address);
+		mcu_ota_set_error(b->err, b->errlen,
+		                  "%s: %zu bytes at 0x%08x run past the end of the address space "
+		                  "(0xffffffff)",
+		                  where, length, address);
 		return -EINVAL;
 	}
 	/* Coalesce data that continues the previous piece both in the address
@@ -117,17 +117,18 @@ int image_builder_add(struct image_builder *b, uint32_t address, const uint8_t *
 		struct image_piece *np;
 		if (b->count >= IMAGE_MAX_PIECES) {
 			image_origin_format(b->origin_kind, origin, where, sizeof(where));
-			set_error(b->err, b->errlen,
-			          "%s: more than %u separate pieces of data (records out of "
-			          "address order?)",
-			          where, IMAGE_MAX_PIECES);
+			mcu_ota_set_error(
+			    b->err, b->errlen,
+			    "%s: more than %u separate pieces of data (records out of "
+			    "address order?)",
+			    where, IMAGE_MAX_PIECES);
 			return -E2BIG;
 		}
 		if (ncap > IMAGE_MAX_PIECES)
 			ncap = IMAGE_MAX_PIECES;
 		np = realloc(b->pieces, ncap * sizeof(*np));
 		if (!np) {
-			set_error(b->err, b->errlen, "out of memory");
+			mcu_ota_set_error(b->err, b->errlen, "out of memory");
 			return -ENOMEM;
 		}
 		b->pieces = np;
@@ -165,7 +166,7 @@ int image_builder_finish(struct image_builder *b, struct image *out)
 	uint8_t *storage, *w;
 
 	if (b->count == 0) {
-		set_error(b->err, b->errlen, "the file holds no data to write");
+		mcu_ota_set_error(b->err, b->errlen, "the file holds no data to write");
 		return -ENODATA;
 	}
 	qsort(b->pieces, b->count, sizeof(b->pieces[0]), piece_cmp);
@@ -179,11 +180,11 @@ int image_builder_finish(struct image_builder *b, struct image *out)
 				char wp[48], wq[48];
 				image_origin_format(b->origin_kind, p->origin, wp, sizeof(wp));
 				image_origin_format(b->origin_kind, q->origin, wq, sizeof(wq));
-				set_error(b->err, b->errlen,
-				          "%s: data at 0x%08x-0x%08x overlaps data at "
-				          "0x%08x-0x%08x from %s",
-				          wp, p->address, (uint32_t)(piece_end(p) - 1), q->address,
-				          (uint32_t)(piece_end(q) - 1), wq);
+				mcu_ota_set_error(b->err, b->errlen,
+				                  "%s: data at 0x%08x-0x%08x overlaps data at "
+				                  "0x%08x-0x%08x from %s",
+				                  wp, p->address, (uint32_t)(piece_end(p) - 1),
+				                  q->address, (uint32_t)(piece_end(q) - 1), wq);
 				return -EINVAL;
 			}
 			if (p->address == piece_end(q)) {
@@ -195,13 +196,15 @@ int image_builder_finish(struct image_builder *b, struct image *out)
 		total += p->length;
 	}
 	if (nseg > IMAGE_MAX_SEGMENTS) {
-		set_error(b->err, b->errlen, "%zu separate segments, more than the limit of %d",
-		          nseg, IMAGE_MAX_SEGMENTS);
+		mcu_ota_set_error(b->err, b->errlen,
+		                  "%zu separate segments, more than the limit of %d", nseg,
+		                  IMAGE_MAX_SEGMENTS);
 		return -E2BIG;
 	}
 	if (total > IMAGE_MAX_FILE_SIZE) {
-		set_error(b->err, b->errlen, "%llu bytes of data, more than the limit of %u",
-		          (unsigned long long)total, IMAGE_MAX_FILE_SIZE);
+		mcu_ota_set_error(b->err, b->errlen,
+		                  "%llu bytes of data, more than the limit of %u",
+		                  (unsigned long long)total, IMAGE_MAX_FILE_SIZE);
 		return -EFBIG;
 	}
 	segs = calloc(nseg, sizeof(*segs));
@@ -209,7 +212,7 @@ int image_builder_finish(struct image_builder *b, struct image *out)
 	if (!segs || !storage) {
 		free(segs);
 		free(storage);
-		set_error(b->err, b->errlen, "out of memory");
+		mcu_ota_set_error(b->err, b->errlen, "out of memory");
 		return -ENOMEM;
 	}
 	w = storage;
@@ -241,7 +244,7 @@ static int image_bin_parse(const uint8_t *buf, size_t len, uint32_t bin_address,
 	int r;
 
 	if (len == 0) {
-		set_error(err, errlen, "empty file");
+		mcu_ota_set_error(err, errlen, "empty file");
 		return -ENODATA;
 	}
 	image_builder_init(&b, IMAGE_ORIGIN_OFFSET, err, errlen);
@@ -291,12 +294,12 @@ int image_load_buffer(const uint8_t *buf, size_t len, enum image_format format,
 
 	image_reset(out);
 	if (!buf && len) {
-		set_error(err, errlen, "no data");
+		mcu_ota_set_error(err, errlen, "no data");
 		return -EINVAL;
 	}
 	if (len > IMAGE_MAX_FILE_SIZE) {
-		set_error(err, errlen, "%zu bytes, larger than the limit of %u", len,
-		          IMAGE_MAX_FILE_SIZE);
+		mcu_ota_set_error(err, errlen, "%zu bytes, larger than the limit of %u", len,
+		                  IMAGE_MAX_FILE_SIZE);
 		return -EFBIG;
 	}
 	if (format == IMAGE_FORMAT_AUTO)
@@ -315,7 +318,7 @@ int image_load_buffer(const uint8_t *buf, size_t len, enum image_format format,
 		r = image_elf_parse(buf, len, out, err, errlen);
 		break;
 	default:
-		set_error(err, errlen, "unknown image format %d", (int)format);
+		mcu_ota_set_error(err, errlen, "unknown image format %d", (int)format);
 		return -EINVAL;
 	}
 	if (r < 0) {
@@ -347,17 +350,17 @@ static int read_capped(int fd, uint8_t **data, size_t *len, char *err, size_t er
 
 	if (fstat(fd, &st) < 0) {
 		int e = errno;
-		set_error(err, errlen, "cannot stat: %s", strerror(e));
+		mcu_ota_set_error(err, errlen, "cannot stat: %s", strerror(e));
 		return -e;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		set_error(err, errlen, "is a directory");
+		mcu_ota_set_error(err, errlen, "is a directory");
 		return -EISDIR;
 	}
 	if (S_ISREG(st.st_mode)) {
 		if ((uint64_t)st.st_size > IMAGE_MAX_FILE_SIZE) {
-			set_error(err, errlen, "%llu bytes, larger than the limit of %u",
-			          (unsigned long long)st.st_size, IMAGE_MAX_FILE_SIZE);
+			mcu_ota_set_error(err, errlen, "%llu bytes, larger than the limit of %u",
+			                  (unsigned long long)st.st_size, IMAGE_MAX_FILE_SIZE);
 			return -EFBIG;
 		}
 		cap = (size_t)st.st_size + 1;
@@ -372,13 +375,13 @@ static int read_capped(int fd, uint8_t **data, size_t *len, char *err, size_t er
 			if (ncap > (size_t)IMAGE_MAX_FILE_SIZE + 1)
 				ncap = (size_t)IMAGE_MAX_FILE_SIZE + 1;
 			if (ncap <= used) {
-				set_error(err, errlen, "larger than the limit of %u bytes",
-				          IMAGE_MAX_FILE_SIZE);
+				mcu_ota_set_error(err, errlen, "larger than the limit of %u bytes",
+				                  IMAGE_MAX_FILE_SIZE);
 				return -EFBIG;
 			}
 			nb = realloc(buf, ncap);
 			if (!nb) {
-				set_error(err, errlen, "out of memory");
+				mcu_ota_set_error(err, errlen, "out of memory");
 				return -ENOMEM;
 			}
 			buf = nb;
@@ -386,7 +389,7 @@ static int read_capped(int fd, uint8_t **data, size_t *len, char *err, size_t er
 		} else if (!buf) {
 			buf = malloc(cap);
 			if (!buf) {
-				set_error(err, errlen, "out of memory");
+				mcu_ota_set_error(err, errlen, "out of memory");
 				return -ENOMEM;
 			}
 		}
@@ -395,15 +398,15 @@ static int read_capped(int fd, uint8_t **data, size_t *len, char *err, size_t er
 			int e = errno;
 			if (e == EINTR)
 				continue;
-			set_error(err, errlen, "read failed: %s", strerror(e));
+			mcu_ota_set_error(err, errlen, "read failed: %s", strerror(e));
 			return -e;
 		}
 		if (n == 0)
 			break;
 		used += (size_t)n;
 		if (used > IMAGE_MAX_FILE_SIZE) {
-			set_error(err, errlen, "larger than the limit of %u bytes",
-			          IMAGE_MAX_FILE_SIZE);
+			mcu_ota_set_error(err, errlen, "larger than the limit of %u bytes",
+			                  IMAGE_MAX_FILE_SIZE);
 			return -EFBIG;
 		}
 	}
@@ -425,7 +428,7 @@ int image_load_file(const char *path, enum image_format format, uint32_t bin_add
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		set_error(err, errlen, "cannot open: %s", strerror(errno));
+		mcu_ota_set_error(err, errlen, "cannot open: %s", strerror(errno));
 		return r;
 	}
 	r = read_capped(fd, &data, &len, err, errlen);

@@ -56,8 +56,8 @@ int image_dfu_has_suffix(const uint8_t *buf, size_t len)
 }
 
 #define ERR(off, fmt, ...)                                                                         \
-	set_error(err, errlen, "offset %zu (0x%zx): " fmt, (size_t)(off), (size_t)(off),           \
-	          __VA_ARGS__)
+	mcu_ota_set_error(err, errlen, "offset %zu (0x%zx): " fmt, (size_t)(off), (size_t)(off),   \
+	                  __VA_ARGS__)
 
 static int check_suffix(const uint8_t *buf, size_t len, struct image *out, char *err, size_t errlen)
 {

@@ -45,8 +45,8 @@ static uint32_t le32(const uint8_t *p)
 }
 
 #define ERR(off, fmt, ...)                                                                         \
-	set_error(err, errlen, "offset %zu (0x%zx): " fmt, (size_t)(off), (size_t)(off),           \
-	          __VA_ARGS__)
+	mcu_ota_set_error(err, errlen, "offset %zu (0x%zx): " fmt, (size_t)(off), (size_t)(off),   \
+	                  __VA_ARGS__)
 
 static int check_header(const uint8_t *buf, size_t len, char *err, size_t errlen)
 {

@@ -52,9 +52,10 @@ struct hex_state {
 static int hex_set_entry(struct hex_state *st, size_t line, uint32_t entry)
 {
 	if (st->entry_line && st->entry != entry) {
-		set_error(st->err, st->errlen,
-		          "line %zu: start address 0x%08x differs from 0x%08x set on line %zu",
-		          line, entry, st->entry, st->entry_line);
+		mcu_ota_set_error(
+		    st->err, st->errlen,
+		    "line %zu: start address 0x%08x differs from 0x%08x set on line %zu", line,
+		    entry, st->entry, st->entry_line);
 		return -EINVAL;
 	}
 	st->entry = entry;
@@ -72,22 +73,23 @@ static int hex_record(struct hex_state *st, const uint8_t *s, size_t n, size_t l
 	const uint8_t *data;
 
 	if (s[0] != ':') {
-		set_error(st->err, st->errlen, "line %zu: does not start with ':'", line);
+		mcu_ota_set_error(st->err, st->errlen, "line %zu: does not start with ':'", line);
 		return -EINVAL;
 	}
 	if (n < 11) {
-		set_error(st->err, st->errlen,
-		          "line %zu: record too short (%zu characters, at least 11)", line, n);
+		mcu_ota_set_error(st->err, st->errlen,
+		                  "line %zu: record too short (%zu characters, at least 11)", line,
+		                  n);
 		return -EINVAL;
 	}
 	if ((n - 1) % 2) {
-		set_error(st->err, st->errlen, "line %zu: odd number of hex digits", line);
+		mcu_ota_set_error(st->err, st->errlen, "line %zu: odd number of hex digits", line);
 		return -EINVAL;
 	}
 	nbytes = (n - 1) / 2;
 	if (nbytes > HEX_MAX_RECORD) {
-		set_error(st->err, st->errlen, "line %zu: record longer than %d bytes", line,
-		          HEX_MAX_RECORD);
+		mcu_ota_set_error(st->err, st->errlen, "line %zu: record longer than %d bytes",
+		                  line, HEX_MAX_RECORD);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < nbytes; i++) {
@@ -96,30 +98,31 @@ static int hex_record(struct hex_state *st, const uint8_t *s, size_t n, size_t l
 			size_t col = hi < 0 ? 2 + 2 * i : 3 + 2 * i;
 			uint8_t c = s[col - 1];
 			if (c >= 0x20 && c < 0x7f)
-				set_error(st->err, st->errlen,
-				          "line %zu, column %zu: '%c' is not a hex digit", line,
-				          col, c);
+				mcu_ota_set_error(st->err, st->errlen,
+				                  "line %zu, column %zu: '%c' is not a hex digit",
+				                  line, col, c);
 			else
-				set_error(st->err, st->errlen,
-				          "line %zu, column %zu: byte 0x%02x is not a hex digit",
-				          line, col, c);
+				mcu_ota_set_error(
+				    st->err, st->errlen,
+				    "line %zu, column %zu: byte 0x%02x is not a hex digit", line,
+				    col, c);
 			return -EINVAL;
 		}
 		rec[i] = (uint8_t)(hi << 4 | lo);
 	}
 	count = rec[0];
 	if (nbytes != (size_t)count + 5) {
-		set_error(st->err, st->errlen,
-		          "line %zu: byte count says %u data bytes, the record has %zu", line,
-		          count, nbytes - 5);
+		mcu_ota_set_error(st->err, st->errlen,
+		                  "line %zu: byte count says %u data bytes, the record has %zu",
+		                  line, count, nbytes - 5);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i + 1 < nbytes; i++)
 		sum += rec[i];
 	sum = (uint8_t)(0x100 - sum);
 	if (sum != rec[nbytes - 1]) {
-		set_error(st->err, st->errlen, "line %zu: checksum 0x%02X, expected 0x%02X", line,
-		          rec[nbytes - 1], sum);
+		mcu_ota_set_error(st->err, st->errlen, "line %zu: checksum 0x%02X, expected 0x%02X",
+		                  line, rec[nbytes - 1], sum);
 		return -EINVAL;
 	}
 	offset = (uint32_t)rec[1] << 8 | rec[2];
@@ -129,10 +132,11 @@ static int hex_record(struct hex_state *st, const uint8_t *s, size_t n, size_t l
 	switch (type) {
 	case HEX_DATA:
 		if (offset + count > 0x10000) {
-			set_error(st->err, st->errlen,
-			          "line %zu: %u bytes at offset 0x%04x cross a 64 KiB boundary "
-			          "(split the record with an 02 or 04 record)",
-			          line, count, offset);
+			mcu_ota_set_error(
+			    st->err, st->errlen,
+			    "line %zu: %u bytes at offset 0x%04x cross a 64 KiB boundary "
+			    "(split the record with an 02 or 04 record)",
+			    line, count, offset);
 			return -EINVAL;
 		}
 		memcpy(st->data + st->used, data, count);
@@ -146,8 +150,9 @@ static int hex_record(struct hex_state *st, const uint8_t *s, size_t n, size_t l
 		return 0;
 	case HEX_EOF:
 		if (count != 0) {
-			set_error(st->err, st->errlen,
-			          "line %zu: end-of-file record with %u data bytes", line, count);
+			mcu_ota_set_error(st->err, st->errlen,
+			                  "line %zu: end-of-file record with %u data bytes", line,
+			                  count);
 			return -EINVAL;
 		}
 		st->eof_line = line;
@@ -155,10 +160,11 @@ static int hex_record(struct hex_state *st, const uint8_t *s, size_t n, size_t l
 	case HEX_EXT_SEGMENT:
 	case HEX_EXT_LINEAR:
 		if (count != 2) {
-			set_error(st->err, st->errlen,
-			          "line %zu: extended address record (type %02X) with %u data "
-			          "bytes, expected 2",
-			          line, type, count);
+			mcu_ota_set_error(
+			    st->err, st->errlen,
+			    "line %zu: extended address record (type %02X) with %u data "
+			    "bytes, expected 2",
+			    line, type, count);
 			return -EINVAL;
 		}
 		st->base = (uint32_t)data[0] << 8 | data[1];
@@ -168,10 +174,11 @@ static int hex_record(struct hex_state *st, const uint8_t *s, size_t n, size_t l
 	case HEX_START_LINEAR: {
 		uint32_t v;
 		if (count != 4) {
-			set_error(st->err, st->errlen,
-			          "line %zu: start address record (type %02X) with %u data bytes, "
-			          "expected 4",
-			          line, type, count);
+			mcu_ota_set_error(
+			    st->err, st->errlen,
+			    "line %zu: start address record (type %02X) with %u data bytes, "
+			    "expected 4",
+			    line, type, count);
 			return -EINVAL;
 		}
 		if (type == HEX_START_LINEAR)
@@ -183,7 +190,8 @@ static int hex_record(struct hex_state *st, const uint8_t *s, size_t n, size_t l
 		return hex_set_entry(st, line, v);
 	}
 	default:
-		set_error(st->err, st->errlen, "line %zu: unknown record type 0x%02X", line, type);
+		mcu_ota_set_error(st->err, st->errlen, "line %zu: unknown record type 0x%02X", line,
+		                  type);
 		return -EINVAL;
 	}
 }
@@ -198,7 +206,7 @@ int image_hex_parse(const uint8_t *buf, size_t len, struct image *out, char *err
 	/* Every data byte takes two characters of the file. */
 	st.data = malloc(len / 2 + 1);
 	if (!st.data) {
-		set_error(err, errlen, "out of memory");
+		mcu_ota_set_error(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	while (pos < len) {
@@ -210,8 +218,8 @@ int image_hex_parse(const uint8_t *buf, size_t len, struct image *out, char *err
 		line++;
 		pos = nl ? end + 1 : len;
 		if (n > IMAGE_HEX_MAX_LINE) {
-			set_error(err, errlen, "line %zu: longer than %d characters", line,
-			          IMAGE_HEX_MAX_LINE);
+			mcu_ota_set_error(err, errlen, "line %zu: longer than %d characters", line,
+			                  IMAGE_HEX_MAX_LINE);
 			r = -EINVAL;
 			goto out;
 		}
@@ -220,9 +228,9 @@ int image_hex_parse(const uint8_t *buf, size_t len, struct image *out, char *err
 		if (n == 0)
 			continue; /* blank lines are harmless */
 		if (st.eof_line) {
-			set_error(err, errlen,
-			          "line %zu: data after the end-of-file record on line %zu", line,
-			          st.eof_line);
+			mcu_ota_set_error(err, errlen,
+			                  "line %zu: data after the end-of-file record on line %zu",
+			                  line, st.eof_line);
 			r = -EINVAL;
 			goto out;
 		}
@@ -231,15 +239,15 @@ int image_hex_parse(const uint8_t *buf, size_t len, struct image *out, char *err
 			goto out;
 	}
 	if (line == 0) {
-		set_error(err, errlen, "empty file");
+		mcu_ota_set_error(err, errlen, "empty file");
 		r = -ENODATA;
 		goto out;
 	}
 	if (!st.eof_line) {
-		set_error(err, errlen,
-		          "line %zu: no end-of-file record (:00000001FF) at the end; "
-		          "truncated file?",
-		          line);
+		mcu_ota_set_error(err, errlen,
+		                  "line %zu: no end-of-file record (:00000001FF) at the end; "
+		                  "truncated file?",
+		                  line);
 		r = -EINVAL;
 		goto out;
 	}

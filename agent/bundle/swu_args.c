@@ -9,8 +9,8 @@ static int size_value(const char *opt, const char *v, uint64_t *out, char *err, 
 {
 	uint32_t n;
 	if (parse_u32(v, &n) < 0 || n == 0) {
-		set_error(err, errlen, "%s: \"%s\" is not a positive size (e.g. 512K, 64M)", opt,
-		          v);
+		mcu_ota_set_error(err, errlen, "%s: \"%s\" is not a positive size (e.g. 512K, 64M)",
+		                  opt, v);
 		return -EINVAL;
 	}
 	*out = n;
@@ -25,7 +25,8 @@ int swu_args_apply(struct swu_args *a, int opt, const char *value, char *err, si
 	switch (opt) {
 	case SWU_ARG_KEY:
 		if (a->trust.key_count == SWU_ARGS_MAX_KEYS) {
-			set_error(err, errlen, "at most %d --key options", SWU_ARGS_MAX_KEYS);
+			mcu_ota_set_error(err, errlen, "at most %d --key options",
+			                  SWU_ARGS_MAX_KEYS);
 			return -EINVAL;
 		}
 		a->keys[a->trust.key_count++] = value;
@@ -67,8 +68,9 @@ int swu_args_apply(struct swu_args *a, int opt, const char *value, char *err, si
 int swu_args_check(const struct swu_args *a, char *err, size_t errlen)
 {
 	if ((a->trust.crl_file || a->trust.signer_cn) && !a->trust.ca_file && !a->trust.ca_dir) {
-		set_error(err, errlen, "%s",
-		          "--crl and --signer-cn apply to CMS signatures: give --ca or --ca-dir");
+		mcu_ota_set_error(
+		    err, errlen, "%s",
+		    "--crl and --signer-cn apply to CMS signatures: give --ca or --ca-dir");
 		return -EINVAL;
 	}
 	return 0;

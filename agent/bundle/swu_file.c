@@ -18,7 +18,7 @@ int swu_reader_feed_file(struct swu_reader *r, const char *path, char *err, size
 
 	if (fd < 0) {
 		int e = errno;
-		set_error(err, errlen, "%s: %s", path, strerror(e));
+		mcu_ota_set_error(err, errlen, "%s: %s", path, strerror(e));
 		return -e;
 	}
 	for (;;) {
@@ -27,7 +27,7 @@ int swu_reader_feed_file(struct swu_reader *r, const char *path, char *err, size
 			int e = errno;
 			if (e == EINTR)
 				continue;
-			set_error(err, errlen, "%s: %s", path, strerror(e));
+			mcu_ota_set_error(err, errlen, "%s: %s", path, strerror(e));
 			rc = -e;
 			break;
 		}

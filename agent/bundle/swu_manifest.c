@@ -105,8 +105,8 @@ __attribute__((format(printf, 4, 5))) static int fail_at(config_setting_t *s, ch
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	setting_path(s, path, sizeof(path));
-	set_error(err, errlen, "sw-description line %u: %s: %s", config_setting_source_line(s),
-	          path, msg);
+	mcu_ota_set_error(err, errlen, "sw-description line %u: %s: %s",
+	                  config_setting_source_line(s), path, msg);
 	return -EBADMSG;
 }
 
@@ -114,8 +114,8 @@ static int refuse(config_setting_t *s, const char *what, char *err, size_t errle
 {
 	char path[256];
 	setting_path(s, path, sizeof(path));
-	set_error(err, errlen, "sw-description line %u: %s: mcu-ota does not support %s",
-	          config_setting_source_line(s), path, what);
+	mcu_ota_set_error(err, errlen, "sw-description line %u: %s: mcu-ota does not support %s",
+	                  config_setting_source_line(s), path, what);
 	return -ENOTSUP;
 }
 
@@ -305,7 +305,7 @@ static int parse_image(config_setting_t *e, const struct swu_limits *limits, str
 		} else if (strcmp(name, "type") == 0) {
 			r = get_string(s, 64, &img->type, err, errlen);
 			if (r == 0 && strcmp(img->type, "mcu-ota") != 0) {
-				set_error(
+				mcu_ota_set_error(
 				    err, errlen,
 				    "sw-description line %u: image type \"%s\" is not supported "
 				    "by mcu-ota (use type = \"mcu-ota\")",
@@ -330,11 +330,11 @@ static int parse_image(config_setting_t *e, const struct swu_limits *limits, str
 		} else if (strcmp(name, "size") == 0) {
 			r = get_u64(s, limits->max_image, &img->size, err, errlen);
 			if (r == -EBADMSG && img->size > limits->max_image) {
-				set_error(err, errlen,
-				          "sw-description line %u: image size %" PRIu64
-				          " is larger than the limit of %" PRIu64 " bytes",
-				          config_setting_source_line(s), img->size,
-				          limits->max_image);
+				mcu_ota_set_error(err, errlen,
+				                  "sw-description line %u: image size %" PRIu64
+				                  " is larger than the limit of %" PRIu64 " bytes",
+				                  config_setting_source_line(s), img->size,
+				                  limits->max_image);
 				r = -EFBIG;
 			}
 			img->has_size = r == 0;
@@ -355,17 +355,18 @@ static int parse_image(config_setting_t *e, const struct swu_limits *limits, str
 	if (!img->filename)
 		return fail_at(e, err, errlen, "%s", "image without filename");
 	if (!img->type) {
-		set_error(err, errlen,
-		          "sw-description line %d: image \"%s\" has no type (mcu-ota needs type = "
-		          "\"mcu-ota\")",
-		          img->line, img->filename);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "sw-description line %d: image \"%s\" has no type (mcu-ota needs type = "
+		    "\"mcu-ota\")",
+		    img->line, img->filename);
 		return -EBADMSG;
 	}
 	if (!img->device)
 		return fail_at(e, err, errlen, "image \"%s\" has no device", img->filename);
 	if (!img->sha256_hex[0]) {
-		set_error(err, errlen, "sw-description line %d: image \"%s\" has no sha256",
-		          img->line, img->filename);
+		mcu_ota_set_error(err, errlen, "sw-description line %d: image \"%s\" has no sha256",
+		                  img->line, img->filename);
 		return -EBADMSG;
 	}
 	if ((img->install_if_different || img->install_if_higher) && !img->version)
@@ -386,9 +387,10 @@ static int parse_images(config_setting_t *list, const struct swu_limits *limits,
 	if (count == 0)
 		return fail_at(list, err, errlen, "%s", "no image listed");
 	if ((uint32_t)count > limits->max_images) {
-		set_error(err, errlen,
-		          "sw-description line %u: %d images, more than the limit of %" PRIu32,
-		          config_setting_source_line(list), count, limits->max_images);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "sw-description line %u: %d images, more than the limit of %" PRIu32,
+		    config_setting_source_line(list), count, limits->max_images);
 		return -EFBIG;
 	}
 	m->images = calloc((size_t)count, sizeof(*m->images));
@@ -404,7 +406,7 @@ static int parse_images(config_setting_t *list, const struct swu_limits *limits,
 		for (int j = 0; j < i; j++) {
 			const struct swu_image *o = &m->images[j];
 			if (strcmp(o->device, img->device) == 0) {
-				set_error(
+				mcu_ota_set_error(
 				    err, errlen,
 				    "sw-description line %d: device \"%s\" already has an image "
 				    "(line %d)",
@@ -415,7 +417,7 @@ static int parse_images(config_setting_t *list, const struct swu_limits *limits,
 			if (strcmp(o->filename, img->filename) == 0 &&
 			    (memcmp(o->sha256, img->sha256, 32) != 0 ||
 			     (o->has_size && img->has_size && o->size != img->size))) {
-				set_error(
+				mcu_ota_set_error(
 				    err, errlen,
 				    "sw-description line %d: \"%s\" is listed at line %d with "
 				    "another sha256 or size",
@@ -457,9 +459,10 @@ static int check_no_include(const char *text, char *err, size_t errlen)
 	for (const char *p = text; *p; line++) {
 		const char *q = p + strspn(p, " \t");
 		if (*q == '@') {
-			set_error(err, errlen,
-			          "sw-description line %d: directives (@include) are not supported",
-			          line);
+			mcu_ota_set_error(
+			    err, errlen,
+			    "sw-description line %d: directives (@include) are not supported",
+			    line);
 			return -ENOTSUP;
 		}
 		p = strchr(p, '\n');
@@ -505,11 +508,12 @@ static size_t check_number(const char *p, int line, int *r, char *err, size_t er
 	n = (size_t)(q - p);
 	if (overflow || v > (wide ? (uint64_t)INT64_MAX : (uint64_t)INT32_MAX)) {
 		if (wide)
-			set_error(err, errlen,
-			          "sw-description line %d: %.*s does not fit in 64 bits signed",
-			          line, (int)(n < 40 ? n : 40), p);
+			mcu_ota_set_error(
+			    err, errlen,
+			    "sw-description line %d: %.*s does not fit in 64 bits signed", line,
+			    (int)(n < 40 ? n : 40), p);
 		else
-			set_error(
+			mcu_ota_set_error(
 			    err, errlen,
 			    "sw-description line %d: %.*s does not fit in a libconfig integer "
 			    "(32 bits signed, which would keep only its low bits): write %.*sL "
@@ -579,13 +583,13 @@ int swu_manifest_parse(const char *text, size_t len, const struct swu_limits *li
 	memset(m, 0, sizeof(*m));
 	swu_limits_resolve(limits_in, &limits);
 	if (len > limits.max_description) {
-		set_error(err, errlen,
-		          "sw-description is %zu bytes, more than the limit of %" PRIu32, len,
-		          limits.max_description);
+		mcu_ota_set_error(err, errlen,
+		                  "sw-description is %zu bytes, more than the limit of %" PRIu32,
+		                  len, limits.max_description);
 		return -EFBIG;
 	}
 	if (memchr(text, '\0', len)) {
-		set_error(err, errlen, "%s", "sw-description contains a NUL byte");
+		mcu_ota_set_error(err, errlen, "%s", "sw-description contains a NUL byte");
 		return -EBADMSG;
 	}
 	copy = malloc(len + 1);
@@ -604,8 +608,8 @@ int swu_manifest_parse(const char *text, size_t len, const struct swu_limits *li
 	cfg = &cfg_storage;
 	config_set_auto_convert(cfg, 0);
 	if (config_read_string(cfg, copy) != CONFIG_TRUE) {
-		set_error(err, errlen, "sw-description line %d: %s", config_error_line(cfg),
-		          config_error_text(cfg) ? config_error_text(cfg) : "syntax error");
+		mcu_ota_set_error(err, errlen, "sw-description line %d: %s", config_error_line(cfg),
+		                  config_error_text(cfg) ? config_error_text(cfg) : "syntax error");
 		free(copy);
 		return -EBADMSG;
 	}
@@ -623,7 +627,8 @@ int swu_manifest_parse(const char *text, size_t len, const struct swu_limits *li
 		}
 	}
 	if (!sw || config_setting_type(sw) != CONFIG_TYPE_GROUP) {
-		set_error(err, errlen, "%s", "sw-description has no \"software = { ... }\" group");
+		mcu_ota_set_error(err, errlen, "%s",
+		                  "sw-description has no \"software = { ... }\" group");
 		r = -EBADMSG;
 		goto fail;
 	}
@@ -652,14 +657,14 @@ int swu_manifest_parse(const char *text, size_t len, const struct swu_limits *li
 	if (r < 0)
 		goto fail;
 	if (!m->version) {
-		set_error(err, errlen, "sw-description line %u: software has no version",
-		          config_setting_source_line(sw));
+		mcu_ota_set_error(err, errlen, "sw-description line %u: software has no version",
+		                  config_setting_source_line(sw));
 		r = -EBADMSG;
 		goto fail;
 	}
 	if (!m->images) {
-		set_error(err, errlen, "sw-description line %u: software has no images",
-		          config_setting_source_line(sw));
+		mcu_ota_set_error(err, errlen, "sw-description line %u: software has no images",
+		                  config_setting_source_line(sw));
 		r = -EBADMSG;
 		goto fail;
 	}

@@ -129,7 +129,7 @@ __attribute__((format(printf, 3, 4))) static int fail(struct swu_reader *r, int 
 
 static int report(const struct swu_reader *r, char *err, size_t errlen)
 {
-	set_error(err, errlen, "%s", r->message);
+	mcu_ota_set_error(err, errlen, "%s", r->message);
 	return r->error;
 }
 
@@ -629,11 +629,11 @@ int swu_reader_new(struct swu_reader **out, const struct swu_trust *trust,
 
 	*out = NULL;
 	if (!trust) {
-		set_error(err, errlen, "%s", "no trust configuration");
+		mcu_ota_set_error(err, errlen, "%s", "no trust configuration");
 		return -EINVAL;
 	}
 	if (ops && (!ops->open || !ops->write || !ops->commit || !ops->abort)) {
-		set_error(err, errlen, "%s", "a sink needs open, write, commit and abort");
+		mcu_ota_set_error(err, errlen, "%s", "a sink needs open, write, commit and abort");
 		return -EINVAL;
 	}
 	r = calloc(1, sizeof(*r));
@@ -648,10 +648,10 @@ int swu_reader_new(struct swu_reader **out, const struct swu_trust *trust,
 	if (!r->verify && !(trust->allow_unverified && !ops)) {
 		swu_trust_clear(&r->trust);
 		free(r);
-		set_error(err, errlen, "%s",
-		          trust->allow_unverified
-		              ? "unverified reading is only allowed without a sink"
-		              : "no trusted public key or CA is configured");
+		mcu_ota_set_error(err, errlen, "%s",
+		                  trust->allow_unverified
+		                      ? "unverified reading is only allowed without a sink"
+		                      : "no trusted public key or CA is configured");
 		return -EINVAL;
 	}
 	swu_limits_resolve(limits, &r->limits);
@@ -698,7 +698,7 @@ int swu_reader_feed(struct swu_reader *r, const void *data, size_t len, char *er
 	if (r->state == S_FAILED)
 		return report(r, err, errlen);
 	if (r->finished) {
-		set_error(err, errlen, "%s", "bytes fed after swu_reader_finish()");
+		mcu_ota_set_error(err, errlen, "%s", "bytes fed after swu_reader_finish()");
 		return -EINVAL;
 	}
 	/* Take what fits under the limit, so that the stream stops at the

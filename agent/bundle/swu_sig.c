@@ -84,8 +84,9 @@ static int key_check(EVP_PKEY *pkey, const char *file, char *err, size_t errlen)
 
 	if (id == EVP_PKEY_RSA || id == EVP_PKEY_RSA_PSS) {
 		if (EVP_PKEY_get_bits(pkey) < SWU_MIN_RSA_BITS) {
-			set_error(err, errlen, "key %s: RSA key of %d bits; at least %d required",
-			          file, EVP_PKEY_get_bits(pkey), SWU_MIN_RSA_BITS);
+			mcu_ota_set_error(err, errlen,
+			                  "key %s: RSA key of %d bits; at least %d required", file,
+			                  EVP_PKEY_get_bits(pkey), SWU_MIN_RSA_BITS);
 			return -EINVAL;
 		}
 		return 0;
@@ -95,23 +96,24 @@ static int key_check(EVP_PKEY *pkey, const char *file, char *err, size_t errlen)
 		size_t clen = 0;
 		if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, curve,
 		                                    sizeof(curve), &clen)) {
-			set_error(err, errlen, "key %s: EC key without a named curve", file);
+			mcu_ota_set_error(err, errlen, "key %s: EC key without a named curve",
+			                  file);
 			return -EINVAL;
 		}
 		if (strcmp(curve, "prime256v1") != 0 && strcmp(curve, "secp384r1") != 0 &&
 		    strcmp(curve, "P-256") != 0 && strcmp(curve, "P-384") != 0) {
-			set_error(err, errlen,
-			          "key %s: EC curve %s is not supported (P-256 or P-384)", file,
-			          curve);
+			mcu_ota_set_error(err, errlen,
+			                  "key %s: EC curve %s is not supported (P-256 or P-384)",
+			                  file, curve);
 			return -EINVAL;
 		}
 		return 0;
 	}
 	if (id == EVP_PKEY_ED25519)
 		return 0;
-	set_error(err, errlen,
-	          "key %s: %s keys are not supported (RSA, ECDSA P-256/P-384, Ed25519)", file,
-	          OBJ_nid2sn(id));
+	mcu_ota_set_error(err, errlen,
+	                  "key %s: %s keys are not supported (RSA, ECDSA P-256/P-384, Ed25519)",
+	                  file, OBJ_nid2sn(id));
 	return -EINVAL;
 }
 
@@ -134,12 +136,12 @@ static int key_usable(EVP_PKEY *pkey, const char *file, char *err, size_t errlen
 		if (!md)
 			return -ENOMEM;
 		if (verify_setup(md, pkey, paddings[i]) < 0) {
-			set_error(err, errlen,
-			          "key %s: cannot check SHA-256 signatures with it (%s)%s", file,
-			          ossl_reason(why, sizeof(why)),
-			          id == EVP_PKEY_RSA_PSS
-			              ? ": its RSA-PSS parameters allow another digest only"
-			              : "");
+			mcu_ota_set_error(err, errlen,
+			                  "key %s: cannot check SHA-256 signatures with it (%s)%s",
+			                  file, ossl_reason(why, sizeof(why)),
+			                  id == EVP_PKEY_RSA_PSS
+			                      ? ": its RSA-PSS parameters allow another digest only"
+			                      : "");
 			return -EINVAL;
 		}
 	}
@@ -156,7 +158,7 @@ static int key_load(const char *file, struct swu_key *k, char *err, size_t errle
 	int r;
 
 	if (!bio) {
-		set_error(err, errlen, "key %s: cannot open: %s", file, strerror(errno));
+		mcu_ota_set_error(err, errlen, "key %s: cannot open: %s", file, strerror(errno));
 		ERR_clear_error();
 		return -EINVAL;
 	}
@@ -170,9 +172,10 @@ static int key_load(const char *file, struct swu_key *k, char *err, size_t errle
 			pkey = X509_get_pubkey(cert);
 	}
 	if (!pkey) {
-		set_error(err, errlen,
-		          "key %s: not a PEM public key (\"BEGIN PUBLIC KEY\") or certificate: %s",
-		          file, ossl_reason(why, sizeof(why)));
+		mcu_ota_set_error(
+		    err, errlen,
+		    "key %s: not a PEM public key (\"BEGIN PUBLIC KEY\") or certificate: %s", file,
+		    ossl_reason(why, sizeof(why)));
 		return -EINVAL;
 	}
 	r = key_check(pkey, file, err, errlen);
@@ -181,7 +184,7 @@ static int key_load(const char *file, struct swu_key *k, char *err, size_t errle
 	if (r < 0)
 		return r;
 	if (key_fingerprint(pkey, k->fingerprint) < 0) {
-		set_error(err, errlen, "key %s: cannot encode it", file);
+		mcu_ota_set_error(err, errlen, "key %s: cannot encode it", file);
 		return -EIO;
 	}
 	k->file = strdup(file);
@@ -209,8 +212,8 @@ static int store_load(struct swu_trust_store *t, const struct swu_trust *cfg, ch
 		X509 *cert;
 
 		if (!bio) {
-			set_error(err, errlen, "CA file %s: cannot open: %s", cfg->ca_file,
-			          strerror(errno));
+			mcu_ota_set_error(err, errlen, "CA file %s: cannot open: %s", cfg->ca_file,
+			                  strerror(errno));
 			ERR_clear_error();
 			return -EINVAL;
 		}
@@ -218,24 +221,24 @@ static int store_load(struct swu_trust_store *t, const struct swu_trust *cfg, ch
 			int ok = X509_STORE_add_cert(store, cert);
 			X509_free(cert);
 			if (!ok) {
-				set_error(err, errlen, "CA file %s: %s", cfg->ca_file,
-				          ossl_reason(why, sizeof(why)));
+				mcu_ota_set_error(err, errlen, "CA file %s: %s", cfg->ca_file,
+				                  ossl_reason(why, sizeof(why)));
 				return -EINVAL;
 			}
 			count++;
 		}
 		ERR_clear_error(); /* the end of the file */
 		if (count == 0) {
-			set_error(err, errlen, "CA file %s: no PEM certificate in it",
-			          cfg->ca_file);
+			mcu_ota_set_error(err, errlen, "CA file %s: no PEM certificate in it",
+			                  cfg->ca_file);
 			return -EINVAL;
 		}
 	}
 	if (cfg->ca_dir) {
 		X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
 		if (!lookup || !X509_LOOKUP_add_dir(lookup, cfg->ca_dir, X509_FILETYPE_PEM)) {
-			set_error(err, errlen, "CA directory %s: %s", cfg->ca_dir,
-			          ossl_reason(why, sizeof(why)));
+			mcu_ota_set_error(err, errlen, "CA directory %s: %s", cfg->ca_dir,
+			                  ossl_reason(why, sizeof(why)));
 			return -EINVAL;
 		}
 	}
@@ -245,8 +248,8 @@ static int store_load(struct swu_trust_store *t, const struct swu_trust *cfg, ch
 		int count = 0;
 
 		if (!bio) {
-			set_error(err, errlen, "CRL file %s: cannot open: %s", cfg->crl_file,
-			          strerror(errno));
+			mcu_ota_set_error(err, errlen, "CRL file %s: cannot open: %s",
+			                  cfg->crl_file, strerror(errno));
 			ERR_clear_error();
 			return -EINVAL;
 		}
@@ -254,15 +257,16 @@ static int store_load(struct swu_trust_store *t, const struct swu_trust *cfg, ch
 			int ok = X509_STORE_add_crl(store, crl);
 			X509_CRL_free(crl);
 			if (!ok) {
-				set_error(err, errlen, "CRL file %s: %s", cfg->crl_file,
-				          ossl_reason(why, sizeof(why)));
+				mcu_ota_set_error(err, errlen, "CRL file %s: %s", cfg->crl_file,
+				                  ossl_reason(why, sizeof(why)));
 				return -EINVAL;
 			}
 			count++;
 		}
 		ERR_clear_error();
 		if (count == 0) {
-			set_error(err, errlen, "CRL file %s: no PEM CRL in it", cfg->crl_file);
+			mcu_ota_set_error(err, errlen, "CRL file %s: no PEM CRL in it",
+			                  cfg->crl_file);
 			return -EINVAL;
 		}
 		X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
@@ -277,16 +281,16 @@ int swu_trust_load(struct swu_trust_store *t, const struct swu_trust *cfg, char 
 	memset(t, 0, sizeof(*t));
 	t->allow_unverified = cfg->allow_unverified;
 	if (cfg->key_count && !cfg->key_files) {
-		set_error(err, errlen, "%s", "key_count without key_files");
+		mcu_ota_set_error(err, errlen, "%s", "key_count without key_files");
 		return -EINVAL;
 	}
 	if (cfg->crl_file && !cfg->ca_file && !cfg->ca_dir) {
-		set_error(err, errlen, "%s", "a CRL needs a CA (file or directory)");
+		mcu_ota_set_error(err, errlen, "%s", "a CRL needs a CA (file or directory)");
 		return -EINVAL;
 	}
 	if (cfg->signer_cn && !cfg->ca_file && !cfg->ca_dir) {
-		set_error(err, errlen, "%s",
-		          "a required signer CN applies to CMS signatures and needs a CA");
+		mcu_ota_set_error(err, errlen, "%s",
+		                  "a required signer CN applies to CMS signatures and needs a CA");
 		return -EINVAL;
 	}
 	if (cfg->key_count) {
@@ -360,9 +364,10 @@ static int verify_detached(const struct swu_trust_store *t, const uint8_t *desc,
                            size_t errlen)
 {
 	if (!t->key_count) {
-		set_error(err, errlen,
-		          "sw-description.sig is a detached signature (not CMS) but no trusted "
-		          "public key is configured");
+		mcu_ota_set_error(
+		    err, errlen,
+		    "sw-description.sig is a detached signature (not CMS) but no trusted "
+		    "public key is configured");
 		return -EKEYREJECTED;
 	}
 	const char *unusable = NULL;
@@ -392,7 +397,7 @@ static int verify_detached(const struct swu_trust_store *t, const uint8_t *desc,
 			kind = SWU_SIG_ED25519;
 		}
 		if (r == -ENOMEM) {
-			set_error(err, errlen, "%s", "out of memory");
+			mcu_ota_set_error(err, errlen, "%s", "out of memory");
 			return r;
 		}
 		if (r < 0) {
@@ -412,11 +417,11 @@ static int verify_detached(const struct swu_trust_store *t, const uint8_t *desc,
 			return 0;
 		}
 	}
-	set_error(err, errlen,
-	          "signature of sw-description does not verify with any of the %zu trusted "
-	          "key(s)%s%s%s",
-	          t->key_count, unusable ? " (OpenSSL could not use key " : "",
-	          unusable ? unusable : "", unusable ? ")" : "");
+	mcu_ota_set_error(err, errlen,
+	                  "signature of sw-description does not verify with any of the %zu trusted "
+	                  "key(s)%s%s%s",
+	                  t->key_count, unusable ? " (OpenSSL could not use key " : "",
+	                  unusable ? unusable : "", unusable ? ")" : "");
 	return -EKEYREJECTED;
 }
 
@@ -500,8 +505,8 @@ static int verify_chain(const struct swu_trust_store *t, X509 *signer, STACK_OF(
 				return 0;
 			ERR_clear_error();
 			name_text(X509_get_subject_name(signer), subject, sizeof(subject));
-			set_error(err, errlen, "signer %s is not allowed to sign: %s", subject,
-			          why);
+			mcu_ota_set_error(err, errlen, "signer %s is not allowed to sign: %s",
+			                  subject, why);
 			return -EKEYREJECTED;
 		}
 		code = X509_STORE_CTX_get_error(ctx);
@@ -511,17 +516,18 @@ static int verify_chain(const struct swu_trust_store *t, X509 *signer, STACK_OF(
 	ERR_clear_error();
 	name_text(X509_get_subject_name(signer), subject, sizeof(subject));
 	if (code == X509_V_ERR_INVALID_PURPOSE)
-		set_error(err, errlen,
-		          "signer %s is not allowed to sign: its certificate (or a CA's) lacks the "
-		          "emailProtection or codeSigning purpose",
-		          subject);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "signer %s is not allowed to sign: its certificate (or a CA's) lacks the "
+		    "emailProtection or codeSigning purpose",
+		    subject);
 	else
-		set_error(err, errlen, "signer %s is not trusted: %s%s", subject,
-		          X509_verify_cert_error_string(code),
-		          code == X509_V_ERR_CERT_NOT_YET_VALID ||
-		                  code == X509_V_ERR_CRL_NOT_YET_VALID
-		              ? ": check this device's clock (the date may be unset)"
-		              : "");
+		mcu_ota_set_error(err, errlen, "signer %s is not trusted: %s%s", subject,
+		                  X509_verify_cert_error_string(code),
+		                  code == X509_V_ERR_CERT_NOT_YET_VALID ||
+		                          code == X509_V_ERR_CRL_NOT_YET_VALID
+		                      ? ": check this device's clock (the date may be unset)"
+		                      : "");
 	return -EKEYREJECTED;
 }
 
@@ -568,7 +574,7 @@ static int check_cms_digests(CMS_ContentInfo *cms, char *err, size_t errlen)
 		if (obj && !OBJ_find_sigid_algs(OBJ_obj2nid(obj), &sig_md, &pk))
 			sig_md = NID_undef;
 		if (!digest_allowed(md) || (sig_md != NID_undef && !digest_allowed(sig_md))) {
-			set_error(
+			mcu_ota_set_error(
 			    err, errlen,
 			    "CMS signature of sw-description uses the %s digest; only SHA-256, "
 			    "SHA-384 and SHA-512 are accepted",
@@ -589,18 +595,19 @@ static int verify_cms(const struct swu_trust_store *t, CMS_ContentInfo *cms, con
 	int r;
 
 	if (!t->store) {
-		set_error(err, errlen,
-		          "sw-description.sig is a CMS signature but no CA is configured");
+		mcu_ota_set_error(err, errlen,
+		                  "sw-description.sig is a CMS signature but no CA is configured");
 		return -EKEYREJECTED;
 	}
 	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
-		set_error(err, errlen, "%s", "sw-description.sig is CMS but not signed data");
+		mcu_ota_set_error(err, errlen, "%s",
+		                  "sw-description.sig is CMS but not signed data");
 		return -EKEYREJECTED;
 	}
 	if (CMS_is_detached(cms) != 1) {
-		set_error(err, errlen, "%s",
-		          "sw-description.sig embeds its content; a detached signature is "
-		          "required");
+		mcu_ota_set_error(err, errlen, "%s",
+		                  "sw-description.sig embeds its content; a detached signature is "
+		                  "required");
 		return -EKEYREJECTED;
 	}
 	r = check_cms_digests(cms, err, errlen);
@@ -613,14 +620,15 @@ static int verify_cms(const struct swu_trust_store *t, CMS_ContentInfo *cms, con
 	 * failure can be explained. */
 	if (CMS_verify(cms, NULL, NULL, content, NULL, CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) !=
 	    1) {
-		set_error(err, errlen, "CMS signature of sw-description does not verify: %s",
-		          ossl_reason(why, sizeof(why)));
+		mcu_ota_set_error(err, errlen,
+		                  "CMS signature of sw-description does not verify: %s",
+		                  ossl_reason(why, sizeof(why)));
 		return -EKEYREJECTED;
 	}
 	signers = CMS_get0_signers(cms);
 	if (!signers || sk_X509_num(signers) == 0) {
 		sk_X509_free(signers);
-		set_error(err, errlen, "%s", "CMS signature without a signer certificate");
+		mcu_ota_set_error(err, errlen, "%s", "CMS signature without a signer certificate");
 		return -EKEYREJECTED;
 	}
 	certs = CMS_get1_certs(cms);
@@ -631,8 +639,8 @@ static int verify_cms(const struct swu_trust_store *t, CMS_ContentInfo *cms, con
 		if (r == 0 && t->signer_cn && !cn_matches(signer, t->signer_cn)) {
 			char subject[256];
 			name_text(X509_get_subject_name(signer), subject, sizeof(subject));
-			set_error(err, errlen, "signer %s is not the required signer CN=%s",
-			          subject, t->signer_cn);
+			mcu_ota_set_error(err, errlen, "signer %s is not the required signer CN=%s",
+			                  subject, t->signer_cn);
 			r = -EKEYREJECTED;
 		}
 		if (r == 0 && i == 0)
@@ -671,7 +679,7 @@ int swu_signature_verify(const struct swu_trust_store *t, const uint8_t *desc, s
 	int r;
 
 	if (sig_len == 0) {
-		set_error(err, errlen, "%s", "sw-description.sig is empty");
+		mcu_ota_set_error(err, errlen, "%s", "sw-description.sig is empty");
 		return -EKEYREJECTED;
 	}
 	cms = cms_parse(sig, sig_len);

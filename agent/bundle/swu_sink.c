@@ -40,7 +40,7 @@ int swu_dir_sink_new(const char *dir, struct swu_dir_sink **out, char *err, size
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
-		set_error(err, errlen, "%s: %s", dir, strerror(e));
+		mcu_ota_set_error(err, errlen, "%s: %s", dir, strerror(e));
 		return -e;
 	}
 	s = calloc(1, sizeof(*s));
@@ -100,14 +100,14 @@ static int dir_open(void *ctx, const struct swu_image *img, char *err, size_t er
 	/* A leftover of an interrupted run is ours to replace. */
 	if (unlinkat(s->dirfd, e->part, 0) < 0 && errno != ENOENT) {
 		int x = errno;
-		set_error(err, errlen, "%s/%s: %s", s->dir, e->part, strerror(x));
+		mcu_ota_set_error(err, errlen, "%s/%s: %s", s->dir, e->part, strerror(x));
 		return -x;
 	}
 	e->fd =
 	    openat(s->dirfd, e->part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (e->fd < 0) {
 		int x = errno;
-		set_error(err, errlen, "%s/%s: %s", s->dir, e->part, strerror(x));
+		mcu_ota_set_error(err, errlen, "%s/%s: %s", s->dir, e->part, strerror(x));
 		return -x;
 	}
 	e->name = strdup(img->filename);
@@ -134,7 +134,8 @@ static int dir_write(void *ctx, const struct swu_image *img, const uint8_t *data
 			int x = errno;
 			if (x == EINTR)
 				continue;
-			set_error(err, errlen, "writing %s/%s: %s", s->dir, e->part, strerror(x));
+			mcu_ota_set_error(err, errlen, "writing %s/%s: %s", s->dir, e->part,
+			                  strerror(x));
 			return -x;
 		}
 		data += n;
@@ -157,7 +158,7 @@ static int dir_commit(void *ctx, const struct swu_image *img, char *err, size_t 
 		r = -errno;
 	e->fd = -1;
 	if (r < 0)
-		set_error(err, errlen, "%s/%s: %s", s->dir, e->part, strerror(-r));
+		mcu_ota_set_error(err, errlen, "%s/%s: %s", s->dir, e->part, strerror(-r));
 	return r;
 }
 
@@ -173,30 +174,30 @@ static int dir_put_in_place(struct swu_dir_sink *s, struct dir_entry *e, char *e
 	/* a leftover of a run that crashed inside finish */
 	if (unlinkat(s->dirfd, e->old, 0) < 0 && errno != ENOENT) {
 		x = errno;
-		set_error(err, errlen, "%s/%s: %s", s->dir, e->old, strerror(x));
+		mcu_ota_set_error(err, errlen, "%s/%s: %s", s->dir, e->old, strerror(x));
 		return -x;
 	}
 	if (fstatat(s->dirfd, e->name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (S_ISDIR(st.st_mode)) {
-			set_error(err, errlen, "%s/%s is a directory: not replaced", s->dir,
-			          e->name);
+			mcu_ota_set_error(err, errlen, "%s/%s is a directory: not replaced", s->dir,
+			                  e->name);
 			return -EISDIR;
 		}
 		if (linkat(s->dirfd, e->name, s->dirfd, e->old, 0) < 0) {
 			x = errno;
-			set_error(err, errlen, "%s/%s: cannot keep the old file aside: %s", s->dir,
-			          e->name, strerror(x));
+			mcu_ota_set_error(err, errlen, "%s/%s: cannot keep the old file aside: %s",
+			                  s->dir, e->name, strerror(x));
 			return -x;
 		}
 		e->has_old = true;
 	} else if (errno != ENOENT) {
 		x = errno;
-		set_error(err, errlen, "%s/%s: %s", s->dir, e->name, strerror(x));
+		mcu_ota_set_error(err, errlen, "%s/%s: %s", s->dir, e->name, strerror(x));
 		return -x;
 	}
 	if (renameat(s->dirfd, e->part, s->dirfd, e->name) < 0) {
 		x = errno;
-		set_error(err, errlen, "%s/%s: %s", s->dir, e->name, strerror(x));
+		mcu_ota_set_error(err, errlen, "%s/%s: %s", s->dir, e->name, strerror(x));
 		return -x;
 	}
 	e->renamed = true;
@@ -240,7 +241,7 @@ static int dir_finish(void *ctx, char *err, size_t errlen)
 			r = dir_put_in_place(s, &s->entries[i], err, errlen);
 	if (r == 0 && fsync(s->dirfd) < 0) {
 		r = -errno;
-		set_error(err, errlen, "%s: %s", s->dir, strerror(-r));
+		mcu_ota_set_error(err, errlen, "%s: %s", s->dir, strerror(-r));
 	}
 	if (r < 0) {
 		dir_undo(s);
@@ -364,7 +365,7 @@ static int mem_write(void *ctx, const struct swu_image *img, const uint8_t *data
 	if (!e)
 		return -EBADF;
 	if (len > e->size - e->len) {
-		set_error(err, errlen, "%s", "more bytes than the image's size");
+		mcu_ota_set_error(err, errlen, "%s", "more bytes than the image's size");
 		return -EFBIG;
 	}
 	memcpy(e->data + e->len, data, len);

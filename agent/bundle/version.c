@@ -143,53 +143,56 @@ enum version_decision version_decide(const char *installed, const char *offered,
 	int c;
 
 	if (!installed) {
-		set_error(reason, reasonlen, "no installed version known: installing %s",
-		          offered ? offered : "the image");
+		mcu_ota_set_error(reason, reasonlen, "no installed version known: installing %s",
+		                  offered ? offered : "the image");
 		return VERSION_INSTALL;
 	}
 	if (!offered) {
 		if (p->install_if_different || p->install_if_higher || !p->allow_downgrade) {
-			set_error(reason, reasonlen,
-			          "the image has no version, and the policy (%s) needs one to "
-			          "decide",
-			          p->install_if_higher      ? "install-if-higher"
-			          : p->install_if_different ? "install-if-different"
-			                                    : "no downgrades");
+			mcu_ota_set_error(
+			    reason, reasonlen,
+			    "the image has no version, and the policy (%s) needs one to "
+			    "decide",
+			    p->install_if_higher      ? "install-if-higher"
+			    : p->install_if_different ? "install-if-different"
+			                              : "no downgrades");
 			return VERSION_REFUSE;
 		}
-		set_error(reason, reasonlen, "installing an image without a version over %s",
-		          installed);
+		mcu_ota_set_error(reason, reasonlen,
+		                  "installing an image without a version over %s", installed);
 		return VERSION_INSTALL;
 	}
 	if (version_compare(installed, offered, &c) < 0) {
 		const char *bad = version_valid(installed) ? offered : installed;
-		set_error(reason, reasonlen,
-		          "version \"%s\" is not dotted numbers with an optional -suffix", bad);
+		mcu_ota_set_error(reason, reasonlen,
+		                  "version \"%s\" is not dotted numbers with an optional -suffix",
+		                  bad);
 		return VERSION_REFUSE;
 	}
 	if (c == 0) {
 		if (p->install_if_different || p->install_if_higher) {
-			set_error(reason, reasonlen, "%s is already installed", offered);
+			mcu_ota_set_error(reason, reasonlen, "%s is already installed", offered);
 			return VERSION_SKIP;
 		}
-		set_error(reason, reasonlen, "reinstalling %s", offered);
+		mcu_ota_set_error(reason, reasonlen, "reinstalling %s", offered);
 		return VERSION_INSTALL;
 	}
 	if (c < 0) {
-		set_error(reason, reasonlen, "upgrade from %s to %s", installed, offered);
+		mcu_ota_set_error(reason, reasonlen, "upgrade from %s to %s", installed, offered);
 		return VERSION_INSTALL;
 	}
 	if (p->install_if_higher) {
-		set_error(reason, reasonlen,
-		          "%s is older than the installed %s (install-if-higher)", offered,
-		          installed);
+		mcu_ota_set_error(reason, reasonlen,
+		                  "%s is older than the installed %s (install-if-higher)", offered,
+		                  installed);
 		return VERSION_SKIP;
 	}
 	if (!p->allow_downgrade) {
-		set_error(reason, reasonlen, "downgrade from %s to %s is not allowed", installed,
-		          offered);
+		mcu_ota_set_error(reason, reasonlen, "downgrade from %s to %s is not allowed",
+		                  installed, offered);
 		return VERSION_REFUSE;
 	}
-	set_error(reason, reasonlen, "downgrade from %s to %s (allowed)", installed, offered);
+	mcu_ota_set_error(reason, reasonlen, "downgrade from %s to %s (allowed)", installed,
+	                  offered);
 	return VERSION_INSTALL;
 }

@@ -104,7 +104,7 @@ static int sink(void *ctx, const uint8_t *data, size_t len, char *err, size_t er
 	if (r < 0)
 		return r;
 	if ((r = write_all(f->fd, data, len)) < 0) {
-		set_error(err, errlen, "cannot write %s: %s", f->part, strerror(-r));
+		mcu_ota_set_error(err, errlen, "cannot write %s: %s", f->part, strerror(-r));
 		f->write_failed = true;
 		return r;
 	}
@@ -128,7 +128,7 @@ static int reset(void *ctx, char *err, size_t errlen)
 	struct fetch_cli *f = ctx;
 	int r = part_empty(f);
 	if (r < 0) {
-		set_error(err, errlen, "cannot empty %s: %s", f->part, strerror(-r));
+		mcu_ota_set_error(err, errlen, "cannot empty %s: %s", f->part, strerror(-r));
 		f->write_failed = true;
 	}
 	return r;
@@ -324,7 +324,7 @@ static int part_refeed(struct fetch_cli *f, uint64_t *held, char *err, size_t er
 			continue;
 		if (n < 0) {
 			r = -errno;
-			set_error(err, errlen, "cannot read it: %s", strerror(-r));
+			mcu_ota_set_error(err, errlen, "cannot read it: %s", strerror(-r));
 			return r;
 		}
 		if (n == 0)
@@ -582,7 +582,8 @@ int cli_fetch(int argc, char **argv)
 		            part, err);
 		held = resumed_from = 0;
 		if ((r = part_empty(&f)) < 0) {
-			set_error(err, sizeof(err), "cannot empty %s: %s", part, strerror(-r));
+			mcu_ota_set_error(err, sizeof(err), "cannot empty %s: %s", part,
+			                  strerror(-r));
 			f.write_failed = true;
 			break;
 		}

@@ -86,21 +86,22 @@ int plugin_load(const char *dir, const char *name, enum mcu_ota_plugin_kind kind
 {
 	memset(out, 0, sizeof(*out));
 	if (!valid_name(name)) {
-		set_error(err, errlen, "invalid plugin name \"%s\" (letters, digits, - and _)",
-		          name);
+		mcu_ota_set_error(err, errlen,
+		                  "invalid plugin name \"%s\" (letters, digits, - and _)", name);
 		return -EINVAL;
 	}
 	snprintf(out->path, sizeof(out->path), "%s/mcu-ota-%s.so", dir, name);
 	if (access(out->path, R_OK) != 0) {
-		set_error(err, errlen,
-		          "no %s plugin \"%s\": %s does not exist (set the plugin directory with "
-		          "--plugin-dir or MCU_OTA_PLUGIN_DIR)",
-		          plugin_kind_name(kind), name, out->path);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "no %s plugin \"%s\": %s does not exist (set the plugin directory with "
+		    "--plugin-dir or MCU_OTA_PLUGIN_DIR)",
+		    plugin_kind_name(kind), name, out->path);
 		return -ENOENT;
 	}
 	out->dl = dlopen(out->path, RTLD_NOW | RTLD_LOCAL);
 	if (!out->dl) {
-		set_error(err, errlen, "cannot load plugin %s: %s", out->path, dlerror());
+		mcu_ota_set_error(err, errlen, "cannot load plugin %s: %s", out->path, dlerror());
 		return -ENOEXEC;
 	}
 	mcu_ota_plugin_fn fn;
@@ -108,26 +109,28 @@ int plugin_load(const char *dir, const char *name, enum mcu_ota_plugin_kind kind
 	const struct mcu_ota_plugin *desc = fn ? fn() : NULL;
 	int r = 0;
 	if (!desc) {
-		set_error(err, errlen,
-		          "%s is not an mcu-ota plugin of this ABI: it exports no %s() (plugins "
-		          "built for another ABI version export another symbol; rebuild it against "
-		          "this mcu-ota's plugin.h)",
-		          out->path, MCU_OTA_PLUGIN_SYMBOL);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "%s is not an mcu-ota plugin of this ABI: it exports no %s() (plugins "
+		    "built for another ABI version export another symbol; rebuild it against "
+		    "this mcu-ota's plugin.h)",
+		    out->path, MCU_OTA_PLUGIN_SYMBOL);
 		r = -EPROTO;
 	} else if (desc->abi != MCU_OTA_PLUGIN_ABI) {
-		set_error(err, errlen,
-		          "plugin %s was built for plugin ABI %u, this mcu-ota speaks ABI %u: "
-		          "rebuild it against this mcu-ota's plugin.h",
-		          out->path, (unsigned)desc->abi, MCU_OTA_PLUGIN_ABI);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "plugin %s was built for plugin ABI %u, this mcu-ota speaks ABI %u: "
+		    "rebuild it against this mcu-ota's plugin.h",
+		    out->path, (unsigned)desc->abi, MCU_OTA_PLUGIN_ABI);
 		r = -EPROTO;
 	} else if (desc->kind != (uint32_t)kind) {
-		set_error(err, errlen, "plugin %s is a%s %s plugin, not a %s plugin", out->path,
-		          desc->kind == MCU_OTA_PLUGIN_ENTRY ? "n" : "",
-		          plugin_kind_name((enum mcu_ota_plugin_kind)desc->kind),
-		          plugin_kind_name(kind));
+		mcu_ota_set_error(err, errlen, "plugin %s is a%s %s plugin, not a %s plugin",
+		                  out->path, desc->kind == MCU_OTA_PLUGIN_ENTRY ? "n" : "",
+		                  plugin_kind_name((enum mcu_ota_plugin_kind)desc->kind),
+		                  plugin_kind_name(kind));
 		r = -EPROTO;
 	} else if (!ops_complete(desc)) {
-		set_error(
+		mcu_ota_set_error(
 		    err, errlen,
 		    "plugin %s lacks operations that %s plugins must have (an operation is NULL "
 		    "or its ops table is too short): fix the plugin",

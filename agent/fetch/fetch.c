@@ -427,41 +427,47 @@ static void tls_error(char *err, size_t errlen, const char *url, const char *hos
 	switch (verify) {
 	case X509_V_ERR_HOSTNAME_MISMATCH:
 	case X509_V_ERR_IP_ADDRESS_MISMATCH:
-		set_error(err, errlen,
-		          "%s: the server's certificate is not for host \"%s\" (%s): use the host "
-		          "name the certificate was issued for, or ask the server's operator for "
-		          "a certificate that names \"%s\"",
-		          url, host, curl_msg, host);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "%s: the server's certificate is not for host \"%s\" (%s): use the host "
+		    "name the certificate was issued for, or ask the server's operator for "
+		    "a certificate that names \"%s\"",
+		    url, host, curl_msg, host);
 		break;
 	case X509_V_ERR_CERT_HAS_EXPIRED:
-		set_error(err, errlen,
-		          "%s: the server's certificate has expired: the server's operator must "
-		          "renew it (or this device's clock is wrong: check the date)",
-		          url);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "%s: the server's certificate has expired: the server's operator must "
+		    "renew it (or this device's clock is wrong: check the date)",
+		    url);
 		break;
 	case X509_V_ERR_CERT_NOT_YET_VALID:
-		set_error(err, errlen,
-		          "%s: the server's certificate is not valid yet: check this device's "
-		          "clock (the date may be unset)",
-		          url);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "%s: the server's certificate is not valid yet: check this device's "
+		    "clock (the date may be unset)",
+		    url);
 		break;
 	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-		set_error(err, errlen,
-		          "%s: the server's certificate is not signed by a trusted CA (%s, checked "
-		          "against %s): give the CA that issued it with --tls-ca or --tls-ca-dir",
-		          url, X509_verify_cert_error_string(verify), ca);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "%s: the server's certificate is not signed by a trusted CA (%s, checked "
+		    "against %s): give the CA that issued it with --tls-ca or --tls-ca-dir",
+		    url, X509_verify_cert_error_string(verify), ca);
 		break;
 	case X509_V_ERR_CERT_REVOKED:
-		set_error(err, errlen, "%s: the server's certificate has been revoked", url);
+		mcu_ota_set_error(err, errlen, "%s: the server's certificate has been revoked",
+		                  url);
 		break;
 	default:
-		set_error(err, errlen,
-		          "%s: the server's certificate does not verify (%s, checked against %s)",
-		          url, X509_verify_cert_error_string(verify), ca);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "%s: the server's certificate does not verify (%s, checked against %s)", url,
+		    X509_verify_cert_error_string(verify), ca);
 		break;
 	}
 }
@@ -505,21 +511,21 @@ static enum verdict classify(struct job *j, CURL *c, CURLcode rc, const char *cu
 	case STOP_SINK:
 		*code = j->sink_rc;
 		j->res->error = FETCH_ERR_SINK;
-		set_error(err, errlen, "%s",
-		          j->sink_err[0] ? j->sink_err : "stopped by the reader");
+		mcu_ota_set_error(err, errlen, "%s",
+		                  j->sink_err[0] ? j->sink_err : "stopped by the reader");
 		return FINAL;
 	case STOP_TOO_BIG:
 		*code = -EFBIG;
 		j->res->error = FETCH_ERR_TOO_BIG;
 		format_size(j->max_size, sz, sizeof(sz));
 		if (j->too_big_size)
-			set_error(err, errlen,
-			          "%s: the server announces %" PRIu64
-			          " bytes, more than the size limit of %s: raise the limit "
-			          "(--max-size) if the bundle is really that large",
-			          j->url, j->too_big_size, sz);
+			mcu_ota_set_error(err, errlen,
+			                  "%s: the server announces %" PRIu64
+			                  " bytes, more than the size limit of %s: raise the limit "
+			                  "(--max-size) if the bundle is really that large",
+			                  j->url, j->too_big_size, sz);
 		else
-			set_error(
+			mcu_ota_set_error(
 			    err, errlen,
 			    "%s: the server sent more than the size limit of %s; the download "
 			    "was cut off: raise the limit (--max-size) if the bundle is really "
@@ -530,12 +536,13 @@ static enum verdict classify(struct job *j, CURL *c, CURLcode rc, const char *cu
 		*code = -ESTALE;
 		j->res->error = FETCH_ERR_CHANGED;
 		if (!o->reset)
-			set_error(err, errlen,
-			          "%s: the file changed on the server (or the server ignored the "
-			          "range request) while it was being downloaded: try again",
-			          j->url);
+			mcu_ota_set_error(
+			    err, errlen,
+			    "%s: the file changed on the server (or the server ignored the "
+			    "range request) while it was being downloaded: try again",
+			    j->url);
 		else
-			set_error(
+			mcu_ota_set_error(
 			    err, errlen,
 			    "%s: the file changed on the server %u times during the download: "
 			    "try again once the server's copy stays the same",
@@ -544,17 +551,17 @@ static enum verdict classify(struct job *j, CURL *c, CURLcode rc, const char *cu
 	case STOP_NO_VALIDATOR:
 		*code = -ESTALE;
 		j->res->error = FETCH_ERR_CHANGED;
-		set_error(err, errlen,
-		          "%s: the download was interrupted and the server sent no ETag or "
-		          "Last-Modified that would make resuming it safe: try again",
-		          j->url);
+		mcu_ota_set_error(err, errlen,
+		                  "%s: the download was interrupted and the server sent no ETag or "
+		                  "Last-Modified that would make resuming it safe: try again",
+		                  j->url);
 		return FINAL;
 	case STOP_CHANGED:
 		*code = -ESTALE;
 		j->res->error = FETCH_ERR_CHANGED;
-		set_error(err, errlen,
-		          "%s: the file changed on the server during the download: try again",
-		          j->url);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "%s: the file changed on the server during the download: try again", j->url);
 		return RESTART;
 	case STOP_ERROR_BODY:
 	case STOP_NONE:
@@ -564,7 +571,7 @@ static enum verdict classify(struct job *j, CURL *c, CURLcode rc, const char *cu
 	if (o->cancel && *o->cancel) {
 		*code = -ECANCELED;
 		j->res->error = FETCH_ERR_CANCELED;
-		set_error(err, errlen, "%s: download canceled", j->url);
+		mcu_ota_set_error(err, errlen, "%s: download canceled", j->url);
 		return FINAL;
 	}
 
@@ -573,10 +580,10 @@ static enum verdict classify(struct job *j, CURL *c, CURLcode rc, const char *cu
 			if (j->total && j->offset < j->total) {
 				*code = -EPROTO;
 				j->res->error = FETCH_ERR_NETWORK;
-				set_error(err, errlen,
-				          "%s: the server ended the response after %" PRIu64
-				          " of %" PRIu64 " bytes",
-				          j->url, j->offset, j->total);
+				mcu_ota_set_error(err, errlen,
+				                  "%s: the server ended the response after %" PRIu64
+				                  " of %" PRIu64 " bytes",
+				                  j->url, j->offset, j->total);
 				return RETRY;
 			}
 			*code = 0;
@@ -590,10 +597,11 @@ static enum verdict classify(struct job *j, CURL *c, CURLcode rc, const char *cu
 		if (status == 416 && j->offset) {
 			*code = -ESTALE;
 			j->res->error = FETCH_ERR_CHANGED;
-			set_error(err, errlen,
-			          "%s: the file on the server is shorter than the part already "
-			          "received: it changed; try again",
-			          j->url);
+			mcu_ota_set_error(
+			    err, errlen,
+			    "%s: the file on the server is shorter than the part already "
+			    "received: it changed; try again",
+			    j->url);
 			return RESTART;
 		}
 		j->res->error = FETCH_ERR_HTTP;
@@ -605,39 +613,42 @@ static enum verdict classify(struct job *j, CURL *c, CURLcode rc, const char *cu
 			    "is sent: give one with --client-cert and --client-key)";
 		if (status == 404 || status == 410) {
 			*code = -ENOENT;
-			set_error(err, errlen,
-			          "%s: not found on the server (HTTP %ld): check the URL, the file "
-			          "may have been moved or not published yet",
-			          j->url, status);
+			mcu_ota_set_error(
+			    err, errlen,
+			    "%s: not found on the server (HTTP %ld): check the URL, the file "
+			    "may have been moved or not published yet",
+			    j->url, status);
 			return FINAL;
 		}
 		if (status == 401 || status == 403) {
 			*code = -EACCES;
-			set_error(err, errlen, "%s: the server refused access (HTTP %ld)%s", j->url,
-			          status, hint);
+			mcu_ota_set_error(err, errlen, "%s: the server refused access (HTTP %ld)%s",
+			                  j->url, status, hint);
 			return FINAL;
 		}
 		if (status == 408 || status == 429 || status >= 500) {
-			set_error(err, errlen,
-			          status == 429 ? "%s: the server is busy (HTTP %ld, too many "
-			                          "requests): try again later"
-			          : status == 408
-			              ? "%s: the server timed out waiting for the request "
-			                "(HTTP %ld): check the network"
-			              : "%s: the server failed (HTTP %ld): try again later; "
-			                "if it lasts, tell the server's operator",
-			          j->url, status);
+			mcu_ota_set_error(
+			    err, errlen,
+			    status == 429   ? "%s: the server is busy (HTTP %ld, too many "
+			                      "requests): try again later"
+			    : status == 408 ? "%s: the server timed out waiting for the request "
+			                      "(HTTP %ld): check the network"
+			                    : "%s: the server failed (HTTP %ld): try again later; "
+			                      "if it lasts, tell the server's operator",
+			    j->url, status);
 			*code = -EIO;
 			return RETRY;
 		}
 		if (status >= 300 && status < 400)
-			set_error(err, errlen,
-			          "%s: the server answered with a redirect (HTTP %ld) that cannot "
-			          "be followed: use the final URL",
-			          j->url, status);
+			mcu_ota_set_error(
+			    err, errlen,
+			    "%s: the server answered with a redirect (HTTP %ld) that cannot "
+			    "be followed: use the final URL",
+			    j->url, status);
 		else
-			set_error(err, errlen, "%s: the server rejected the request (HTTP %ld)%s",
-			          j->url, status, hint);
+			mcu_ota_set_error(err, errlen,
+			                  "%s: the server rejected the request (HTTP %ld)%s",
+			                  j->url, status, hint);
 		return FINAL;
 	}
 
@@ -654,50 +665,54 @@ static enum verdict classify(struct job *j, CURL *c, CURLcode rc, const char *cu
 	case CURLE_SSL_CACERT_BADFILE:
 		*code = -ENOENT;
 		j->res->error = FETCH_ERR_LOCAL;
-		set_error(err, errlen, "%s: cannot load the CA certificates from %s (%s)", j->url,
-		          o->ca_file  ? o->ca_file
-		          : o->ca_dir ? o->ca_dir
-		                      : "the system",
-		          msg);
+		mcu_ota_set_error(err, errlen, "%s: cannot load the CA certificates from %s (%s)",
+		                  j->url,
+		                  o->ca_file  ? o->ca_file
+		                  : o->ca_dir ? o->ca_dir
+		                              : "the system",
+		                  msg);
 		return FINAL;
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_ENGINE_INITFAILED:
 		*code = -EINVAL;
 		j->res->error = FETCH_ERR_LOCAL;
-		set_error(err, errlen,
-		          "%s: cannot use the client certificate %s or its key (%s): check that "
-		          "both are PEM, that they belong together and the key's password",
-		          j->url, o->client_cert ? o->client_cert : "(none)", msg);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "%s: cannot use the client certificate %s or its key (%s): check that "
+		    "both are PEM, that they belong together and the key's password",
+		    j->url, o->client_cert ? o->client_cert : "(none)", msg);
 		return FINAL;
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		*code = -EINVAL;
 		j->res->error = FETCH_ERR_USAGE;
-		set_error(err, errlen,
-		          "%s: the server redirected to a URL that is not %s (%s): plain http is "
-		          "refused unless allowed (--allow-http)",
-		          j->url, o->allow_http ? "http or https" : "https", msg);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "%s: the server redirected to a URL that is not %s (%s): plain http is "
+		    "refused unless allowed (--allow-http)",
+		    j->url, o->allow_http ? "http or https" : "https", msg);
 		return FINAL;
 	case CURLE_TOO_MANY_REDIRECTS:
 		*code = -ELOOP;
 		j->res->error = FETCH_ERR_HTTP;
-		set_error(err, errlen, "%s: more than %d redirects: use the final URL", j->url,
-		          MAX_REDIRECTS);
+		mcu_ota_set_error(err, errlen, "%s: more than %d redirects: use the final URL",
+		                  j->url, MAX_REDIRECTS);
 		return FINAL;
 	case CURLE_URL_MALFORMAT:
 		*code = -EINVAL;
 		j->res->error = FETCH_ERR_USAGE;
-		set_error(err, errlen, "%s: not a valid URL (%s)", j->url, msg);
+		mcu_ota_set_error(err, errlen, "%s: not a valid URL (%s)", j->url, msg);
 		return FINAL;
 	case CURLE_COULDNT_RESOLVE_PROXY:
 		*code = -EHOSTUNREACH;
-		set_error(err, errlen,
-		          "%s: cannot resolve the proxy's host name (%s): check the proxy setting "
-		          "or the https_proxy environment variable",
-		          j->url, msg);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "%s: cannot resolve the proxy's host name (%s): check the proxy setting "
+		    "or the https_proxy environment variable",
+		    j->url, msg);
 		return RETRY;
 	case CURLE_COULDNT_RESOLVE_HOST:
 		*code = -EHOSTUNREACH;
-		set_error(
+		mcu_ota_set_error(
 		    err, errlen,
 		    "%s: cannot resolve host name \"%s\": check the URL and this device's DNS "
 		    "settings",
@@ -705,19 +720,21 @@ static enum verdict classify(struct job *j, CURL *c, CURLcode rc, const char *cu
 		return RETRY;
 	case CURLE_COULDNT_CONNECT:
 		*code = -ECONNREFUSED;
-		set_error(err, errlen,
-		          "%s: cannot connect (%s): check that the server is up and that no "
-		          "firewall or proxy is in the way",
-		          j->url, msg);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "%s: cannot connect (%s): check that the server is up and that no "
+		    "firewall or proxy is in the way",
+		    j->url, msg);
 		return RETRY;
 	case CURLE_PROXY: {
 		long connect_code = 0;
 		curl_easy_getinfo(c, CURLINFO_HTTP_CONNECTCODE, &connect_code);
 		*code = -ECONNREFUSED;
-		set_error(err, errlen,
-		          "%s: the proxy refused the connection (%s, proxy status %ld): check the "
-		          "proxy setting and its credentials",
-		          j->url, msg, connect_code);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "%s: the proxy refused the connection (%s, proxy status %ld): check the "
+		    "proxy setting and its credentials",
+		    j->url, msg, connect_code);
 		return connect_code == 407 ? FINAL : RETRY;
 	}
 	case CURLE_OPERATION_TIMEDOUT: {
@@ -728,58 +745,61 @@ static enum verdict classify(struct job *j, CURL *c, CURLcode rc, const char *cu
 		unsigned lst =
 		    o->low_speed_time_s ? o->low_speed_time_s : FETCH_DEFAULT_LOW_SPEED_TIME_S;
 		if (deadline_passed)
-			set_error(err, errlen,
-			          "%s: the download took longer than its time limit of %u s",
-			          j->url, o->max_time_s ? o->max_time_s : FETCH_DEFAULT_MAX_TIME_S);
+			mcu_ota_set_error(
+			    err, errlen, "%s: the download took longer than its time limit of %u s",
+			    j->url, o->max_time_s ? o->max_time_s : FETCH_DEFAULT_MAX_TIME_S);
 		else if (!pretransfer)
-			set_error(err, errlen,
-			          "%s: connecting timed out after %u ms (%s): check the network, "
-			          "the server and any proxy",
-			          j->url,
-			          o->connect_timeout_ms ? o->connect_timeout_ms
-			                                : FETCH_DEFAULT_CONNECT_TIMEOUT_MS,
-			          msg);
+			mcu_ota_set_error(
+			    err, errlen,
+			    "%s: connecting timed out after %u ms (%s): check the network, "
+			    "the server and any proxy",
+			    j->url,
+			    o->connect_timeout_ms ? o->connect_timeout_ms
+			                          : FETCH_DEFAULT_CONNECT_TIMEOUT_MS,
+			    msg);
 		else
-			set_error(err, errlen,
-			          "%s: the transfer stalled (less than %u bytes/s for %u s, after "
-			          "%" PRIu64 " bytes): the network or the server is too slow",
-			          j->url, lsl, lst, j->offset);
+			mcu_ota_set_error(
+			    err, errlen,
+			    "%s: the transfer stalled (less than %u bytes/s for %u s, after "
+			    "%" PRIu64 " bytes): the network or the server is too slow",
+			    j->url, lsl, lst, j->offset);
 		return deadline_passed ? FINAL : RETRY;
 	}
 	case CURLE_PARTIAL_FILE:
 		*code = -EPROTO;
-		set_error(err, errlen,
-		          "%s: the server closed the connection after %" PRIu64 " of %" PRIu64
-		          " bytes",
-		          j->url, j->offset, j->total);
+		mcu_ota_set_error(err, errlen,
+		                  "%s: the server closed the connection after %" PRIu64
+		                  " of %" PRIu64 " bytes",
+		                  j->url, j->offset, j->total);
 		return RETRY;
 	case CURLE_GOT_NOTHING:
 		*code = -ECONNRESET;
-		set_error(err, errlen, "%s: the server closed the connection without an answer",
-		          j->url);
+		mcu_ota_set_error(err, errlen,
+		                  "%s: the server closed the connection without an answer", j->url);
 		return RETRY;
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
 		*code = -ECONNRESET;
-		set_error(err, errlen,
-		          "%s: the connection broke after %" PRIu64
-		          " bytes (%s): check the network",
-		          j->url, j->offset, msg);
+		mcu_ota_set_error(err, errlen,
+		                  "%s: the connection broke after %" PRIu64
+		                  " bytes (%s): check the network",
+		                  j->url, j->offset, msg);
 		return RETRY;
 	case CURLE_SSL_CONNECT_ERROR:
 		*code = -EPROTO;
-		set_error(err, errlen,
-		          "%s: the TLS handshake failed (%s): the server may require a client "
-		          "certificate (--client-cert and --client-key) or speak no TLS version "
-		          "this device "
-		          "accepts (1.2 or later)",
-		          j->url, msg);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "%s: the TLS handshake failed (%s): the server may require a client "
+		    "certificate (--client-cert and --client-key) or speak no TLS version "
+		    "this device "
+		    "accepts (1.2 or later)",
+		    j->url, msg);
 		return RETRY;
 	case CURLE_WRITE_ERROR:
 		/* from our callbacks without a reason: should not happen */
 	default:
 		*code = -EIO;
-		set_error(err, errlen, "%s: download failed (%s)", j->url, msg);
+		mcu_ota_set_error(err, errlen, "%s: download failed (%s)", j->url, msg);
 		return RETRY;
 	}
 }
@@ -852,8 +872,8 @@ static int setup(CURL *c, struct job *j, const char *url, char *curl_msg, char *
 	SET(CURLOPT_XFERINFODATA, j);
 #undef SET
 	if (rc != CURLE_OK) {
-		set_error(err, errlen, "%s: libcurl refused an option (%s)", j->url,
-		          curl_easy_strerror(rc));
+		mcu_ota_set_error(err, errlen, "%s: libcurl refused an option (%s)", j->url,
+		                  curl_easy_strerror(rc));
 		return -EINVAL;
 	}
 	return 0;
@@ -864,8 +884,8 @@ static int check_readable(const char *what, const char *path, const char *url, c
 {
 	if (path && access(path, R_OK) < 0) {
 		int e = errno;
-		set_error(err, errlen, "%s: cannot read the %s %s: %s", url, what, path,
-		          strerror(e));
+		mcu_ota_set_error(err, errlen, "%s: cannot read the %s %s: %s", url, what, path,
+		                  strerror(e));
 		return -e;
 	}
 	return 0;
@@ -877,7 +897,7 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 	struct fetch_result local;
 	struct fetch_result *res = result ? result : &local;
 	memset(res, 0, sizeof(*res));
-	set_error(err, errlen, "%s", "");
+	mcu_ota_set_error(err, errlen, "%s", "");
 
 	struct job j = {.o = o, .res = res};
 	fetch_redact_url(url, j.url, sizeof(j.url));
@@ -893,7 +913,7 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 
 	if (!o->sink) {
 		res->error = FETCH_ERR_USAGE;
-		set_error(err, errlen, "%s: no sink for the download", j.url);
+		mcu_ota_set_error(err, errlen, "%s: no sink for the download", j.url);
 		return -EINVAL;
 	}
 	bool is_https = strncasecmp(url, "https://", 8) == 0;
@@ -901,13 +921,13 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 	if (!is_https && !(is_http && o->allow_http)) {
 		res->error = FETCH_ERR_USAGE;
 		if (is_http)
-			set_error(
+			mcu_ota_set_error(
 			    err, errlen,
 			    "%s: refusing plain http: the download could be read and changed "
 			    "on the way; use https://, or allow http explicitly (--allow-http)",
 			    j.url);
 		else
-			set_error(err, errlen, "%s: not an https:// URL", j.url);
+			mcu_ota_set_error(err, errlen, "%s: not an https:// URL", j.url);
 		return -EINVAL;
 	}
 	if (o->resume_offset) {
@@ -927,21 +947,22 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 	}
 	if (o->client_key && !o->client_cert) {
 		res->error = FETCH_ERR_USAGE;
-		set_error(err, errlen, "%s: a client key needs its certificate (--cert)", j.url);
+		mcu_ota_set_error(err, errlen, "%s: a client key needs its certificate (--cert)",
+		                  j.url);
 		return -EINVAL;
 	}
 
 	pthread_once(&global_once, global_init);
 	if (global_rc != CURLE_OK) {
 		res->error = FETCH_ERR_LOCAL;
-		set_error(err, errlen, "%s: libcurl cannot start (%s)", j.url,
-		          curl_easy_strerror(global_rc));
+		mcu_ota_set_error(err, errlen, "%s: libcurl cannot start (%s)", j.url,
+		                  curl_easy_strerror(global_rc));
 		return -ENOMEM;
 	}
 	_cleanup_(cleanup_curl) CURL *c = curl_easy_init();
 	if (!c) {
 		res->error = FETCH_ERR_LOCAL;
-		set_error(err, errlen, "%s: out of memory for libcurl", j.url);
+		mcu_ota_set_error(err, errlen, "%s: out of memory for libcurl", j.url);
 		return -ENOMEM;
 	}
 	char curl_msg[CURL_ERROR_SIZE];
@@ -988,7 +1009,7 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 		}
 		if (!ok) {
 			res->error = FETCH_ERR_LOCAL;
-			set_error(err, errlen, "%s: out of memory", j.url);
+			mcu_ota_set_error(err, errlen, "%s: out of memory", j.url);
 			return -ENOMEM;
 		}
 		uint64_t now = now_ms();
@@ -1053,9 +1074,9 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 		}
 		if (res->attempts >= max_attempts) {
 			size_t l = strlen(err);
-			set_error(err + l, errlen > l ? errlen - l : 0,
-			          " (gave up after %u attempt%s)", res->attempts,
-			          res->attempts == 1 ? "" : "s");
+			mcu_ota_set_error(err + l, errlen > l ? errlen - l : 0,
+			                  " (gave up after %u attempt%s)", res->attempts,
+			                  res->attempts == 1 ? "" : "s");
 			res->size = j.offset;
 			return code;
 		}
@@ -1078,16 +1099,16 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 		}
 		if (now_ms() + delay >= deadline) {
 			size_t l = strlen(err);
-			set_error(err + l, errlen > l ? errlen - l : 0,
-			          " (gave up after %u attempt%s: the time limit is near)",
-			          res->attempts, res->attempts == 1 ? "" : "s");
+			mcu_ota_set_error(err + l, errlen > l ? errlen - l : 0,
+			                  " (gave up after %u attempt%s: the time limit is near)",
+			                  res->attempts, res->attempts == 1 ? "" : "s");
 			res->size = j.offset;
 			return code;
 		}
 		log_debug("fetch %s: retrying in %" PRIu64 " ms", j.url, delay);
 		if (!wait_ms(o, delay)) {
 			res->error = FETCH_ERR_CANCELED;
-			set_error(err, errlen, "%s: download canceled", j.url);
+			mcu_ota_set_error(err, errlen, "%s: download canceled", j.url);
 			res->size = j.offset;
 			return -ECANCELED;
 		}

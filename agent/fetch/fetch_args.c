@@ -33,7 +33,7 @@ int fetch_args_apply(struct fetch_options *o, int opt, const char *value)
 int fetch_args_check(const struct fetch_options *o, char *err, size_t errlen)
 {
 	if (o->client_key && !o->client_cert) {
-		set_error(err, errlen, "%s", "--client-key needs --client-cert");
+		mcu_ota_set_error(err, errlen, "%s", "--client-key needs --client-cert");
 		return -EINVAL;
 	}
 	return 0;

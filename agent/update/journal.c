@@ -72,7 +72,7 @@ int journal_load(const struct store *s, struct journal *j, char *err, size_t err
 		if (errno == ENOENT)
 			return 0; /* never updated: idle */
 		r = -errno;
-		set_error(err, errlen, "cannot read %s: %s", path, strerror(-r));
+		mcu_ota_set_error(err, errlen, "cannot read %s: %s", path, strerror(-r));
 		return r;
 	}
 	size_t n = fread(text, 1, sizeof(text), f);
@@ -91,7 +91,7 @@ int journal_load(const struct store *s, struct journal *j, char *err, size_t err
 		ok = eq && parse_line(j, line, (size_t)(eq - line), eq + 1) == 0;
 	}
 	if (!ok) {
-		set_error(
+		mcu_ota_set_error(
 		    err, errlen,
 		    "the update journal %s is corrupt; move it away to treat the device as idle",
 		    path);
@@ -116,6 +116,7 @@ int journal_save(const struct store *s, struct journal *j, char *err, size_t err
 	                 update_state_name(j->state), j->version, j->sha256, j->error, j->sequence);
 	r = atomic_write_file(path, text, (size_t)n, 0644);
 	if (r < 0)
-		set_error(err, errlen, "cannot save the update journal %s: %s", path, strerror(-r));
+		mcu_ota_set_error(err, errlen, "cannot save the update journal %s: %s", path,
+		                  strerror(-r));
 	return r;
 }

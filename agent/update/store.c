@@ -124,19 +124,20 @@ int store_open(const char *state_dir, const char *device, struct store *s, char 
 {
 	s->lock_fd = -1;
 	if (!valid_device_name(device)) {
-		set_error(err, errlen,
-		          "device name \"%s\" is not valid: use 1 to 64 letters, digits, - and _",
-		          device);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "device name \"%s\" is not valid: use 1 to 64 letters, digits, - and _",
+		    device);
 		return -EINVAL;
 	}
 	if (snprintf(s->dir, sizeof(s->dir), "%s/devices/%s", state_dir, device) >=
 	    (int)sizeof(s->dir)) {
-		set_error(err, errlen, "state directory path too long");
+		mcu_ota_set_error(err, errlen, "state directory path too long");
 		return -ENAMETOOLONG;
 	}
 	int r = mkdir_p(s->dir);
 	if (r < 0) {
-		set_error(err, errlen, "cannot create %s: %s", s->dir, strerror(-r));
+		mcu_ota_set_error(err, errlen, "cannot create %s: %s", s->dir, strerror(-r));
 		return r;
 	}
 	char lock[PATH_BUF];
@@ -144,24 +145,24 @@ int store_open(const char *state_dir, const char *device, struct store *s, char 
 	s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (s->lock_fd < 0) {
 		r = -errno;
-		set_error(err, errlen, "cannot open %s: %s", lock, strerror(-r));
+		mcu_ota_set_error(err, errlen, "cannot open %s: %s", lock, strerror(-r));
 		return r;
 	}
 	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
 		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		set_error(err, errlen,
-		          r == -EBUSY
-		              ? "device %s is being driven by another mcu-ota process; wait for "
-		                "it to finish"
-		              : "cannot lock device %s: %s",
-		          device, strerror(-r));
+		mcu_ota_set_error(
+		    err, errlen,
+		    r == -EBUSY ? "device %s is being driven by another mcu-ota process; wait for "
+		                  "it to finish"
+		                : "cannot lock device %s: %s",
+		    device, strerror(-r));
 		close(s->lock_fd);
 		s->lock_fd = -1;
 		return r;
 	}
 	r = tidy(s);
 	if (r < 0) {
-		set_error(err, errlen, "cannot tidy %s: %s", s->dir, strerror(-r));
+		mcu_ota_set_error(err, errlen, "cannot tidy %s: %s", s->dir, strerror(-r));
 		store_close(s);
 	}
 	return r;
@@ -224,14 +225,14 @@ int store_meta(const struct store *s, enum store_slot slot, struct slot_meta *me
 	if (!f) {
 		r = -errno;
 		if (r != -ENOENT)
-			set_error(err, errlen, "cannot read %s: %s", path, strerror(-r));
+			mcu_ota_set_error(err, errlen, "cannot read %s: %s", path, strerror(-r));
 		return r;
 	}
 	size_t n = fread(text, 1, sizeof(text), f);
 	fclose(f);
 	text[n < sizeof(text) ? n : sizeof(text) - 1] = '\0';
 	if (n > STORE_META_MAX || strlen(text) != n || parse_meta(text, meta) < 0) {
-		set_error(err, errlen, "%s is corrupt", path);
+		mcu_ota_set_error(err, errlen, "%s is corrupt", path);
 		return -EBADMSG;
 	}
 	return 0;
@@ -257,7 +258,7 @@ int store_load(const struct store *s, enum store_slot slot, uint8_t **data, size
 	FILE *f = fopen(path, "re");
 	if (!f) {
 		r = -errno;
-		set_error(err, errlen, "cannot read %s: %s", path, strerror(-r));
+		mcu_ota_set_error(err, errlen, "cannot read %s: %s", path, strerror(-r));
 		return r;
 	}
 	uint8_t *buf = meta.size ? malloc(meta.size) : NULL;
@@ -272,8 +273,8 @@ int store_load(const struct store *s, enum store_slot slot, uint8_t **data, size
 		sha256_hex(md, hex);
 	EVP_MD_CTX_free(md);
 	if (n != meta.size || extra != EOF || strcmp(hex, meta.sha256) != 0) {
-		set_error(err, errlen, "%s is damaged: it does not match its SHA-256 %s", path,
-		          meta.sha256);
+		mcu_ota_set_error(err, errlen, "%s is damaged: it does not match its SHA-256 %s",
+		                  path, meta.sha256);
 		free(buf);
 		return -EBADMSG;
 	}
@@ -309,7 +310,7 @@ int store_write_begin(struct store *s, enum store_slot slot, const struct slot_m
 			r = -ENOMEM;
 	}
 	if (r < 0) {
-		set_error(err, errlen, "cannot create %s: %s", dir, strerror(-r));
+		mcu_ota_set_error(err, errlen, "cannot create %s: %s", dir, strerror(-r));
 		store_write_abort(w);
 	}
 	return r;
@@ -318,8 +319,9 @@ int store_write_begin(struct store *s, enum store_slot slot, const struct slot_m
 int store_write(struct store_writer *w, const void *data, size_t len, char *err, size_t errlen)
 {
 	if (w->written + len > w->expect.size) {
-		set_error(err, errlen, "image for %s is larger than its declared %" PRIu64 " bytes",
-		          slot_names[w->slot], w->expect.size);
+		mcu_ota_set_error(err, errlen,
+		                  "image for %s is larger than its declared %" PRIu64 " bytes",
+		                  slot_names[w->slot], w->expect.size);
 		return -EFBIG;
 	}
 	const uint8_t *p = data;
@@ -329,8 +331,8 @@ int store_write(struct store_writer *w, const void *data, size_t len, char *err,
 			continue;
 		if (n <= 0) {
 			int r = n < 0 ? -errno : -EIO;
-			set_error(err, errlen, "cannot write the %s image: %s", slot_names[w->slot],
-			          strerror(-r));
+			mcu_ota_set_error(err, errlen, "cannot write the %s image: %s",
+			                  slot_names[w->slot], strerror(-r));
 			return r;
 		}
 		off += (size_t)n;
@@ -357,10 +359,11 @@ int store_write_commit(struct store_writer *w, char *err, size_t errlen)
 	sha256_hex(w->md, hex);
 	int r = 0;
 	if (w->written != w->expect.size || strcmp(hex, w->expect.sha256) != 0) {
-		set_error(err, errlen,
-		          "image for %s does not match: %" PRIu64
-		          " bytes with SHA-256 %s, expected %" PRIu64 " bytes with %s",
-		          slot_names[w->slot], w->written, hex, w->expect.size, w->expect.sha256);
+		mcu_ota_set_error(err, errlen,
+		                  "image for %s does not match: %" PRIu64
+		                  " bytes with SHA-256 %s, expected %" PRIu64 " bytes with %s",
+		                  slot_names[w->slot], w->written, hex, w->expect.size,
+		                  w->expect.sha256);
 		store_write_abort(w);
 		return -EBADMSG;
 	}
@@ -383,8 +386,8 @@ int store_write_commit(struct store_writer *w, char *err, size_t errlen)
 	if (r == 0)
 		r = remove_slot_dir(old);
 	if (r < 0)
-		set_error(err, errlen, "cannot store the %s image in %s: %s", slot_names[w->slot],
-		          slot, strerror(-r));
+		mcu_ota_set_error(err, errlen, "cannot store the %s image in %s: %s",
+		                  slot_names[w->slot], slot, strerror(-r));
 	EVP_MD_CTX_free(w->md);
 	w->md = NULL;
 	if (r < 0)
@@ -433,8 +436,8 @@ int store_promote(struct store *s, char *err, size_t errlen)
 	if (r == 0)
 		r = remove_slot_dir(prev_old);
 	if (r < 0)
-		set_error(err, errlen, "cannot install the staged image in %s: %s", s->dir,
-		          strerror(-r));
+		mcu_ota_set_error(err, errlen, "cannot install the staged image in %s: %s", s->dir,
+		                  strerror(-r));
 	return r;
 }
 
@@ -446,6 +449,6 @@ int store_drop(struct store *s, enum store_slot slot, char *err, size_t errlen)
 	if (r == 0)
 		r = fsync_parent(path);
 	if (r < 0)
-		set_error(err, errlen, "cannot remove %s: %s", path, strerror(-r));
+		mcu_ota_set_error(err, errlen, "cannot remove %s: %s", path, strerror(-r));
 	return r;
 }

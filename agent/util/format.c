@@ -71,13 +71,3 @@ void format_size(uint64_t bytes, char *out, size_t outlen)
 	else
 		snprintf(out, outlen, "%llu B", (unsigned long long)bytes);
 }
-
-void set_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <mcu-ota/plugin.h> /* mcu_ota_set_error, used with these helpers */
+
 #define _cleanup_(f) __attribute__((cleanup(f)))
 
 /* A 32-bit number: decimal (a leading 0 is not octal) or 0x-hex, with an
@@ -20,7 +22,3 @@ void hex_encode(const uint8_t *data, size_t len, char *out);
 
 /* "1.5 MiB", "512 KiB", "100 B" */
 void format_size(uint64_t bytes, char *out, size_t outlen);
-
-/* snprintf that never overflows and tolerates a NULL buffer. */
-void set_error(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -79,6 +80,19 @@ static inline MCU_OTA_PRINTF(3, 4) void mcu_ota_log(const struct mcu_ota_host *h
 		return;
 	va_start(ap, fmt);
 	host->log(host->ctx, level, fmt, ap);
+	va_end(ap);
+}
+
+/* Write a one-line, user-facing reason into (err, errlen), the way every
+ * fallible function of the SDK and the agent reports one. err may be NULL. */
+static inline MCU_OTA_PRINTF(3, 4) void mcu_ota_set_error(char *err, size_t errlen, const char *fmt,
+                                                          ...)
+{
+	va_list ap;
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 }
 

@@ -52,18 +52,6 @@ const char *dfu_state_name(uint8_t state)
 	                                                          : "unknown state";
 }
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 int dfu_prepare(struct dfu_device *d, char *err, size_t errlen);
 
 static uint64_t now_ms(void)
@@ -99,24 +87,25 @@ static int transport_error(struct dfu_device *d, int r, const char *what, uint32
 {
 	switch (r) {
 	case -ENODEV:
-		seterr(
+		mcu_ota_set_error(
 		    err, errlen,
 		    "the device left the bus during %s at 0x%08" PRIx32
 		    ": check its cable and power; flash it again, the chip holds a partial image",
 		    what, address);
 		break;
 	case -ETIMEDOUT:
-		seterr(err, errlen,
-		       "the device did not finish %s at 0x%08" PRIx32
-		       " within %u ms; reset it (NRST) and try again",
-		       what, address, timeout_ms);
+		mcu_ota_set_error(err, errlen,
+		                  "the device did not finish %s at 0x%08" PRIx32
+		                  " within %u ms; reset it (NRST) and try again",
+		                  what, address, timeout_ms);
 		break;
 	case -EPIPE:
-		seterr(err, errlen, "the device stalled %s at 0x%08" PRIx32, what, address);
+		mcu_ota_set_error(err, errlen, "the device stalled %s at 0x%08" PRIx32, what,
+		                  address);
 		break;
 	default:
-		seterr(err, errlen, "USB error during %s at 0x%08" PRIx32 ": %s", what, address,
-		       strerror(-r));
+		mcu_ota_set_error(err, errlen, "USB error during %s at 0x%08" PRIx32 ": %s", what,
+		                  address, strerror(-r));
 		r = r < 0 ? r : -EIO;
 		break;
 	}
@@ -146,24 +135,27 @@ static int status_error(struct dfu_device *d, uint8_t status, const char *what, 
 	int r;
 	switch (status) {
 	case 0x01: /* errTARGET */
-		seterr(err, errlen,
-		       "%s at 0x%08" PRIx32
-		       " refused by the device (errTARGET): the address is outside its memory",
-		       what, address);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "%s at 0x%08" PRIx32
+		    " refused by the device (errTARGET): the address is outside its memory",
+		    what, address);
 		r = -ERANGE;
 		break;
 	case 0x0B: /* errVENDOR */
-		seterr(err, errlen,
-		       "%s at 0x%08" PRIx32
-		       " refused (errVENDOR): read protection (RDP level 1) is active. The ROM "
-		       "will not read, erase or write flash until it is removed; removing it "
-		       "(DfuSe read-unprotect) erases the whole chip",
-		       what, address);
+		mcu_ota_set_error(
+		    err, errlen,
+		    "%s at 0x%08" PRIx32
+		    " refused (errVENDOR): read protection (RDP level 1) is active. The ROM "
+		    "will not read, erase or write flash until it is removed; removing it "
+		    "(DfuSe read-unprotect) erases the whole chip",
+		    what, address);
 		r = -EACCES;
 		break;
 	default:
-		seterr(err, errlen, "%s at 0x%08" PRIx32 " failed: the device reports %s", what,
-		       address, dfu_status_name(status));
+		mcu_ota_set_error(err, errlen,
+		                  "%s at 0x%08" PRIx32 " failed: the device reports %s", what,
+		                  address, dfu_status_name(status));
 		r = -EIO;
 		break;
 	}
@@ -224,11 +216,11 @@ static int wait_done(struct dfu_device *d, unsigned timeout_ms, const char *what
 			/* done without ever being busy: the request was not taken */
 			/* fall through */
 		default:
-			seterr(err, errlen,
-			       "%s at 0x%08" PRIx32
-			       ": the device did not take the request (state %s "
-			       "where dfuDNBUSY was due)",
-			       what, address, dfu_state_name(st.state));
+			mcu_ota_set_error(err, errlen,
+			                  "%s at 0x%08" PRIx32
+			                  ": the device did not take the request (state %s "
+			                  "where dfuDNBUSY was due)",
+			                  what, address, dfu_state_name(st.state));
 			return -EIO;
 		}
 	}
@@ -315,19 +307,21 @@ int dfu_prepare(struct dfu_device *d, char *err, size_t errlen)
 			                       REQUEST_TIMEOUT_MS, err, errlen);
 	}
 	if (!answered)
-		seterr(err, errlen,
-		       "the device stalls every status request: reset it (NRST) and try again");
+		mcu_ota_set_error(
+		    err, errlen,
+		    "the device stalls every status request: reset it (NRST) and try again");
 	else
-		seterr(err, errlen, "the device stays in state %s: reset it (NRST) and try again",
-		       dfu_state_name(st.state));
+		mcu_ota_set_error(err, errlen,
+		                  "the device stays in state %s: reset it (NRST) and try again",
+		                  dfu_state_name(st.state));
 	return -EIO;
 }
 
 static int select_alt(struct dfu_device *d, unsigned alt, char *err, size_t errlen)
 {
 	if (alt >= d->info.memory_count) {
-		seterr(err, errlen, "the device has no alt setting %u (it has %zu)", alt,
-		       d->info.memory_count);
+		mcu_ota_set_error(err, errlen, "the device has no alt setting %u (it has %zu)", alt,
+		                  d->info.memory_count);
 		return -EINVAL;
 	}
 	if (d->alt == (int)alt)
@@ -380,8 +374,8 @@ int dfu_describe(struct dfu_device *d, char *err, size_t errlen)
 	d->alt = -1;
 	int r = get_descriptor(d, 1, 0, 0, dev, sizeof(dev));
 	if (r < (int)sizeof(dev) || dev[1] != 1) {
-		seterr(err, errlen, "cannot read the device descriptor%s%s", r < 0 ? ": " : "",
-		       r < 0 ? strerror(-r) : "");
+		mcu_ota_set_error(err, errlen, "cannot read the device descriptor%s%s",
+		                  r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
 		return r < 0 ? r : -EIO;
 	}
 	d->info.vid = (uint16_t)(dev[8] | dev[9] << 8);
@@ -390,12 +384,13 @@ int dfu_describe(struct dfu_device *d, char *err, size_t errlen)
 
 	r = get_descriptor(d, 2, 0, 0, head, sizeof(head));
 	if (r < (int)sizeof(head) || head[1] != 2) {
-		seterr(err, errlen, "cannot read the configuration descriptor");
+		mcu_ota_set_error(err, errlen, "cannot read the configuration descriptor");
 		return r < 0 ? r : -EIO;
 	}
 	uint16_t total = (uint16_t)(head[2] | head[3] << 8);
 	if (total < 9 || total > DESCRIPTOR_MAX) {
-		seterr(err, errlen, "configuration descriptor of %u bytes is implausible", total);
+		mcu_ota_set_error(err, errlen,
+		                  "configuration descriptor of %u bytes is implausible", total);
 		return -EIO;
 	}
 	uint8_t *cfg = malloc(total);
@@ -404,7 +399,7 @@ int dfu_describe(struct dfu_device *d, char *err, size_t errlen)
 	r = get_descriptor(d, 2, 0, 0, cfg, total);
 	if (r < total) {
 		free(cfg);
-		seterr(err, errlen, "short configuration descriptor");
+		mcu_ota_set_error(err, errlen, "short configuration descriptor");
 		return r < 0 ? r : -EIO;
 	}
 	for (size_t off = 0; off + 2 <= total;) {
@@ -429,11 +424,12 @@ int dfu_describe(struct dfu_device *d, char *err, size_t errlen)
 	}
 	free(cfg);
 	if (!have_interface || !alts) {
-		seterr(err, errlen, "the device has no DFU-mode interface");
+		mcu_ota_set_error(err, errlen, "the device has no DFU-mode interface");
 		return -ENODEV;
 	}
 	if (!have_functional || d->info.transfer_size == 0 || d->info.transfer_size > 4096) {
-		seterr(err, errlen, "the device has no usable DFU functional descriptor");
+		mcu_ota_set_error(err, errlen,
+		                  "the device has no usable DFU functional descriptor");
 		return -EIO;
 	}
 
@@ -499,9 +495,10 @@ static int upload(struct dfu_device *d, uint32_t address, uint8_t *buf, size_t l
 			r = control(d, REQ_IN, DFU_UPLOAD, (uint16_t)block, buf + off, n,
 			            REQUEST_TIMEOUT_MS);
 			if (r >= 0 && r < n) {
-				seterr(err, errlen,
-				       "the device returned %d of %u bytes at 0x%08" PRIx32, r, n,
-				       address + (uint32_t)off);
+				mcu_ota_set_error(
+				    err, errlen,
+				    "the device returned %d of %u bytes at 0x%08" PRIx32, r, n,
+				    address + (uint32_t)off);
 				return -EIO;
 			}
 			if (r >= 0) {
@@ -544,15 +541,15 @@ static int check_range(const struct mcu_ota_memory *m, uint32_t address, uint64_
 	while (a < end) {
 		long i = dfuse_layout_find(m->sectors, m->sector_count, (uint32_t)a);
 		if (i < 0) {
-			seterr(err, errlen,
-			       "cannot %s 0x%08" PRIx64 ": outside the device's %s (%s)", verb, a,
-			       m->name, m->description);
+			mcu_ota_set_error(err, errlen,
+			                  "cannot %s 0x%08" PRIx64 ": outside the device's %s (%s)",
+			                  verb, a, m->name, m->description);
 			return -ERANGE;
 		}
 		if ((m->sectors[i].access & access) != access) {
-			seterr(err, errlen, "cannot %s 0x%08" PRIx64 ": %s is not %s there", verb,
-			       a, m->name,
-			       access & MCU_OTA_SECTOR_WRITABLE ? "writable" : "readable");
+			mcu_ota_set_error(
+			    err, errlen, "cannot %s 0x%08" PRIx64 ": %s is not %s there", verb, a,
+			    m->name, access & MCU_OTA_SECTOR_WRITABLE ? "writable" : "readable");
 			return -ERANGE;
 		}
 		a = (uint64_t)m->sectors[i].address + m->sectors[i].size;
@@ -609,21 +606,23 @@ static int plan_write(struct dfu_device *d, const struct mcu_ota_image *image,
 	memset(plan, 0, sizeof(*plan));
 	plan->mem = mem;
 	if (!image->segment_count) {
-		seterr(err, errlen, "the image is empty");
+		mcu_ota_set_error(err, errlen, "the image is empty");
 		return -EINVAL;
 	}
 	if (!mem->sector_count) {
-		seterr(err, errlen, "alt %u (%s) has no memory layout mcu-ota understands",
-		       mem->alt, mem->name);
+		mcu_ota_set_error(err, errlen,
+		                  "alt %u (%s) has no memory layout mcu-ota understands", mem->alt,
+		                  mem->name);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < image->segment_count; i++) {
 		const struct mcu_ota_segment *g = &image->segments[i];
 		if (i && g->address < (uint64_t)image->segments[i - 1].address +
 		                          image->segments[i - 1].length) {
-			seterr(err, errlen,
-			       "image segments at 0x%08" PRIx32 " overlap or are unsorted",
-			       g->address);
+			mcu_ota_set_error(err, errlen,
+			                  "image segments at 0x%08" PRIx32
+			                  " overlap or are unsorted",
+			                  g->address);
 			return -EINVAL;
 		}
 		int r = check_range(mem, g->address, g->length, MCU_OTA_SECTOR_WRITABLE, "write",
@@ -816,11 +815,12 @@ static int verify_one_run(struct dfu_device *d, uint32_t address, const uint8_t 
 		for (uint32_t i = 0; i < len; i++) {
 			if (back[i] == data[i])
 				continue;
-			seterr(c->err, c->errlen,
-			       "verification failed at 0x%08" PRIx32
-			       ": wrote 0x%02x, read back 0x%02x (a write-protected sector "
-			       "\"accepts\" writes without storing them; check the option bytes)",
-			       address + i, data[i], back[i]);
+			mcu_ota_set_error(
+			    c->err, c->errlen,
+			    "verification failed at 0x%08" PRIx32
+			    ": wrote 0x%02x, read back 0x%02x (a write-protected sector "
+			    "\"accepts\" writes without storing them; check the option bytes)",
+			    address + i, data[i], back[i]);
 			r = -EBADMSG;
 			break;
 		}
@@ -882,8 +882,9 @@ int dfu_leave(struct dfu_device *d, uint32_t address, char *err, size_t errlen)
 	struct dfu_status st;
 	r = get_status(d, &st, REQUEST_TIMEOUT_MS);
 	if (r == 0 && st.state == DFU_STATE_ERROR) {
-		seterr(err, errlen, "leaving the bootloader failed: the device reports %s",
-		       dfu_status_name(st.status));
+		mcu_ota_set_error(err, errlen,
+		                  "leaving the bootloader failed: the device reports %s",
+		                  dfu_status_name(st.status));
 		return -EIO;
 	}
 	return 0;
