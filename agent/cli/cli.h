@@ -29,6 +29,7 @@ int cli_fetch(int argc, char **argv);  /* `mcu-ota fetch URL -o FILE` */
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "bundle/image.h"
 #include "core/host.h"
 #include "core/plugin_loader.h"
 
@@ -58,6 +59,13 @@ void cli_device_close(struct cli_device *d);
  * --port (-1: go on), answers --help (EXIT_OK) and anything unknown
  * (EXIT_USAGE) with the command's help. */
 int cli_device_option(int c, const char **serial, const char **port, void (*help)(FILE *f));
+
+/* Option values: true when arg is good, else the option is named with what
+ * it takes (on stderr) and the command returns EXIT_USAGE. Numbers take 0x
+ * and K/M (parse_u32). */
+bool cli_opt_number(const char *option, const char *arg, uint32_t min, uint32_t max,
+                    const char *what, uint32_t *out);
+bool cli_opt_format(const char *arg, enum image_format *out);
 
 /* The options every device command takes, for getopt_long tables. */
 #define CLI_DEVICE_OPTIONS                                                                         \

@@ -55,23 +55,18 @@ int cli_flash(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			if (image_format_parse(optarg, &format) < 0) {
-				log_error("unknown format \"%s\" (bin, hex, dfu, elf, auto)",
-				          optarg);
+			if (!cli_opt_format(optarg, &format))
 				return EXIT_USAGE;
-			}
 			break;
 		case 'a':
-			if (parse_u32(optarg, &address) < 0) {
-				log_error("--address: \"%s\" is not a 32-bit address", optarg);
+			if (!cli_opt_number("--address", optarg, 0, UINT32_MAX, "a 32-bit address",
+			                    &address))
 				return EXIT_USAGE;
-			}
 			break;
 		case 'A':
-			if (parse_u32(optarg, &alt) < 0 || alt > 255) {
-				log_error("--alt: \"%s\" is not an alt setting number", optarg);
+			if (!cli_opt_number("--alt", optarg, 0, 255,
+			                    "an alt setting number (0-255)", &alt))
 				return EXIT_USAGE;
-			}
 			alt_given = true;
 			break;
 		case 'n':
@@ -87,11 +82,9 @@ int cli_flash(int argc, char **argv)
 			leave = true;
 			break;
 		case 'L':
-			if (parse_u32(optarg, &leave_address) < 0) {
-				log_error("--leave-address: \"%s\" is not a 32-bit address",
-				          optarg);
+			if (!cli_opt_number("--leave-address", optarg, 0, UINT32_MAX,
+			                    "a 32-bit address", &leave_address))
 				return EXIT_USAGE;
-			}
 			leave = leave_address_given = true;
 			break;
 		default: {

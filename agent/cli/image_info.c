@@ -142,18 +142,13 @@ static int image_info(int argc, char **argv)
 			json = 1;
 			break;
 		case 'f':
-			if (image_format_parse(optarg, &format) < 0) {
-				log_error("--format: unknown format \"%s\" (auto, bin, hex, dfu or "
-				          "elf)",
-				          optarg);
+			if (!cli_opt_format(optarg, &format))
 				return EXIT_USAGE;
-			}
 			break;
 		case 'a':
-			if (parse_u32(optarg, &address) < 0) {
-				log_error("--address: \"%s\" is not a 32-bit address", optarg);
+			if (!cli_opt_number("--address", optarg, 0, UINT32_MAX, "a 32-bit address",
+			                    &address))
 				return EXIT_USAGE;
-			}
 			break;
 		case 'h':
 			image_usage(stdout);

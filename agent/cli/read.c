@@ -40,23 +40,19 @@ int cli_read(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		switch (c) {
 		case 'a':
-			if (parse_u32(optarg, &address) < 0) {
-				log_error("--address: \"%s\" is not a 32-bit address", optarg);
+			if (!cli_opt_number("--address", optarg, 0, UINT32_MAX, "a 32-bit address",
+			                    &address))
 				return EXIT_USAGE;
-			}
 			break;
 		case 'n':
-			if (parse_u32(optarg, &length) < 0 || length == 0 ||
-			    length > IMAGE_MAX_FILE_SIZE) {
-				log_error("--length: \"%s\" is not a length from 1 to 64M", optarg);
+			if (!cli_opt_number("--length", optarg, 1, IMAGE_MAX_FILE_SIZE,
+			                    "a length from 1 to 64M", &length))
 				return EXIT_USAGE;
-			}
 			break;
 		case 'A':
-			if (parse_u32(optarg, &alt) < 0 || alt > 255) {
-				log_error("--alt: \"%s\" is not an alt setting number", optarg);
+			if (!cli_opt_number("--alt", optarg, 0, 255,
+			                    "an alt setting number (0-255)", &alt))
 				return EXIT_USAGE;
-			}
 			break;
 		default: {
 			int code = cli_device_option(c, &serial, &port, help);
