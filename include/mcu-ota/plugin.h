@@ -189,6 +189,10 @@ struct mcu_ota_entry_ops {
 	int (*enter)(const struct mcu_ota_host *host, char *err, size_t errlen);
 	/* Take it back out so that the application runs. */
 	int (*exit)(const struct mcu_ota_host *host, char *err, size_t errlen);
+	/* Optional (may be NULL): the likely causes, for this entry method, when
+	 * enter succeeded but no bootloader appeared, one short sentence the agent
+	 * adds to its error ("BOOT0 or NRST wired to other lines, ..."). */
+	const char *missing_hint;
 };
 
 /* ---- health ---- */

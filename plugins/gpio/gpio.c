@@ -464,6 +464,9 @@ static const struct mcu_ota_entry_ops ops = {
     .size = sizeof(struct mcu_ota_entry_ops),
     .enter = gpio_enter,
     .exit = gpio_exit,
+    .missing_hint = "BOOT0 or NRST wired to other lines than configured (check chip, boot0 and "
+                    "nrst), a line's active-low setting wrong, or boot_hold_ms shorter than the "
+                    "chip needs to start its bootloader",
 };
 
 static const struct mcu_ota_plugin plugin = {

@@ -106,6 +106,8 @@ for m in "${MODULES[@]}"; do
     rel=${path#"$VM_MODROOT"}
     mkdir -p "$ROOT$(dirname "$rel")"
     cp "$path" "$ROOT$rel"
+    # two UDCs (dummy_udc.0 and .1): two chips on one guest, as two MCUs on one gateway
+    case "$rel" in */dummy_hcd.ko*) args="$args num=2" ;; esac
     echo "$rel $args" >>"$MODLIST"
   done <<<"$deps"
 done

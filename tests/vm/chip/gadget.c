@@ -26,7 +26,7 @@ static int ioctl_errno(int fd, unsigned long request, void *arg)
 	return ioctl(fd, request, arg) < 0 ? -errno : 0;
 }
 
-int gadget_open(enum usb_device_speed speed)
+int gadget_open(enum usb_device_speed speed, const char *udc)
 {
 	struct usb_raw_init init;
 	int fd, r;
@@ -36,7 +36,7 @@ int gadget_open(enum usb_device_speed speed)
 		return -errno;
 	memset(&init, 0, sizeof(init));
 	snprintf((char *)init.driver_name, sizeof(init.driver_name), "dummy_udc");
-	snprintf((char *)init.device_name, sizeof(init.device_name), "dummy_udc.0");
+	snprintf((char *)init.device_name, sizeof(init.device_name), "%s", udc);
 	init.speed = (uint8_t)speed;
 	r = ioctl_errno(fd, USB_RAW_IOCTL_INIT, &init);
 	if (r == 0)

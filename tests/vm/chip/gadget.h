@@ -25,9 +25,9 @@ enum gadget_event {
 	GADGET_EVENT_CONTROL = 2,
 };
 
-/* Open /dev/raw-gadget, bind to dummy_udc.0 at the given speed and start:
+/* Open /dev/raw-gadget, bind to the UDC named udc (dummy_udc.N) at the given speed and start:
  * the device appears on the bus. Returns the handle (>= 0). */
-int gadget_open(enum usb_device_speed speed) __attribute__((warn_unused_result));
+int gadget_open(enum usb_device_speed speed, const char *udc) __attribute__((warn_unused_result));
 /* Leave the bus. Accepts a negative handle. */
 void gadget_close(int fd);
 

@@ -70,6 +70,9 @@ struct options {
 	bool start_in_error;
 	bool pulls;
 	bool verbose;
+	bool app_ignores_commands; /* the application acknowledges 'enter the bootloader' and stays
+	                            */
+	const char *udc;
 	unsigned poll_ms;
 	unsigned boot_delay_ms;
 	int boot0; /* without --gpio-sim: the level sampled at power-on */
@@ -477,6 +480,8 @@ static enum session_end app_control(struct chip *c, int fd, const struct usb_ctr
 		return io_result(c, gadget_ep0_read(fd, NULL, 0), "status");
 	case APP_ENTER_BOOTLOADER: {
 		enum session_end e = io_result(c, gadget_ep0_read(fd, NULL, 0), "status");
+		if (c->opt.app_ignores_commands)
+			return e; /* a firmware without the command, or one that is stuck */
 		return e == END_NONE ? END_ENTER_BOOTLOADER : e;
 	}
 	case APP_ANSWER:
@@ -505,7 +510,7 @@ static void *session_main(void *arg)
 		}
 		sleep_ms(1);
 	}
-	fd = gadget_open(USB_SPEED_FULL);
+	fd = gadget_open(USB_SPEED_FULL, c->opt.udc);
 	if (fd < 0) {
 		snprintf(c->end_detail, sizeof(c->end_detail),
 		         "cannot start the USB device on /dev/raw-gadget: %s", strerror(-fd));
@@ -817,6 +822,9 @@ static void usage(FILE *f)
 	        "  --no-pulls           do not pull NRST up and BOOT0 down\n"
 	        "  --floor IMAGE[@ADDR] print the physical floor (datasheet erase + program\n"
 	        "                       time) of writing IMAGE over the flash, and exit\n"
+	        "  --udc NAME           the dummy_hcd UDC to attach to (default dummy_udc.0)\n"
+	        "  --app-ignores-commands  the application acknowledges 'enter the bootloader'\n"
+	        "                       requests and stays (a firmware without the command)\n"
 	        "  -v, --verbose        log every control request\n");
 }
 
@@ -837,6 +845,8 @@ int main(int argc, char **argv)
 	    {"boot-delay-ms", required_argument, NULL, 'D'},
 	    {"no-pulls", no_argument, NULL, 'N'},
 	    {"floor", required_argument, NULL, 'L'},
+	    {"udc", required_argument, NULL, 'U'},
+	    {"app-ignores-commands", no_argument, NULL, 'I'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -857,6 +867,7 @@ int main(int argc, char **argv)
 	c->opt.poll_ms = 2;
 	c->opt.boot_delay_ms = 20;
 	c->opt.boot0 = 1;
+	c->opt.udc = "dummy_udc.0";
 	(void)parse_uid(DEFAULT_UID, c->opt.uid);
 	while ((o = getopt_long(argc, argv, "vh", long_options, NULL)) != -1) {
 		switch (o) {
@@ -911,6 +922,12 @@ int main(int argc, char **argv)
 			break;
 		case 'L':
 			c->opt.floor_image = optarg;
+			break;
+		case 'U':
+			c->opt.udc = optarg;
+			break;
+		case 'I':
+			c->opt.app_ignores_commands = true;
 			break;
 		case 'v':
 			c->opt.verbose = true;
