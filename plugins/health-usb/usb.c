@@ -1,7 +1,8 @@
 /* The "usb" health plugin: the application is up when its VID:PID (and
  * serial, compared without regard to case) enumerates within the deadline.
  *
- * Settings: vid, pid (ints, required), serial (string, optional). */
+ * Settings: vid, pid (ints, required), serial, port (strings, optional;
+ * port as the kernel names it, "1-1.3"). */
 #include "usb_match.h"
 
 static int usb_check(const struct mcu_ota_host *host, const char *expected_version,

@@ -1,7 +1,7 @@
 /* The "usb-version" health plugin: as "usb", and the version the application
  * reports equals the one being installed.
  *
- * Settings: vid, pid, serial as for "usb", and
+ * Settings: vid, pid, serial, port as for "usb", and
  *   version_from  "string" (default): a string descriptor, "string_index"
  *                 (default 4); "vendor": a vendor IN control request,
  *                 "request_type" (default 0xC0, must be device-to-host),

@@ -1,4 +1,4 @@
-/* The device selection and the polling wait of the USB health plugins. */
+/* The device selection and the polling waits of the USB plugins. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -10,7 +10,8 @@
 #include "usb_match.h"
 
 #define POLL_MS            50
-#define LISTED_MAX         8 /* devices named in a timeout message */
+#define GONE_POLL_MS       20 /* leaving is what the caller waits for: see it soon */
+#define LISTED_MAX         8  /* devices named in a timeout message */
 #define ROM_BOOTLOADER_PID 0xdf11u
 
 int usb_match_config_int(const struct mcu_ota_host *host, const char *key, long long min,
@@ -26,6 +27,30 @@ int usb_match_config_int(const struct mcu_ota_host *host, const char *key, long 
 	}
 	*out = v;
 	return 0;
+}
+
+/* Skips one run of decimal digits; NULL when there is none. */
+static const char *digits(const char *p)
+{
+	const char *start = p;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return p == start ? NULL : p;
+}
+
+/* "bus-port[.port...]", digits only: a typo fails here, not as "no device". */
+static bool port_valid(const char *p)
+{
+	if (strlen(p) > USB_MATCH_PORT_MAX || !(p = digits(p)) || *p++ != '-')
+		return false;
+	for (;;) {
+		if (!(p = digits(p)))
+			return false;
+		if (*p == '\0')
+			return true;
+		if (*p++ != '.')
+			return false;
+	}
 }
 
 static int required_id(const struct mcu_ota_host *host, const char *key, unsigned *out, char *err,
@@ -54,16 +79,45 @@ int usb_match_config(const struct mcu_ota_host *host, struct usb_match *m, char 
 		return r;
 	const char *serial;
 	r = host->config_string(host->ctx, "serial", &serial);
+	if (r != -ENOENT) {
+		if (r < 0 || !serial[0] || strlen(serial) > USB_MATCH_SERIAL_MAX) {
+			snprintf(err, errlen, "serial must be a string of 1 to %d characters",
+			         USB_MATCH_SERIAL_MAX);
+			return -EINVAL;
+		}
+		m->has_serial = true;
+		snprintf(m->serial, sizeof(m->serial), "%s", serial);
+	}
+	const char *port;
+	r = host->config_string(host->ctx, "port", &port);
 	if (r == -ENOENT)
 		return 0;
-	if (r < 0 || !serial[0] || strlen(serial) > USB_MATCH_SERIAL_MAX) {
-		snprintf(err, errlen, "serial must be a string of 1 to %d characters",
-		         USB_MATCH_SERIAL_MAX);
+	if (r < 0 || !port_valid(port)) {
+		snprintf(err, errlen,
+		         "port must be a USB port path as the kernel names it, like 1-1 or 1-1.3 "
+		         "(a string of at most %d characters)",
+		         USB_MATCH_PORT_MAX);
 		return -EINVAL;
 	}
-	m->has_serial = true;
-	snprintf(m->serial, sizeof(m->serial), "%s", serial);
+	m->has_port = true;
+	snprintf(m->port, sizeof(m->port), "%s", port);
 	return 0;
+}
+
+void usb_match_name(const struct usb_match *m, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%04x:%04x%s%s%s%s", m->vid, m->pid,
+	         m->has_serial ? " with serial " : "", m->has_serial ? m->serial : "",
+	         m->has_port ? " at port " : "", m->has_port ? m->port : "");
+}
+
+void usb_match_port_path(libusb_device *dev, char *out, size_t outlen)
+{
+	uint8_t ports[8];
+	int n = libusb_get_port_numbers(dev, ports, sizeof(ports));
+	int w = snprintf(out, outlen, "%u", libusb_get_bus_number(dev));
+	for (int i = 0; i < n && w > 0 && (size_t)w < outlen; i++)
+		w += snprintf(out + w, outlen - (size_t)w, "%c%u", i ? '.' : '-', ports[i]);
 }
 
 static uint64_t now_ms(void)
@@ -118,8 +172,8 @@ static MCU_OTA_PRINTF(3, 4) void append(char *buf, size_t buflen, const char *fm
 	va_end(ap);
 }
 
-/* What is on the bus with the selection's VID, for the timeout message. */
-static void describe_bus(libusb_context *usb, const struct usb_match *m, char *out, size_t outlen)
+void usb_match_describe_bus(libusb_context *usb, const struct usb_match *m, const char *rom_note,
+                            char *out, size_t outlen)
 {
 	libusb_device **list;
 	ssize_t n = libusb_get_device_list(usb, &list);
@@ -149,8 +203,14 @@ static void describe_bus(libusb_context *usb, const struct usb_match *m, char *o
 			append(out, outlen, " serial %s", serial);
 		else if (!opened)
 			append(out, outlen, " (cannot be opened to read its serial)");
-		if (d.idVendor == 0x0483 && d.idProduct == ROM_BOOTLOADER_PID)
-			append(out, outlen, " (the ROM bootloader: the chip did not leave DFU)");
+		/* ports only when they are part of the selection: short messages otherwise */
+		if (m->has_port) {
+			char port[USB_MATCH_PORT_MAX + 1];
+			usb_match_port_path(list[i], port, sizeof(port));
+			append(out, outlen, " at port %s", port);
+		}
+		if (rom_note && d.idVendor == 0x0483 && d.idProduct == ROM_BOOTLOADER_PID)
+			append(out, outlen, " (%s)", rom_note);
 		listed++;
 	}
 	libusb_free_device_list(list, 1);
@@ -158,6 +218,97 @@ static void describe_bus(libusb_context *usb, const struct usb_match *m, char *o
 		append(out, outlen, " and %u more", more);
 	if (!listed)
 		snprintf(out, outlen, "nothing with vendor id %04x", m->vid);
+}
+
+int usb_match_find(libusb_context *usb, const struct usb_match *m, const char *rom_note,
+                   libusb_device **dev, struct usb_match_device *found, char *err, size_t errlen)
+{
+	libusb_device **list;
+	ssize_t n = libusb_get_device_list(usb, &list);
+	*dev = NULL;
+	if (n < 0) {
+		snprintf(err, errlen, "cannot list USB devices: %s", libusb_strerror((int)n));
+		return -EIO;
+	}
+	char candidates[512] = "", why[256] = "";
+	unsigned matches = 0;
+	for (ssize_t i = 0; i < n; i++) {
+		struct libusb_device_descriptor d;
+		if (libusb_get_device_descriptor(list[i], &d) < 0 || d.idVendor != m->vid ||
+		    d.idProduct != m->pid)
+			continue;
+		char port[USB_MATCH_PORT_MAX + 1], serial[USB_MATCH_SERIAL_MAX + 1] = "";
+		usb_match_port_path(list[i], port, sizeof(port));
+		if (m->has_port && strcmp(port, m->port) != 0)
+			continue;
+		/* the serial names the candidates, so it is read even when not selected */
+		libusb_device_handle *h;
+		int r = libusb_open(list[i], &h);
+		if (r == 0) {
+			r = read_serial(h, &d, serial, sizeof(serial));
+			libusb_close(h);
+		}
+		if (r < 0 && m->has_serial) {
+			snprintf(why, sizeof(why),
+			         "the serial of %04x:%04x at port %s cannot be read: %s",
+			         d.idVendor, d.idProduct, port, libusb_strerror(r));
+			continue;
+		}
+		if (m->has_serial && strcasecmp(serial, m->serial) != 0)
+			continue;
+		append(candidates, sizeof(candidates), "%s%s%s%sport %s", matches ? ", " : "",
+		       serial[0] ? "serial " : "", serial, serial[0] ? " at " : "", port);
+		if (matches++ == 0) {
+			*dev = libusb_ref_device(list[i]);
+			memset(found, 0, sizeof(*found));
+			found->bus = libusb_get_bus_number(list[i]);
+			found->address = libusb_get_device_address(list[i]);
+			found->vid = d.idVendor;
+			found->pid = d.idProduct;
+			snprintf(found->serial, sizeof(found->serial), "%s", serial);
+			snprintf(found->port, sizeof(found->port), "%s", port);
+		}
+	}
+	libusb_free_device_list(list, 1);
+	char name[256];
+	usb_match_name(m, name, sizeof(name));
+	if (matches > 1) {
+		libusb_unref_device(*dev);
+		*dev = NULL;
+		snprintf(err, errlen, "%u devices match %s: %s; set serial or port to choose one",
+		         matches, name, candidates);
+		return -ENOTUNIQ;
+	}
+	if (matches == 0) {
+		char bus[768];
+		usb_match_describe_bus(usb, m, rom_note, bus, sizeof(bus));
+		snprintf(err, errlen, "no %s on the bus%s%s%s; on the bus: %s", name,
+		         why[0] ? " (" : "", why, why[0] ? ")" : "", bus);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+/* Is the enumeration d still on the bus? 1 yes, 0 no, < 0 an error. */
+static int still_there(libusb_context *usb, const struct usb_match_device *d, char *err,
+                       size_t errlen)
+{
+	libusb_device **list;
+	ssize_t n = libusb_get_device_list(usb, &list);
+	if (n < 0) {
+		snprintf(err, errlen, "cannot list USB devices: %s", libusb_strerror((int)n));
+		return -EIO;
+	}
+	int there = 0;
+	for (ssize_t i = 0; i < n && !there; i++) {
+		struct libusb_device_descriptor desc;
+		there = libusb_get_bus_number(list[i]) == d->bus &&
+		        libusb_get_device_address(list[i]) == d->address &&
+		        libusb_get_device_descriptor(list[i], &desc) == 0 &&
+		        desc.idVendor == d->vid && desc.idProduct == d->pid;
+	}
+	libusb_free_device_list(list, 1);
+	return there;
 }
 
 /* One look at the bus: 0 done, 1 not (yet), < 0 an error that ends the check.
@@ -178,6 +329,12 @@ static int poll_once(libusb_context *usb, const struct usb_match *m, unsigned le
 		if (libusb_get_device_descriptor(list[i], &d) < 0 || d.idVendor != m->vid ||
 		    d.idProduct != m->pid)
 			continue;
+		if (m->has_port) {
+			char port[USB_MATCH_PORT_MAX + 1];
+			usb_match_port_path(list[i], port, sizeof(port));
+			if (strcmp(port, m->port) != 0)
+				continue;
+		}
 		if (!m->has_serial && !ready) {
 			result = 0;
 			break;
@@ -252,11 +409,11 @@ int usb_match_wait(const struct mcu_ota_host *host, const struct usb_match *m, u
 		t = now_ms();
 		if (t >= end) {
 			char bus[768], expected[256];
-			describe_bus(usb, m, bus, sizeof(bus));
+			usb_match_describe_bus(usb, m,
+			                       "the ROM bootloader: the chip did not leave DFU",
+			                       bus, sizeof(bus));
 			libusb_exit(usb);
-			snprintf(expected, sizeof(expected), "%04x:%04x%s%s", m->vid, m->pid,
-			         m->has_serial ? " with serial " : "",
-			         m->has_serial ? m->serial : "");
+			usb_match_name(m, expected, sizeof(expected));
 			if (why[0])
 				snprintf(err, errlen, "no %s within %u ms (%s); on the bus: %s",
 				         expected, deadline_ms, why, bus);
@@ -275,4 +432,34 @@ int usb_match_wait(const struct mcu_ota_host *host, const struct usb_match *m, u
 		            m->pid, m->has_serial ? " serial " : "", m->has_serial ? m->serial : "",
 		            (unsigned long long)(now_ms() - start));
 	return r;
+}
+
+int usb_match_wait_gone(const struct usb_match_device *d, unsigned deadline_ms, unsigned *waited_ms,
+                        char *err, size_t errlen)
+{
+	uint64_t start = now_ms(), end = start + deadline_ms;
+	for (;;) {
+		libusb_context *usb;
+		int r = usb_open_context(&usb, err, errlen);
+		if (r < 0)
+			return r;
+		r = still_there(usb, d, err, errlen);
+		libusb_exit(usb);
+		if (r < 0)
+			return r;
+		uint64_t t = now_ms();
+		if (!r) {
+			if (waited_ms)
+				*waited_ms = (unsigned)(t - start);
+			return 0;
+		}
+		if (t >= end) {
+			snprintf(err, errlen,
+			         "%04x:%04x at port %s is still on the bus after %u ms", d->vid,
+			         d->pid, d->port, deadline_ms);
+			return -ETIMEDOUT;
+		}
+		uint64_t rest = end - t;
+		sleep_ms(rest < GONE_POLL_MS ? (unsigned)rest : GONE_POLL_MS);
+	}
 }
