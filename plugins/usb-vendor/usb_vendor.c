@@ -235,21 +235,21 @@ static int vendor_enter(const struct mcu_ota_host *host, char *err, size_t errle
 	case ACKNOWLEDGED:
 		snprintf(err, errlen,
 		         "the application %04x:%04x acknowledged the request but "
-		         "stayed on the bus: %s (%s; sent %s; watched %lld ms)",
-		         m.vid, m.pid, causes, who, sent, q.leave_ms);
+		         "stayed on the bus: %s; sent %s to %s, watched %lld ms",
+		         m.vid, m.pid, causes, sent, who, q.leave_ms);
 		return -ETIMEDOUT;
 	case STALLED:
 		snprintf(err, errlen,
 		         "the application %04x:%04x stalled the request and stayed "
-		         "on the bus: %s (%s; sent %s; watched %lld ms)",
-		         m.vid, m.pid, causes, who, sent, q.leave_ms);
+		         "on the bus: %s; sent %s to %s, watched %lld ms",
+		         m.vid, m.pid, causes, sent, who, q.leave_ms);
 		return -EOPNOTSUPP;
 	case LOST:
 	default:
 		snprintf(err, errlen,
 		         "the request to the application %04x:%04x failed (%s) and it "
-		         "stayed on the bus: %s (%s; sent %s; watched %lld ms)",
-		         m.vid, m.pid, libusb_strerror(n), causes, who, sent, q.leave_ms);
+		         "stayed on the bus: %s; sent %s to %s, watched %lld ms",
+		         m.vid, m.pid, libusb_strerror(n), causes, sent, who, q.leave_ms);
 		return -EIO;
 	}
 }

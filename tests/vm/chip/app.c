@@ -7,6 +7,14 @@
 
 enum { STR_LANGID, STR_MANUFACTURER, STR_PRODUCT, STR_SERIAL };
 
+#define DFU_FUNCTIONAL_TYPE 0x21
+/* the 9 bytes of the DFU functional descriptor */
+#define DFU_FUNCTIONAL                                                                             \
+	9, DFU_FUNCTIONAL_TYPE, APP_DFU_ATTRIBUTES, (uint8_t)APP_DFU_DETACH_TIMEOUT,               \
+	    (uint8_t)(APP_DFU_DETACH_TIMEOUT >> 8), (uint8_t)APP_DFU_TRANSFER_SIZE,                \
+	    (uint8_t)(APP_DFU_TRANSFER_SIZE >> 8), (uint8_t)APP_DFU_VERSION,                       \
+	    (uint8_t)(APP_DFU_VERSION >> 8)
+
 static size_t put(uint8_t *reply, size_t cap, uint16_t wlength, const void *src, size_t n)
 {
 	if (n > wlength)
@@ -61,10 +69,14 @@ static enum app_action get_descriptor(const struct app_identity *id, uint16_t wv
 		return APP_ANSWER;
 	}
 	case USB_DT_CONFIG: {
-		const uint8_t conf[18] = {
-		    9, USB_DT_CONFIG, 18, 0, 1, 1, 0, 0xC0 /* self-powered */, APP_MAX_POWER,
-		    /* one vendor-specific interface without endpoints */
-		    9, USB_DT_INTERFACE, 0, 0, 0, USB_CLASS_VENDOR_SPEC, 0, 0, APP_STRING_VERSION};
+		const uint8_t conf[36] = {
+		    9, USB_DT_CONFIG, sizeof(conf), 0, 2, 1, 0, 0xC0 /* self-powered */,
+		    APP_MAX_POWER,
+		    /* a vendor-specific interface without endpoints: the commands */
+		    9, USB_DT_INTERFACE, 0, 0, 0, USB_CLASS_VENDOR_SPEC, 0, 0, APP_STRING_VERSION,
+		    /* the DFU runtime interface, its functional descriptor right after it */
+		    9, USB_DT_INTERFACE, APP_DFU_INTERFACE, 0, 0, 0xFE, 0x01, 0x01, APP_STRING_DFU,
+		    DFU_FUNCTIONAL};
 		if ((wvalue & 0xFF) != 0)
 			return APP_STALL;
 		*len = put(reply, cap, wlength, conf, sizeof(conf));
@@ -87,6 +99,9 @@ static enum app_action get_descriptor(const struct app_identity *id, uint16_t wv
 			break;
 		case APP_STRING_VERSION:
 			n = string_descriptor(d, id->version);
+			break;
+		case APP_STRING_DFU:
+			n = string_descriptor(d, "mcu-ota DFU runtime");
 			break;
 		default:
 			return APP_STALL;
@@ -121,14 +136,43 @@ enum app_action app_request(const struct app_identity *id, const struct usb_ctrl
 			return APP_ANSWER;
 		return APP_STALL;
 	case USB_DIR_IN | USB_TYPE_STANDARD | USB_RECIP_INTERFACE:
-		if (ctrl->bRequest == USB_REQ_GET_INTERFACE && ctrl->wIndex == 0) {
+		if (ctrl->bRequest == USB_REQ_GET_INTERFACE && ctrl->wIndex <= APP_DFU_INTERFACE) {
 			*len = put(reply, cap, wlength, &zero, 1);
+			return APP_ANSWER;
+		}
+		/* the DFU functional descriptor on its own, as DFU 1.1 allows hosts to ask */
+		if (ctrl->bRequest == USB_REQ_GET_DESCRIPTOR && ctrl->wIndex == APP_DFU_INTERFACE &&
+		    wvalue == DFU_FUNCTIONAL_TYPE << 8) {
+			const uint8_t f[9] = {DFU_FUNCTIONAL};
+			*len = put(reply, cap, wlength, f, sizeof(f));
 			return APP_ANSWER;
 		}
 		return APP_STALL;
 	case USB_DIR_OUT | USB_TYPE_STANDARD | USB_RECIP_INTERFACE:
-		if (ctrl->bRequest == USB_REQ_SET_INTERFACE && ctrl->wIndex == 0 && wvalue == 0)
+		if (ctrl->bRequest == USB_REQ_SET_INTERFACE && ctrl->wIndex <= APP_DFU_INTERFACE &&
+		    wvalue == 0)
 			return APP_ANSWER;
+		return APP_STALL;
+	case USB_DIR_IN | USB_TYPE_CLASS | USB_RECIP_INTERFACE:
+		if (ctrl->wIndex != APP_DFU_INTERFACE || wvalue != 0)
+			return APP_STALL;
+		if (ctrl->bRequest == APP_DFU_GETSTATUS) {
+			/* OK, no poll timeout, appIDLE, no string */
+			const uint8_t st[6] = {0, 0, 0, 0, 0, 0};
+			*len = put(reply, cap, wlength, st, sizeof(st));
+			return APP_ANSWER;
+		}
+		if (ctrl->bRequest == APP_DFU_GETSTATE) {
+			*len = put(reply, cap, wlength, &zero, 1); /* appIDLE */
+			return APP_ANSWER;
+		}
+		return APP_STALL;
+	case USB_DIR_OUT | USB_TYPE_CLASS | USB_RECIP_INTERFACE:
+		/* wValue is the host's detach timeout: with bitWillDetach the
+		 * application does not wait for a reset, it goes at once */
+		if (ctrl->bRequest == APP_DFU_DETACH && ctrl->wIndex == APP_DFU_INTERFACE &&
+		    wlength == 0)
+			return APP_ENTER_BOOTLOADER;
 		return APP_STALL;
 	case USB_DIR_IN | USB_TYPE_VENDOR | USB_RECIP_DEVICE:
 		if (ctrl->bRequest == APP_REQ_GET_VERSION && wvalue == 0 && ctrl->wIndex == 0) {
@@ -137,7 +181,8 @@ enum app_action app_request(const struct app_identity *id, const struct usb_ctrl
 		}
 		return APP_STALL;
 	case USB_DIR_OUT | USB_TYPE_VENDOR | USB_RECIP_DEVICE:
-		if (ctrl->bRequest == APP_REQ_ENTER_BOOTLOADER && wlength == 0)
+		if (ctrl->bRequest == APP_REQ_ENTER_BOOTLOADER && wvalue == 0 &&
+		    ctrl->wIndex == 0 && wlength == 0)
 			return APP_ENTER_BOOTLOADER;
 		return APP_STALL;
 	default:
