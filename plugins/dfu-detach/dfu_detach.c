@@ -223,6 +223,7 @@ static int detach(const struct mcu_ota_host *host, libusb_device_handle *h, cons
 	    *transfer != LIBUSB_ERROR_TIMEOUT && *transfer != LIBUSB_ERROR_NO_DEVICE) {
 		snprintf(err, errlen, "DFU_DETACH to the application %s failed: %s", name,
 		         libusb_strerror(*transfer));
+		(void)libusb_release_interface(h, itf);
 		return -EIO;
 	}
 	if (!(rt->attributes & DFU_WILL_DETACH) && *transfer != LIBUSB_ERROR_NO_DEVICE) {
