@@ -97,16 +97,23 @@ static void remember(struct query *q, const char *err)
 }
 
 /* One query: 0 with the version in version, 1 when nothing came (or the
- * tty is not there: try again), a negative errno to give up. */
-static int ask(struct query *q, uint64_t deadline, char *version, size_t versionlen)
+ * tty is not there: try again), a negative errno with (out, outlen) to give
+ * up: a path that is no tty, a framing the driver refuses. */
+static int ask(struct query *q, uint64_t deadline, char *version, size_t versionlen, char *out,
+               size_t outlen)
 {
 	char err[256];
 	int r;
 
 	if (q->t.fd < 0) {
 		r = tty_open(&q->t, err, sizeof(err));
+		if (r == -ENOTTY || r == -EINVAL) {
+			mcu_ota_set_error(out, outlen, "%s", err);
+			return r;
+		}
 		if (r < 0) {
-			/* not there yet, or busy for a moment: the deadline decides */
+			/* not there yet (USB CDC after a reset), no permission yet
+			 * (udev), busy for a moment: the deadline decides */
 			remember(q, err);
 			return 1;
 		}
@@ -156,7 +163,7 @@ static int query_check(const struct mcu_ota_host *host, const char *expected_ver
 		return r;
 	uint64_t start = tty_now_ms(), deadline = start + deadline_ms;
 	do {
-		r = ask(&q, deadline, version, sizeof(version));
+		r = ask(&q, deadline, version, sizeof(version), err, errlen);
 		if (r == 1 && q.t.fd < 0 && tty_now_ms() < deadline) {
 			uint64_t left = deadline - tty_now_ms();
 			tty_sleep_ms(left < OPEN_RETRY_MS ? (unsigned)left : OPEN_RETRY_MS);

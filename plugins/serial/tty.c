@@ -164,9 +164,15 @@ int tty_open(struct tty *t, char *err, size_t errlen)
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		r = -errno;
 		close(fd);
-		mcu_ota_set_error(err, errlen, "%s: %s is in use by another program (locked): %s",
-		                  t->who, t->path, strerror(-r));
-		return r == -EWOULDBLOCK ? -EBUSY : r;
+		if (r != -EWOULDBLOCK) {
+			mcu_ota_set_error(err, errlen, "%s: cannot lock %s: %s", t->who, t->path,
+			                  strerror(-r));
+			return r;
+		}
+		mcu_ota_set_error(err, errlen,
+		                  "%s: %s is in use by another program (it holds a lock on it)",
+		                  t->who, t->path);
+		return -EBUSY;
 	}
 	if (ioctl(fd, TIOCEXCL) < 0 || tcgetattr(fd, &want) < 0) {
 		r = -errno;

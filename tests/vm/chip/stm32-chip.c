@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "console.h"
 #include "gadget.h"
 #include "stm32_model.h"
 
@@ -73,6 +74,9 @@ struct options {
 	bool app_ignores_commands; /* the application acknowledges 'enter the bootloader' and stays
 	                            */
 	const char *udc;
+	const char *serial_link; /* the application's UART console, a pty (console.h) */
+	int ready_line;          /* offset of the READY line on the gpio-sim chip, -1: none */
+	unsigned ready_delay_ms; /* from the application's start to READY high */
 	unsigned poll_ms;
 	unsigned boot_delay_ms;
 	int boot0; /* without --gpio-sim: the level sampled at power-on */
@@ -100,6 +104,10 @@ struct chip {
 	char version[STM32_MODEL_VERSION_MAX + 1];
 	struct app_identity app;
 	unsigned resets, rom_starts, app_boots;
+	struct console *console;
+	char ready_pull[PATH_MAX];
+	int ready_level;       /* what READY was last set to, -1 before the first */
+	uint64_t app_since_ns; /* when the application last started */
 	/* model facts for the state file, copied while no session runs */
 	uint64_t busy_us;
 	bool read_protected;
@@ -629,6 +637,7 @@ static void boot(struct chip *c, uint32_t address, const char *why)
 		snprintf(c->version, sizeof(c->version), "unknown");
 	c->mode = MODE_APP;
 	c->app_boots++;
+	c->app_since_ns = now_ns();
 	say(c,
 	    "%s: application at 0x%08" PRIx32 " runs (SP 0x%08" PRIx32 ", reset 0x%08" PRIx32
 	    "), version %s, USB %04x:%04x",
@@ -786,6 +795,67 @@ static int print_floor(struct chip *c, const char *spec)
 	return 0;
 }
 
+/* ---- the application's console and READY line ------------------------- */
+
+/* The pull file of line --ready-line of bank 0: the application drives
+ * READY, the chip plays it through the simulator side. */
+static int ready_open(struct chip *c)
+{
+	char base[PATH_MAX], path[PATH_MAX + 64], dev[64], chipname[64];
+
+	snprintf(base, sizeof(base), "/sys/kernel/config/gpio-sim/%s", c->opt.gpio_sim);
+	snprintf(path, sizeof(path), "%s/dev_name", base);
+	if (read_text(path, dev, sizeof(dev)) < 0)
+		return -ENOENT;
+	snprintf(path, sizeof(path), "%s/bank0/chip_name", base);
+	if (read_text(path, chipname, sizeof(chipname)) < 0)
+		return -ENOENT;
+	snprintf(c->ready_pull, sizeof(c->ready_pull),
+	         "/sys/devices/platform/%s/%s/sim_gpio%d/pull", dev, chipname, c->opt.ready_line);
+	if (access(c->ready_pull, W_OK) < 0) {
+		fprintf(stderr, "stm32-chip: --ready-line %d: no %s\n", c->opt.ready_line,
+		        c->ready_pull);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* READY high while the application runs, once it had ready_delay_ms to boot. */
+static void ready_update(struct chip *c)
+{
+	if (!c->ready_pull[0])
+		return;
+	int want = c->mode == MODE_APP &&
+	           now_ns() - c->app_since_ns >= (uint64_t)c->opt.ready_delay_ms * 1000000u;
+	if (want == c->ready_level)
+		return;
+	if (write_text(c->ready_pull, want ? "pull-up" : "pull-down") < 0) {
+		say(c, "cannot set READY (%s)", c->ready_pull);
+		return;
+	}
+	c->ready_level = want;
+	say(c, "READY %s", want ? "high: the application signals ready" : "low");
+}
+
+/* Lines on the console; "bootloader" acts like the USB 'B' request. */
+static void console_tick(struct chip *c)
+{
+	struct console_app app = {.running = c->mode == MODE_APP,
+	                          .version = c->version,
+	                          .ignores_commands = c->opt.app_ignores_commands};
+	char note[CONSOLE_LINE_MAX + 96];
+
+	if (!c->console)
+		return;
+	enum console_event ev = console_service(c->console, &app, note, sizeof(note));
+	if (note[0])
+		say(c, "%s", note);
+	if (ev == CONSOLE_ENTER_BOOTLOADER && c->mode == MODE_APP) {
+		session_stop(c);
+		rom_start(c, "the application jumped to the system memory (console command)");
+	}
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static void on_term(int sig)
@@ -825,6 +895,12 @@ static void usage(FILE *f)
 	        "  --udc NAME           the dummy_hcd UDC to attach to (default dummy_udc.0)\n"
 	        "  --app-ignores-commands  the application acknowledges 'enter the bootloader'\n"
 	        "                       requests and stays (a firmware without the command)\n"
+	        "  --serial-link PATH   the application's UART console on a pty, PATH a symlink\n"
+	        "                       to it: 'version' -> the version, 'bootloader' -> 'ok'\n"
+	        "                       and the ROM (as the USB request), else '?'\n"
+	        "  --ready-line N       the application drives line N of the gpio-sim chip\n"
+	        "                       high while it runs (READY), low otherwise\n"
+	        "  --ready-delay-ms N   application start to READY high (default 50)\n"
 	        "  -v, --verbose        log every control request\n");
 }
 
@@ -847,6 +923,9 @@ int main(int argc, char **argv)
 	    {"floor", required_argument, NULL, 'L'},
 	    {"udc", required_argument, NULL, 'U'},
 	    {"app-ignores-commands", no_argument, NULL, 'I'},
+	    {"serial-link", required_argument, NULL, 'S'},
+	    {"ready-line", required_argument, NULL, 'Y'},
+	    {"ready-delay-ms", required_argument, NULL, 'y'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -868,6 +947,9 @@ int main(int argc, char **argv)
 	c->opt.boot_delay_ms = 20;
 	c->opt.boot0 = 1;
 	c->opt.udc = "dummy_udc.0";
+	c->opt.ready_line = -1;
+	c->opt.ready_delay_ms = 50;
+	c->ready_level = -1;
 	(void)parse_uid(DEFAULT_UID, c->opt.uid);
 	while ((o = getopt_long(argc, argv, "vh", long_options, NULL)) != -1) {
 		switch (o) {
@@ -929,6 +1011,19 @@ int main(int argc, char **argv)
 		case 'I':
 			c->opt.app_ignores_commands = true;
 			break;
+		case 'S':
+			c->opt.serial_link = optarg;
+			break;
+		case 'Y':
+			c->opt.ready_line = atoi(optarg);
+			if (c->opt.ready_line < 0 || c->opt.ready_line > 63) {
+				fprintf(stderr, "stm32-chip: --ready-line wants an offset 0..63\n");
+				return 2;
+			}
+			break;
+		case 'y':
+			c->opt.ready_delay_ms = (unsigned)strtoul(optarg, NULL, 0);
+			break;
 		case 'v':
 			c->opt.verbose = true;
 			break;
@@ -970,6 +1065,13 @@ int main(int argc, char **argv)
 		return r;
 	}
 	if (c->opt.gpio_sim && gpio_open(c) < 0)
+		return 1;
+	if (c->opt.ready_line >= 0 && (!c->opt.gpio_sim || ready_open(c) < 0)) {
+		if (!c->opt.gpio_sim)
+			fprintf(stderr, "stm32-chip: --ready-line needs --gpio-sim\n");
+		return 1;
+	}
+	if (c->opt.serial_link && !(c->console = console_open(c->opt.serial_link)))
 		return 1;
 
 	memset(&sa, 0, sizeof(sa));
@@ -1016,12 +1118,16 @@ int main(int argc, char **argv)
 			if (c->session && atomic_load(&c->want_tick))
 				pthread_kill(c->thread, SIGUSR2);
 		}
+		console_tick(c);
+		ready_update(c);
 		if (c->mode != before || c->resets != resets || c->app_boots != boots)
 			write_state(c);
 		sleep_ms(c->opt.poll_ms);
 	}
 	session_stop(c);
 	c->mode = MODE_OFF;
+	ready_update(c);
+	console_close(c->console);
 	write_state(c);
 	say(c, "stopped; physical flash time %.3f s", (double)stm32_model_busy_us(c->model) / 1e6);
 	stm32_model_free(c->model);

@@ -74,13 +74,18 @@ gpio_sim_base() {
 FW=/usr/share/mcu-ota-vm/firmware
 
 # chip_start [stm32-chip options...]: starts the chip model in the background, wired to the
-# lines BOOT0 and NRST of a gpio-sim chip named chip-$MCUOTA_SCENARIO (created on first use).
+# lines BOOT0 and NRST of a gpio-sim chip named chip-$MCUOTA_SCENARIO (created on first use;
+# with a third line READY, offset 2, when the options include --ready-line).
 # Its log goes to $CHIP_LOG (default $MCUOTA_WORK/chip.log; "-" for this script's output).
 # Sets CHIP_PID and CHIP_STATE (the state file: mode=reset|rom|app|off, version=, busy_us=...).
 # Returns once the chip has written its first state.
 chip_start() {
 	if [ -z "$GPIOSIM_SYS" ]; then
-		gpio_sim_create "chip-$MCUOTA_SCENARIO" BOOT0 NRST || return 1
+		# READY (offset 2) only for a chip that drives it: scenarios pin the line list
+		case " $* " in
+		*" --ready-line "*) gpio_sim_create "chip-$MCUOTA_SCENARIO" BOOT0 NRST READY || return 1 ;;
+		*) gpio_sim_create "chip-$MCUOTA_SCENARIO" BOOT0 NRST || return 1 ;;
+		esac
 	fi
 	CHIP_STATE=$MCUOTA_WORK/chip.state
 	rm -f "$CHIP_STATE"

@@ -1,0 +1,152 @@
+#!/bin/sh
+# serial entry and serial-query plugins on the application's UART console (the chip's pty): "bootloader" -> ROM DFU, the version asked until the deadline, a wrong version at once, the chip in reset and in the ROM, a reply that never comes, one program at a time, an application that ignores the command, wrong device, bad settings, exit_command.
+. /lib/mcu-ota-vm/lib.sh
+
+TTY=$MCUOTA_WORK/ttyAPP # the chip's --serial-link: a symlink to its pty, like /dev/serial/by-id/...
+PR="plugin-run $MCU_OTA_PLUGIN_DIR"
+
+# run PLUGIN OP ARGS...: the plugin, its stderr kept in run.err; returns its exit status.
+run() {
+	_p=$1 _op=$2
+	shift 2
+	$PR "$_p" "$_op" "$@" 2>run.err
+	_rc=$?
+	cat run.err
+	return $_rc
+}
+# must_fail WHAT PATTERN PLUGIN OP ARGS...: exit 1 and the message matches PATTERN.
+must_fail() {
+	_what=$1 _pat=$2
+	shift 2
+	run "$@"
+	_rc=$?
+	[ $_rc = 1 ] || fail "$_what: exit $_rc, expected 1"
+	grep -q "$_pat" run.err || fail "$_what: the message does not match '$_pat'"
+}
+now() { cut -d' ' -f1 /proc/uptime; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+# within A B: the time since A is in [A_MIN, B) seconds
+took() { awk -v e="$(since "$1")" -v lo="$2" -v hi="$3" 'BEGIN { exit !(e >= lo && e < hi) }'; }
+app_up() { wait_usb 0483 5740 5 && wait_chip app 5; }
+
+chip_start --profile F407 --flash-file "$FW/fw-1.0.0.bin" --serial-link "$TTY" \
+	|| fail "the chip model did not start"
+app_up || fail "the factory firmware did not come up"
+[ -c "$TTY" ] || fail "$TTY is not a character device (the chip's pty)"
+log "the application 1.0.0 runs; its console is $TTY -> $(readlink "$TTY")"
+
+# ---- serial-query: the version while the application runs
+log "serial-query: 1.0.0 expected (default query \"version\\n\"); any version; query ended by CR"
+run serial-query check --expect 1.0.0 device="$TTY" || fail "serial-query 1.0.0 failed"
+run serial-query check device="$TTY" baud=9600 || fail "serial-query without a version failed"
+run serial-query check --expect 1.0.0 device="$TTY" 'query=version\r' || fail "serial-query with query=version\\r failed"
+log "serial-query: 2.0.0 expected: fails at once"
+t0=$(now)
+must_fail "serial-query 2.0.0" "the application reports 1.0.0, expected 2.0.0 ($TTY)" \
+	serial-query check --expect 2.0.0 --deadline 5000 device="$TTY"
+took "$t0" 0 3 || fail "the mismatch took $(since "$t0") s: it waited for the deadline"
+log "serial-query: a prefix the application does not send"
+must_fail "reply_prefix" "no reply starting with \"version=\" from $TTY within 1000 ms (sent \"version\\\\n\" 2 times; last received: \"1.0.0\")" \
+	serial-query check --expect 1.0.0 --deadline 1000 device="$TTY" reply_prefix=version=
+
+# ---- serial enter: "bootloader" -> ok -> the ROM
+log "serial enter: command='bootloader\\n' reply=ok"
+roms=$(chip_state rom_starts)
+run serial enter device="$TTY" 'command=bootloader\n' reply=ok || fail "serial enter failed"
+grep -q 'console: "bootloader" -> "ok"' "$MCUOTA_WORK/chip.log" || fail "the chip did not log the command"
+wait_usb 0483 df11 5 || fail "no ROM DFU device 0483:df11 after serial enter"
+wait_chip rom 2 || fail "the chip is in mode $(chip_state mode), not rom"
+[ "$(chip_state rom_starts)" = $((roms + 1)) ] || fail "the ROM started $(chip_state rom_starts) times, expected $((roms + 1))"
+
+log "serial-query with the chip in the ROM: nothing answers; fails at the deadline"
+t0=$(now)
+must_fail "serial-query in the ROM" "no reply from $TTY within 1500 ms (sent \"version\\\\n\" [0-9]* times; received nothing)" \
+	serial-query check --expect 1.0.0 --deadline 1500 device="$TTY"
+took "$t0" 1.5 4 || fail "the check in the ROM took $(since "$t0") s, expected the 1.5 s deadline"
+
+board_reset app || fail "board_reset app failed"
+app_up || fail "the application did not come back from the ROM"
+
+# ---- the chip held in reset; released during a check
+log "serial-query with NRST held low: fails at the deadline"
+nrst=$(board_gpio NRST) || fail "no NRST line"
+echo low >"$nrst/direction"
+wait_chip reset 5 || fail "the chip is in mode $(chip_state mode), not reset"
+t0=$(now)
+must_fail "serial-query in reset" "no reply from $TTY within 1500 ms" \
+	serial-query check --expect 1.0.0 --deadline 1500 device="$TTY"
+took "$t0" 1.5 4 || fail "the check in reset took $(since "$t0") s, expected the 1.5 s deadline"
+
+log "one program at a time: serial enter while serial-query holds the tty"
+$PR serial-query check --deadline 2000 device="$TTY" 2>/dev/null &
+pid=$!
+sleep 0.5
+must_fail "serial enter on a held tty" "$TTY is in use by another program" \
+	serial enter device="$TTY" 'command=bootloader\n'
+wait $pid
+
+log "serial-query while NRST is released 1 s into the check: it keeps asking and passes"
+$PR serial-query check --expect 1.0.0 --deadline 8000 device="$TTY" 2>run.err &
+pid=$!
+sleep 1
+echo in >"$nrst/direction"
+t0=$(now)
+wait $pid || { cat run.err; fail "serial-query did not see the application come back (chip mode $(chip_state mode))"; }
+log "the check passed $(since "$t0") s after NRST was released"
+app_up || fail "the application did not come back after the reset"
+
+# ---- a reply that never comes; exit
+log "serial enter: a command the application does not know, reply=XYZ: fails naming what came"
+must_fail "reply=XYZ" "no reply containing \"XYZ\" from $TTY within 500 ms after sending \"hello\\\\r\" (received: \"?\"" \
+	serial enter device="$TTY" 'command=hello\r' reply=XYZ reply_timeout_ms=500
+[ "$(chip_state mode)" = app ] || fail "an unknown command moved the chip (mode $(chip_state mode))"
+
+log "serial exit: with exit_command it is sent; without it nothing happens"
+run serial exit device="$TTY" 'exit_command=version\n' || fail "serial exit with exit_command failed"
+n=$(grep -c 'console: "version"' "$MCUOTA_WORK/chip.log")
+run serial exit device=/dev/ttyNOPE || fail "serial exit without exit_command failed"
+[ "$(grep -c 'console: "version"' "$MCUOTA_WORK/chip.log")" = "$n" ] || fail "exit without exit_command sent something"
+
+# ---- settings
+log "bad settings: wrong device, non-standard baud, framing, escapes, no command"
+must_fail "wrong device" "serial: cannot open /dev/ttyNOPE: No such file or directory" \
+	serial enter device=/dev/ttyNOPE 'command=bootloader\n'
+must_fail "not a tty" "serial: /dev/null is not a tty" serial enter device=/dev/null 'command=x\n'
+must_fail "baud 12345" "baud 12345 for $TTY is not a standard rate (one of 1200, " \
+	serial enter device="$TTY" 'command=bootloader\n' baud=12345
+must_fail "serial-query baud 100" "baud 100 for $TTY is not a standard rate" \
+	serial-query check device="$TTY" baud=100
+must_fail "data_bits 9" "data_bits must be an integer from 5 to 8" \
+	serial enter device="$TTY" 'command=bootloader\n' data_bits=9
+must_fail "parity mark" 'parity must be "none", "even" or "odd"' \
+	serial enter device="$TTY" 'command=bootloader\n' parity=mark
+must_fail "flow xonxoff" 'flow must be "none" or "rtscts"' \
+	serial enter device="$TTY" 'command=bootloader\n' flow=xonxoff
+must_fail "bad escape" 'setting command: unknown escape \\q' serial enter device="$TTY" 'command=boot\q'
+must_fail "no command" "serial: no command set" serial enter device="$TTY"
+must_fail "no device" "serial-query: no device set" serial-query check --expect 1.0.0
+run serial-query check --expect 1.0.0 device="$TTY" baud=9600 stop_bits=2 flow=rtscts \
+	|| fail "another framing on the pty failed"
+log "a framing the driver refuses (a pty has no parity): fails at once, naming it"
+t0=$(now)
+# (6.1 takes the termios and drops PARENB: "the driver of ... does not accept"; later kernels
+# refuse it: "cannot set ... Invalid argument")
+must_fail "parity on a pty" "serial-query: .*115200 8E1" \
+	serial-query check --expect 1.0.0 --deadline 5000 device="$TTY" parity=even
+grep -q "$TTY" run.err || fail "the refused framing's message does not name $TTY"
+took "$t0" 0 3 || fail "the refused framing took $(since "$t0") s: it waited for the deadline"
+[ "$(chip_state mode)" = app ] || fail "the failed calls disturbed the chip (mode $(chip_state mode))"
+
+# ---- an application that acknowledges the command and stays
+log "--app-ignores-commands: enter succeeds (the reply came), no ROM appears: the engine's wait decides"
+chip_stop
+chip_start --profile F407 --flash-file "$FW/fw-1.0.0.bin" --serial-link "$TTY" --app-ignores-commands \
+	|| fail "the chip model did not start again"
+app_up || fail "the application did not come up (ignoring commands)"
+run serial enter device="$TTY" 'command=bootloader\n' reply=ok || fail "serial enter (ignored) failed"
+grep -q 'console: "bootloader" -> "ok" (the application ignores the command)' "$MCUOTA_WORK/chip.log" \
+	|| fail "the chip did not log the ignored command"
+if wait_usb 0483 df11 2; then fail "a DFU device appeared although the application ignores the command"; fi
+[ "$(chip_state mode)" = app ] || fail "the chip is in mode $(chip_state mode), not app"
+[ "$(chip_state rom_starts)" = 0 ] || fail "the ROM started"
+log "all checks passed"
