@@ -177,7 +177,7 @@ must_fail "detach_timeout_ms" "detach_timeout_ms must be an integer from 0 to 65
 log "the chip again, its application acknowledging both commands but staying"
 chip_stop
 wait_usb_gone 0483 5740 5 || fail "the application stayed on the bus after the chip stopped"
-chip_start --profile F407 --flash-file "$FW/fw-1.0.0.bin" --app-ignores-commands \
+chip_start --profile F407 --flash-file "$FW/fw-1.0.0.bin" --app-ignores-commands -v \
 	|| fail "the chip model did not start (--app-ignores-commands)"
 app_up || fail "the application did not come up (--app-ignores-commands)"
 t0=$(now)
@@ -190,6 +190,18 @@ must_fail "dfu-detach ignored" "the application 0483:5740 (serial $SERIAL at por
 	dfu-detach $APP leave_ms=1500
 el=$(since "$t0")
 between "$el" 1.5 3 || fail "the ignored DETACH failed after $el s, expected about leave_ms (1.5 s)"
+grep -q "setup 21 00 03e8 0001    0 " "$MCUOTA_WORK/chip.log" \
+	|| fail "the chip did not see DETACH with wValue 1000 (the descriptor's wDetachTimeOut) on interface 1"
+
+log "what goes on the wire: OUT data and an IN read (the chip's log)"
+must_fail "usb-vendor with data" "the application 0483:5740 stalled the request and stayed on the bus" \
+	usb-vendor $APP request=66 data="01:02 0a" leave_ms=300
+grep -q "setup 40 42 0000 0000    3 -> -1" "$MCUOTA_WORK/chip.log" \
+	|| fail "the chip did not see 'B' with 3 bytes of data"
+must_fail "usb-vendor IN" "the application 0483:5740 acknowledged the request but stayed on the bus" \
+	usb-vendor $APP request_type=192 request=86 length=31 leave_ms=300
+grep -q "setup c0 56 0000 0000   31 -> 5" "$MCUOTA_WORK/chip.log" \
+	|| fail "the chip did not answer GET_VERSION with wLength 31"
 usb_dev 0483 df11 >/dev/null && fail "a ROM appeared although the application ignores the commands"
 [ "$(chip_state mode)" = app ] || fail "the chip is in mode $(chip_state mode), not app"
 [ "$(chip_state rom_starts)" = 0 ] || fail "the ROM started $(chip_state rom_starts) times"
