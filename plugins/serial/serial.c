@@ -63,11 +63,17 @@ static int send_command(struct tty *t, const unsigned char *cmd, size_t len, con
 	return r;
 }
 
-/* Reads lines until one contains reply or the timeout passes. */
-static int await_reply(const struct mcu_ota_host *host, struct tty *t, const char *reply,
-                       long long timeout_ms, const char *shown, char *err, size_t errlen)
+/* Reads lines until one contains reply or the timeout passes. An echo of
+ * the command (a console with echo on) is no reply, whatever it contains. */
+static int await_reply(const struct mcu_ota_host *host, struct tty *t, const unsigned char *cmd,
+                       size_t len, const char *reply, long long timeout_ms, const char *shown,
+                       char *err, size_t errlen)
 {
-	char received[RECEIVED_SHOWN + 8] = "";
+	char received[RECEIVED_SHOWN + 8] = "", echo[SERIAL_COMMAND_MAX + 1],
+	                               line[SERIAL_LINE_MAX + 1];
+	memcpy(echo, cmd, len);
+	echo[len] = '\0';
+	serial_trim(echo);
 	uint64_t deadline = tty_now_ms() + (uint64_t)timeout_ms;
 	unsigned lines = 0;
 	int r;
@@ -76,7 +82,9 @@ static int await_reply(const struct mcu_ota_host *host, struct tty *t, const cha
 		lines++;
 		mcu_ota_log(host, MCU_OTA_LOG_DEBUG, WHO ": %s: received \"%s\"", t->path,
 		            t->lines.line);
-		if (strstr(t->lines.line, reply)) {
+		snprintf(line, sizeof(line), "%s", t->lines.line);
+		serial_trim(line);
+		if (strcmp(line, echo) != 0 && strstr(t->lines.line, reply)) {
 			mcu_ota_log(host, MCU_OTA_LOG_INFO,
 			            WHO ": sent \"%s\" to %s; the application replied \"%s\"",
 			            shown, t->path, t->lines.line);
@@ -134,7 +142,7 @@ static int serial_enter(const struct mcu_ota_host *host, char *err, size_t errle
 	            shown);
 	r = send_command(&t, cmd, len, shown, err, errlen);
 	if (r == 0 && reply)
-		r = await_reply(host, &t, reply, reply_timeout_ms, shown, err, errlen);
+		r = await_reply(host, &t, cmd, len, reply, reply_timeout_ms, shown, err, errlen);
 	else if (r == 0)
 		mcu_ota_log(host, MCU_OTA_LOG_INFO, WHO ": sent \"%s\" to %s", shown, t.path);
 	tty_close(&t);
