@@ -13,6 +13,8 @@ enum cli_exit {
 	EXIT_DEVICE_ERROR = 5,  /* the device refused or failed an operation */
 	EXIT_VERIFY_FAILED = 6, /* read-back differs from what was written */
 	EXIT_DEVICE_LOST = 7,   /* the device left the bus or stopped answering */
+	EXIT_ROLLED_BACK = 8,   /* an update failed; the image from before runs again */
+	EXIT_NEEDS_ATTENTION = 9, /* an update failed and so did the rollback */
 };
 
 /* Map a negative errno from the core or a plugin to an exit code. */
@@ -25,6 +27,10 @@ int cli_read(int argc, char **argv);
 int cli_image(int argc, char **argv);
 int cli_bundle(int argc, char **argv); /* `mcu-ota bundle inspect|verify FILE|URL` */
 int cli_fetch(int argc, char **argv);  /* `mcu-ota fetch URL -o FILE` */
+int cli_update(int argc, char **argv); /* `mcu-ota update [--device NAME]... BUNDLE|URL` */
+int cli_rollback(int argc, char **argv);
+int cli_status(int argc, char **argv);
+int cli_recover(int argc, char **argv);
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -35,6 +41,7 @@ int cli_fetch(int argc, char **argv);  /* `mcu-ota fetch URL -o FILE` */
 
 /* Set by main from the global options. */
 struct cli_globals {
+	const char *config; /* --config; NULL: $MCU_OTA_CONFIG, else the default */
 	const char *plugin_dir;
 	bool quiet;
 };

@@ -5,20 +5,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/atomic.h"
 #include "util/format.h"
 
-#define JOURNAL_MAX 2048
+#define JOURNAL_MAX 4096
 
 static const char *const state_names[UPDATE_STATE_COUNT] = {
     "idle",    "staged",   "backing-up", "entering",     "flashing",
     "exiting", "checking", "committing", "rolling-back", "failed",
 };
 
+static const char *const result_names[UPDATE_RESULT_COUNT] = {
+    "none", "installed", "rolled-back", "failed", "unchanged",
+};
+
 const char *update_state_name(enum update_state state)
 {
 	return (unsigned)state < UPDATE_STATE_COUNT ? state_names[state] : "unknown";
+}
+
+const char *update_result_name(enum update_result result)
+{
+	return (unsigned)result < UPDATE_RESULT_COUNT ? result_names[result] : "unknown";
 }
 
 static int journal_path(const struct store *s, char *out, size_t outlen)
@@ -39,6 +49,18 @@ static int parse_line(struct journal *j, const char *key, size_t klen, const cha
 				return 0;
 			}
 		return -EBADMSG;
+	}
+	if (klen == 6 && !memcmp(key, "result", 6)) {
+		for (int i = 0; i < UPDATE_RESULT_COUNT; i++)
+			if (!strcmp(value, result_names[i])) {
+				j->result = (enum update_result)i;
+				return 0;
+			}
+		return -EBADMSG;
+	}
+	if (klen == 4 && !memcmp(key, "time", 4)) {
+		j->time = strtoll(value, &end, 10);
+		return vlen && !*end ? 0 : -EBADMSG;
 	}
 	if (klen == 7 && !memcmp(key, "version", 7) && vlen < sizeof(j->version)) {
 		memcpy(j->version, value, vlen + 1);
@@ -111,9 +133,12 @@ int journal_save(const struct store *s, struct journal *j, char *err, size_t err
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
 	j->sequence++;
+	j->time = (int64_t)time(NULL);
 	int n = snprintf(text, sizeof(text),
-	                 "state=%s\nversion=%s\nsha256=%s\nerror=%s\nsequence=%" PRIu64 "\n",
-	                 update_state_name(j->state), j->version, j->sha256, j->error, j->sequence);
+	                 "state=%s\nresult=%s\nversion=%s\nsha256=%s\nerror=%s\nsequence=%" PRIu64
+	                 "\ntime=%" PRId64 "\n",
+	                 update_state_name(j->state), update_result_name(j->result), j->version,
+	                 j->sha256, j->error, j->sequence, j->time);
 	r = atomic_write_file(path, text, (size_t)n, 0644);
 	if (r < 0)
 		mcu_ota_set_error(err, errlen, "cannot save the update journal %s: %s", path,

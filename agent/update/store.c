@@ -115,9 +115,39 @@ static int tidy(struct store *s)
 				return r;
 		}
 	}
+	/* a journal save cut short leaves its temporary file (util/atomic.h) */
+	DIR *d = opendir(s->dir);
+	if (!d)
+		return -errno;
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		if (!strncmp(e->d_name, "journal.tmp-", 12))
+			(void)unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
 	char any[PATH_BUF];
 	path_of(any, s, "lock", "", NULL);
 	return fsync_parent(any); /* the device folder, where the renames happened */
+}
+
+int store_open_readonly(const char *state_dir, const char *device, struct store *s, char *err,
+                        size_t errlen)
+{
+	struct stat st;
+	s->lock_fd = -1;
+	if (!valid_device_name(device)) {
+		mcu_ota_set_error(err, errlen, "device name \"%s\" is not valid", device);
+		return -EINVAL;
+	}
+	if (snprintf(s->dir, sizeof(s->dir), "%s/devices/%s", state_dir, device) >=
+	    (int)sizeof(s->dir)) {
+		mcu_ota_set_error(err, errlen, "state directory path too long");
+		return -ENAMETOOLONG;
+	}
+	if (stat(s->dir, &st) < 0) {
+		int r = -errno;
+		mcu_ota_set_error(err, errlen, "cannot read %s: %s", s->dir, strerror(-r));
+		return r;
+	}
+	return 0;
 }
 
 int store_open(const char *state_dir, const char *device, struct store *s, char *err, size_t errlen)

@@ -52,6 +52,12 @@ const char *store_slot_name(enum store_slot slot);
  * [A-Za-z0-9_-]{1,64}. */
 __attribute__((warn_unused_result)) int store_open(const char *state_dir, const char *device,
                                                    struct store *s, char *err, size_t errlen);
+/* For reading only (status): no folder is created, no lock taken, nothing
+ * tidied; -ENOENT when the device has never been updated. Slots change by
+ * rename, so what is read is always a whole slot. */
+__attribute__((warn_unused_result)) int store_open_readonly(const char *state_dir,
+                                                            const char *device, struct store *s,
+                                                            char *err, size_t errlen);
 void store_close(struct store *s);
 
 /* -ENOENT when the slot is empty, -EBADMSG when its meta is corrupt. */

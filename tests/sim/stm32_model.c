@@ -650,6 +650,8 @@ static enum stm32_dfu_status execute(struct stm32_model *m, uint64_t *us, bool *
 	    m->faults.flip_bit_address < address + length) {
 		uint8_t *p = memory_at(mem, m->faults.flip_bit_address, NULL, NULL, NULL);
 		*p ^= 1;
+		if (m->faults.flip_bit_once)
+			m->faults.flip_bit = false;
 	}
 	return st;
 }

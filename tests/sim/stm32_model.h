@@ -138,6 +138,7 @@ struct stm32_model_faults {
 	unsigned disconnect_at_block; /* vanish when the Nth data block is downloaded */
 	uint32_t flip_bit_address;    /* after programming, flip bit 0 at this address */
 	bool flip_bit;
+	bool flip_bit_once;    /* only the first programming there flips it (a transient fault) */
 	bool erase_stays_busy; /* every erase takes forever */
 };
 

@@ -137,6 +137,7 @@ done
 chmod -R a+rx "$ROOT/scenarios"
 install -m 0755 "$HERE/guest/init" "$ROOT/init"
 install -m 0644 "$HERE/guest/lib.sh" "$ROOT/lib/mcu-ota-vm/lib.sh"
+install -m 0644 "$HERE/guest/update-lib.sh" "$ROOT/lib/mcu-ota-vm/update-lib.sh"
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$ROOT/etc/passwd"
 printf 'root:x:0:\n' >"$ROOT/etc/group"
 printf '%s\n' "$VM_KVER" >"$ROOT/etc/mcu-ota-vm/kernel"

@@ -5,7 +5,7 @@
 #        run.sh --list
 #   --build-dir DIR         CMake build folder: DIR/mcu-ota, DIR/plugins/*.so, the executables
 #                           in DIR/tests/sim and DIR/tests/vm (stm32-chip, app-query) and the
-#                           test firmware DIR/tests/vm/firmware/fw-*.bin go into the guest
+#                           test firmware DIR/tests/vm/firmware/fw-*.bin and bundle-* go into the guest
 #                           (firmware in /usr/share/mcu-ota-vm/firmware) when they exist
 #   --scenarios-dir DIR     look for scenarios in DIR too (repeatable; tests/vm/scenarios always)
 #   --scenario-timeout S    per-scenario limit inside the guest (default 120)
@@ -114,7 +114,8 @@ if [ -n "$BUILD_DIR" ]; then
       [ "$(head -c4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ] && MK+=(-b "$f")
     done < <(find "$d" -maxdepth 1 -type f -perm -u+x -print0)
   done
-  for f in "$BUILD_DIR"/tests/vm/firmware/fw-*.bin; do
+  for f in "$BUILD_DIR"/tests/vm/firmware/fw-*.bin "$BUILD_DIR"/tests/vm/firmware/bundle-*.swu \
+    "$BUILD_DIR"/tests/vm/firmware/bundle-key.pub.pem; do
     [ -f "$f" ] && MK+=(-f "$f:/usr/share/mcu-ota-vm/firmware/$(basename "$f")")
   done
 fi

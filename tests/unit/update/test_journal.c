@@ -16,6 +16,7 @@ static void every_state_round_trips(void)
 	CHECK_INT(j.state, UPDATE_IDLE); /* no file yet */
 	for (int s = 0; s < UPDATE_STATE_COUNT; s++) {
 		j.state = (enum update_state)s;
+		j.result = (enum update_result)(s % UPDATE_RESULT_COUNT);
 		snprintf(j.version, sizeof(j.version), "2.%d.0-rc1", s);
 		memset(j.sha256, 'a' + s % 6, 64);
 		j.sha256[64] = '\0';
@@ -27,6 +28,8 @@ static void every_state_round_trips(void)
 		CHECK_STR(back.sha256, j.sha256);
 		CHECK_STR(back.error, j.error);
 		CHECK_INT(back.sequence, j.sequence);
+		CHECK_INT(back.result, j.result);
+		CHECK(back.time > 1700000000); /* the save's own clock, not zero */
 		CHECK_STR(update_state_name(back.state), update_state_name((enum update_state)s));
 	}
 	CHECK_INT(j.sequence, UPDATE_STATE_COUNT);

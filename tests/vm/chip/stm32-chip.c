@@ -344,6 +344,8 @@ static void load_faults(struct chip *c)
 			} else if (strcmp(line, "flip_bit_address") == 0) {
 				f.flip_bit = true;
 				f.flip_bit_address = (uint32_t)v;
+			} else if (strcmp(line, "flip_bit_once") == 0) {
+				f.flip_bit_once = v != 0;
 			} else {
 				say(c, "faults file: unknown fault '%s' ignored", line);
 				continue;
@@ -883,7 +885,7 @@ static void usage(FILE *f)
 	        "  --faults FILE        key=value faults, read whenever the ROM starts:\n"
 	        "                       disconnect_at_block=N stall_request=N "
 	        "erase_stays_busy=1\n"
-	        "                       flip_bit_address=0xADDR\n"
+	        "                       flip_bit_address=0xADDR flip_bit_once=1\n"
 	        "  --read-protected     RDP level 1 from the first power-on\n"
 	        "  --start-in-error     a blank chip's ROM comes up in dfuERROR/errFIRMWARE\n"
 	        "  --state FILE         keep FILE up to date (mode, version, busy_us, ...)\n"

@@ -1,0 +1,366 @@
+#include "config/config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/format.h"
+
+/* Where an error goes: the file, the line of the setting, its path. */
+struct ctx {
+	struct config *c;
+	char *err;
+	size_t errlen;
+};
+
+static MCU_OTA_PRINTF(3, 4) int bad(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
+{
+	char what[512], name[128] = "";
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	/* the setting's path from the root, e.g. devices.[1].health.vid */
+	const config_setting_t *chain[16];
+	int n = 0;
+	for (const config_setting_t *p = s; p && config_setting_parent(p) && n < 16;
+	     p = config_setting_parent(p))
+		chain[n++] = p;
+	size_t off = 0;
+	while (n-- > 0 && off < sizeof(name)) {
+		const char *nm = config_setting_name(chain[n]);
+		int w = nm ? snprintf(name + off, sizeof(name) - off, "%s%s", off ? "." : "", nm)
+		           : snprintf(name + off, sizeof(name) - off, "%s[%d]", off ? "." : "",
+		                      config_setting_index(chain[n]));
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+	mcu_ota_set_error(x->err, x->errlen, "%s:%d: %s%s%s", x->c->path,
+	                  s ? config_setting_source_line(s) : 0, name, *name ? ": " : "", what);
+	return -EINVAL;
+}
+
+/* Every member of group must be one of the names in known (NULL-ended). */
+static int only_known(struct ctx *x, const config_setting_t *group, const char *const *known,
+                      const char *where)
+{
+	for (int i = 0; i < config_setting_length(group); i++) {
+		const config_setting_t *m = config_setting_get_elem(group, (unsigned)i);
+		const char *nm = config_setting_name(m);
+		bool ok = false;
+		for (const char *const *k = known; *k && !ok; k++)
+			ok = !strcmp(nm, *k);
+		if (!ok) {
+			char list[512] = "";
+			for (const char *const *k = known; *k; k++)
+				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+				         k == known ? "" : ", ", *k);
+			return bad(x, m, "unknown setting in %s (known: %s)", where, list);
+		}
+	}
+	return 0;
+}
+
+static int get_string(struct ctx *x, const config_setting_t *group, const char *key, bool required,
+                      const char **out)
+{
+	const config_setting_t *s = config_setting_get_member(group, key);
+	if (!s) {
+		if (required)
+			return bad(x, group, "\"%s\" is missing: it is required here", key);
+		return 0;
+	}
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return bad(x, s, "expected a string in double quotes");
+	*out = config_setting_get_string(s);
+	if (!**out)
+		return bad(x, s, "must not be empty");
+	return 0;
+}
+
+static int get_bool(struct ctx *x, const config_setting_t *group, const char *key, bool *out)
+{
+	const config_setting_t *s = config_setting_get_member(group, key);
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return bad(x, s, "expected true or false");
+	*out = config_setting_get_bool(s);
+	return 0;
+}
+
+static int get_number(struct ctx *x, const config_setting_t *group, const char *key, long long min,
+                      long long max, long long *out)
+{
+	const config_setting_t *s = config_setting_get_member(group, key);
+	if (!s)
+		return 0;
+	int t = config_setting_type(s);
+	if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+		return bad(x, s, "expected an integer from %lld to %lld", min, max);
+	long long v = config_setting_get_int64(s);
+	if (v < min || v > max)
+		return bad(x, s, "%lld is out of range: expected %lld to %lld", v, min, max);
+	*out = v;
+	return 0;
+}
+
+static int get_timeout(struct ctx *x, const config_setting_t *group, const char *key, unsigned *out)
+{
+	long long v = *out;
+	int r = get_number(x, group, key, 1, CONFIG_MAX_TIMEOUT_MS, &v);
+	*out = (unsigned)v;
+	return r;
+}
+
+static int load_bundle(struct ctx *x, const config_setting_t *g)
+{
+	static const char *const known[] = {"keys",      "ca",       "ca_dir",         "crl",
+	                                    "signer_cn", "max_size", "max_image_size", NULL};
+	struct config *c = x->c;
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return bad(x, g, "expected a group { ... }");
+	int r = only_known(x, g, known, "bundle");
+	if (r < 0)
+		return r;
+	const config_setting_t *keys = config_setting_get_member(g, "keys");
+	if (keys) {
+		if (config_setting_type(keys) != CONFIG_TYPE_ARRAY &&
+		    config_setting_type(keys) != CONFIG_TYPE_LIST)
+			return bad(x, keys, "expected a list of key files [\"a.pem\", \"b.pem\"]");
+		int n = config_setting_length(keys);
+		if (n > CONFIG_MAX_KEYS)
+			return bad(x, keys, "at most %d keys", CONFIG_MAX_KEYS);
+		for (int i = 0; i < n; i++) {
+			const config_setting_t *k = config_setting_get_elem(keys, (unsigned)i);
+			if (config_setting_type(k) != CONFIG_TYPE_STRING ||
+			    !*config_setting_get_string(k))
+				return bad(x, k, "expected the path of a PEM key or certificate");
+			c->keys[i] = config_setting_get_string(k);
+		}
+		c->trust.key_files = c->keys;
+		c->trust.key_count = (size_t)n;
+	}
+	long long max_size = 0, max_image = 0;
+	if ((r = get_string(x, g, "ca", false, &c->trust.ca_file)) < 0 ||
+	    (r = get_string(x, g, "ca_dir", false, &c->trust.ca_dir)) < 0 ||
+	    (r = get_string(x, g, "crl", false, &c->trust.crl_file)) < 0 ||
+	    (r = get_string(x, g, "signer_cn", false, &c->trust.signer_cn)) < 0 ||
+	    (r = get_number(x, g, "max_size", 4096, 1ll << 32, &max_size)) < 0 ||
+	    (r = get_number(x, g, "max_image_size", 1, 64ll << 20, &max_image)) < 0)
+		return r;
+	c->limits.max_bundle = (uint64_t)max_size;
+	c->limits.max_image = (uint64_t)max_image;
+	if (!c->trust.key_count && !c->trust.ca_file && !c->trust.ca_dir)
+		return bad(x, g,
+		           "no trust anchor: set keys (detached signatures) or ca / ca_dir (CMS)");
+	if ((c->trust.crl_file || c->trust.signer_cn) && !c->trust.ca_file && !c->trust.ca_dir)
+		return bad(x, g, "crl and signer_cn apply to CMS signatures: set ca or ca_dir too");
+	return 0;
+}
+
+static int load_fetch(struct ctx *x, const config_setting_t *g)
+{
+	static const char *const known[] = {"ca",    "ca_dir",     "client_cert", "client_key",
+	                                    "proxy", "allow_http", NULL};
+	struct fetch_options *f = &x->c->fetch;
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return bad(x, g, "expected a group { ... }");
+	int r = only_known(x, g, known, "fetch");
+	if (r < 0)
+		return r;
+	const config_setting_t *proxy = config_setting_get_member(g, "proxy");
+	if (proxy && config_setting_type(proxy) == CONFIG_TYPE_STRING)
+		f->proxy = config_setting_get_string(proxy); /* "" is meaningful: no proxy */
+	else if (proxy)
+		return bad(x, proxy, "expected a proxy URL in double quotes, or \"\" for none");
+	if ((r = get_string(x, g, "ca", false, &f->ca_file)) < 0 ||
+	    (r = get_string(x, g, "ca_dir", false, &f->ca_dir)) < 0 ||
+	    (r = get_string(x, g, "client_cert", false, &f->client_cert)) < 0 ||
+	    (r = get_string(x, g, "client_key", false, &f->client_key)) < 0 ||
+	    (r = get_bool(x, g, "allow_http", &f->allow_http)) < 0)
+		return r;
+	if (f->client_key && !f->client_cert)
+		return bad(x, g, "client_key needs client_cert");
+	return 0;
+}
+
+static int load_plugin(struct ctx *x, const config_setting_t *dev, const char *key,
+                       const char *default_plugin, struct config_plugin *out)
+{
+	const config_setting_t *g = config_setting_get_member(dev, key);
+	out->plugin = default_plugin;
+	out->section = g;
+	if (!g) {
+		if (!default_plugin)
+			return bad(x, dev, "\"%s\" is missing: a group { plugin = \"...\"; ... }",
+			           key);
+		return 0;
+	}
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return bad(x, g, "expected a group { plugin = \"...\"; ... }");
+	int r = get_string(x, g, "plugin", !default_plugin, &out->plugin);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		int t = config_setting_type(m);
+		if (t != CONFIG_TYPE_STRING && t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64 &&
+		    t != CONFIG_TYPE_BOOL)
+			return bad(x, m, "plugin settings are strings, integers or booleans");
+	}
+	return 0;
+}
+
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+	return n >= 1 && n <= 64 &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
+static int load_device(struct ctx *x, const config_setting_t *g, struct device_config *d)
+{
+	static const char *const known[] = {"name",
+	                                    "address",
+	                                    "backup",
+	                                    "allow_downgrade",
+	                                    "bootloader_timeout_ms",
+	                                    "health_timeout_ms",
+	                                    "entry",
+	                                    "flasher",
+	                                    "health",
+	                                    NULL};
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return bad(x, g, "expected a device { name = \"...\"; ... }");
+	int r = only_known(x, g, known, "a device");
+	if (r < 0)
+		return r;
+	d->line = config_setting_source_line(g);
+	d->address = 0x08000000u;
+	d->backup_required = true;
+	d->bootloader_timeout_ms = CONFIG_DEFAULT_BOOTLOADER_TIMEOUT_MS;
+	d->health_timeout_ms = CONFIG_DEFAULT_HEALTH_TIMEOUT_MS;
+	if ((r = get_string(x, g, "name", true, &d->name)) < 0)
+		return r;
+	if (!valid_name(d->name))
+		return bad(x, config_setting_get_member(g, "name"),
+		           "\"%s\": use 1 to 64 letters, digits, - and _", d->name);
+	long long addr = d->address;
+	const char *backup = NULL;
+	if ((r = get_number(x, g, "address", 0, UINT32_MAX, &addr)) < 0 ||
+	    (r = get_string(x, g, "backup", false, &backup)) < 0 ||
+	    (r = get_bool(x, g, "allow_downgrade", &d->allow_downgrade)) < 0 ||
+	    (r = get_timeout(x, g, "bootloader_timeout_ms", &d->bootloader_timeout_ms)) < 0 ||
+	    (r = get_timeout(x, g, "health_timeout_ms", &d->health_timeout_ms)) < 0)
+		return r;
+	d->address = (uint32_t)addr;
+	if (backup && strcmp(backup, "required") && strcmp(backup, "optional"))
+		return bad(x, config_setting_get_member(g, "backup"),
+		           "\"%s\": expected \"required\" (refuse a first update when the chip "
+		           "cannot be read back) or \"optional\"",
+		           backup);
+	d->backup_required = !backup || !strcmp(backup, "required");
+	if ((r = load_plugin(x, g, "entry", NULL, &d->entry)) < 0 ||
+	    (r = load_plugin(x, g, "flasher", "dfuse", &d->flasher)) < 0 ||
+	    (r = load_plugin(x, g, "health", NULL, &d->health)) < 0)
+		return r;
+	return 0;
+}
+
+static int load(struct ctx *x)
+{
+	static const char *const known[] = {"state_dir", "plugin_dir", "bundle",
+	                                    "fetch",     "devices",    NULL};
+	struct config *c = x->c;
+	const config_setting_t *root = config_root_setting(&c->cfg);
+	int r = only_known(x, root, known, "the file");
+	if (r < 0)
+		return r;
+	c->state_dir = CONFIG_DEFAULT_STATE_DIR;
+	if ((r = get_string(x, root, "state_dir", false, &c->state_dir)) < 0 ||
+	    (r = get_string(x, root, "plugin_dir", false, &c->plugin_dir)) < 0)
+		return r;
+	const config_setting_t *b = config_setting_get_member(root, "bundle");
+	if (!b)
+		return bad(x, root,
+		           "\"bundle\" is missing: bundle = { keys = [\"release.pem\"]; } "
+		           "says who may sign firmware");
+	if ((r = load_bundle(x, b)) < 0)
+		return r;
+	const config_setting_t *f = config_setting_get_member(root, "fetch");
+	if (f && (r = load_fetch(x, f)) < 0)
+		return r;
+	const config_setting_t *devs = config_setting_get_member(root, "devices");
+	if (!devs)
+		return bad(x, root,
+		           "\"devices\" is missing: devices = ( { name = \"...\"; ... } );");
+	if (config_setting_type(devs) != CONFIG_TYPE_LIST)
+		return bad(x, devs, "expected a list ( { ... }, { ... } )");
+	int n = config_setting_length(devs);
+	if (n > CONFIG_MAX_DEVICES)
+		return bad(x, devs, "at most %d devices", CONFIG_MAX_DEVICES);
+	for (int i = 0; i < n; i++) {
+		struct device_config *d = &c->devices[i];
+		const config_setting_t *g = config_setting_get_elem(devs, (unsigned)i);
+		if ((r = load_device(x, g, d)) < 0)
+			return r;
+		for (int k = 0; k < i; k++)
+			if (!strcmp(c->devices[k].name, d->name))
+				return bad(x, config_setting_get_member(g, "name"),
+				           "\"%s\" is already the name of the device at line %d",
+				           d->name, c->devices[k].line);
+		c->device_count++;
+	}
+	return 0;
+}
+
+int config_load(const char *path, struct config *c, char *err, size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	config_init(&c->cfg);
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		int r = -errno;
+		mcu_ota_set_error(err, errlen, "cannot read the configuration %s: %s%s", path,
+		                  strerror(-r),
+		                  r == -ENOENT ? " (give another with --config FILE)" : "");
+		return r;
+	}
+	int ok = config_read(&c->cfg, f);
+	fclose(f);
+	if (!ok) {
+		mcu_ota_set_error(err, errlen, "%s:%d: %s", path, config_error_line(&c->cfg),
+		                  config_error_text(&c->cfg));
+		config_free(c);
+		return -EINVAL;
+	}
+	struct ctx x = {c, err, errlen};
+	int r = load(&x);
+	if (r < 0) {
+		config_free(c);
+		return r;
+	}
+	return 0;
+}
+
+void config_free(struct config *c)
+{
+	config_destroy(&c->cfg);
+	char path[sizeof(c->path)];
+	memcpy(path, c->path, sizeof(path));
+	memset(c, 0, sizeof(*c));
+	config_init(&c->cfg);
+	memcpy(c->path, path, sizeof(path));
+}
+
+const struct device_config *config_device(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->device_count; i++)
+		if (!strcmp(c->devices[i].name, name))
+			return &c->devices[i];
+	return NULL;
+}

@@ -1,0 +1,81 @@
+/* The configuration file (libconfig syntax), read into typed structs and
+ * validated completely before anything uses it: every error names the file,
+ * the line and the setting, and says what is expected. Unknown settings are
+ * errors (a typo must not silently disable a safety setting).
+ *
+ *   state_dir = "/var/lib/mcu-ota";          # images and journals
+ *   plugin_dir = "/usr/lib/mcu-ota/plugins"; # optional
+ *   bundle = { keys = ["/etc/mcu-ota/release.pem"]; ca = "..."; ... };
+ *   fetch = { ca = "..."; client_cert = "..."; allow_http = false; ... };
+ *   devices = (
+ *     { name = "motor";                       # [A-Za-z0-9_-]{1,64}
+ *       address = 0x08000000;                 # where images start
+ *       backup = "required";                  # or "optional"
+ *       allow_downgrade = false;
+ *       bootloader_timeout_ms = 10000;        # entry -> DFU device present
+ *       health_timeout_ms = 10000;            # exit -> application confirmed
+ *       entry   = { plugin = "gpio"; chip = "gpiochip0"; boot0 = "BOOT0"; nrst = "NRST"; };
+ *       flasher = { plugin = "dfuse"; serial = "3574364C3034"; };   # optional
+ *       health  = { plugin = "usb-version"; vid = 0x0483; pid = 0x5740; };
+ *     } );
+ *
+ * A plugin section holds "plugin" plus that plugin's own settings, each a
+ * string, an integer or a boolean; the plugin reads them through the host.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libconfig.h>
+
+#include "bundle/swu.h"
+#include "fetch/fetch.h"
+
+#define CONFIG_DEFAULT_PATH                  "/etc/mcu-ota/mcu-ota.conf"
+#define CONFIG_DEFAULT_STATE_DIR             "/var/lib/mcu-ota"
+#define CONFIG_MAX_DEVICES                   32
+#define CONFIG_MAX_KEYS                      16
+#define CONFIG_DEFAULT_BOOTLOADER_TIMEOUT_MS 10000u
+#define CONFIG_DEFAULT_HEALTH_TIMEOUT_MS     10000u
+#define CONFIG_MAX_TIMEOUT_MS                600000u /* 10 minutes */
+
+struct config_plugin {
+	const char *plugin;              /* the plugin's name */
+	const config_setting_t *section; /* its settings ("plugin" included) */
+};
+
+struct device_config {
+	const char *name;
+	uint32_t address;
+	bool backup_required;
+	bool allow_downgrade; /* an older version than the installed one may be installed */
+	unsigned bootloader_timeout_ms;
+	unsigned health_timeout_ms;
+	struct config_plugin entry, flasher, health;
+	int line;
+};
+
+struct config {
+	config_t cfg; /* owns every string below */
+	char path[4096];
+	const char *state_dir;
+	const char *plugin_dir; /* NULL: the default search */
+	const char *keys[CONFIG_MAX_KEYS];
+	struct swu_trust trust;
+	struct swu_limits limits;
+	struct fetch_options fetch; /* TLS and proxy settings only; the caller adds the rest */
+	struct device_config devices[CONFIG_MAX_DEVICES];
+	size_t device_count;
+};
+
+/* Read and validate path. On failure err says "FILE:LINE: setting: what is
+ * wrong, what is expected" and c is left empty (config_free is still safe).
+ * -ENOENT/-EACCES when unreadable, -EINVAL when invalid. */
+__attribute__((warn_unused_result)) int config_load(const char *path, struct config *c, char *err,
+                                                    size_t errlen);
+void config_free(struct config *c);
+
+/* The device called name, or NULL. */
+const struct device_config *config_device(const struct config *c, const char *name);

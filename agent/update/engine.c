@@ -1,0 +1,917 @@
+#include "update/engine.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "bundle/image.h"
+#include "bundle/swu.h"
+#include "bundle/version.h"
+#include "core/host.h"
+#include "core/plugin_loader.h"
+#include "fetch/fetch.h"
+#include "util/format.h"
+#include "util/log.h"
+
+#define MAX_IMAGE_EXTENT  (16u << 20) /* larger than any STM32 flash */
+#define BACKUP_ALIGN      256u        /* a backup keeps whole flash words of any family */
+#define OPEN_RETRY_MS     100u
+#define VERSION_UNKNOWN   "unknown" /* a backup read from the chip */
+#define VERSION_BLANK     "blank"   /* a backup of an erased chip */
+#define PROGRESS_STEP_PCT 25u
+
+struct run;
+
+/* A plugin's host: the core's key/value host plus the run it belongs to, so
+ * that logs and progress can name the device. */
+struct run_host {
+	struct host host; /* first: the core's callbacks get &host as ctx */
+	struct run *run;
+	unsigned last_pct;
+	char phase[16];
+};
+
+struct run {
+	const struct engine_options *o;
+	const struct device_config *dev;
+	struct store store;
+	bool locked;
+	struct journal j;
+	struct plugin entry_p, flasher_p, health_p;
+	struct run_host entry_h, flasher_h, health_h;
+	void *fh; /* the bootloader, while open */
+	struct engine_outcome *out;
+	/* what engine_update stages */
+	const struct swu_manifest *manifest;
+	const struct swu_image *img;
+	const uint8_t *img_data;
+	size_t img_len;
+};
+
+static const char *crash_at(void)
+{
+	static const char *v;
+	static bool read;
+	if (!read) {
+		v = getenv("MCU_OTA_CRASH_AT");
+		read = true;
+	}
+	return v;
+}
+
+/* ---- plugin hosts ---- */
+
+static void run_log(void *ctx, enum mcu_ota_log_level level, const char *fmt, va_list ap)
+{
+	struct run_host *h = ctx;
+	char line[1024];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	log_msg(level, "%s: %s", h->run->dev->name, line);
+}
+
+static void run_progress(void *ctx, const char *phase, uint64_t done, uint64_t total)
+{
+	struct run_host *h = ctx;
+	const struct engine_options *o = h->run->o;
+	if (o->progress)
+		o->progress(o->progress_ctx, h->run->dev->name, phase, done, total);
+	if (o->quiet || !total)
+		return;
+	/* parallel devices share the terminal: a line per quarter, never a redraw */
+	unsigned pct = (unsigned)(done * 100 / total);
+	if (strncmp(h->phase, phase, sizeof(h->phase) - 1)) {
+		snprintf(h->phase, sizeof(h->phase), "%s", phase);
+		h->last_pct = 0;
+		if (pct < PROGRESS_STEP_PCT && done < total)
+			return;
+	} else if (pct < h->last_pct + PROGRESS_STEP_PCT && done < total) {
+		return;
+	} else if (h->last_pct == 100) {
+		return;
+	}
+	h->last_pct = done >= total ? 100 : pct - pct % PROGRESS_STEP_PCT;
+	char a[32], b[32];
+	format_size(done, a, sizeof(a));
+	format_size(total, b, sizeof(b));
+	log_info("%s: %s %3u%% (%s of %s)", h->run->dev->name, phase, h->last_pct, a, b);
+}
+
+static void host_from_section(struct run *r, struct run_host *h, const config_setting_t *section)
+{
+	host_init(&h->host, true);
+	h->host.api.log = run_log;
+	h->host.api.progress = run_progress;
+	h->run = r;
+	if (!section)
+		return;
+	for (int i = 0; i < config_setting_length(section); i++) {
+		config_setting_t *m = config_setting_get_elem(section, (unsigned)i);
+		const char *k = config_setting_name(m);
+		if (!strcmp(k, "plugin"))
+			continue;
+		switch (config_setting_type(m)) {
+		case CONFIG_TYPE_STRING:
+			host_set_string(&h->host, k, config_setting_get_string(m));
+			break;
+		case CONFIG_TYPE_BOOL:
+			host_set_bool(&h->host, k, config_setting_get_bool(m));
+			break;
+		default: /* config_load allowed only integers besides */
+			host_set_int(&h->host, k, config_setting_get_int64(m));
+			break;
+		}
+	}
+}
+
+/* ---- the journal ---- */
+
+static int fail(struct run *r, int code, const char *fmt, ...) MCU_OTA_PRINTF(3, 4);
+static int fail(struct run *r, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->out->message, sizeof(r->out->message), fmt, ap);
+	va_end(ap);
+	r->out->code = code < 0 ? code : -EIO;
+	return r->out->code;
+}
+
+static void say(struct run *r, const char *fmt, ...) MCU_OTA_PRINTF(2, 3);
+static void say(struct run *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(r->out->message, sizeof(r->out->message), fmt, ap);
+	va_end(ap);
+}
+
+/* Journal state s (and j's other fields) before acting on it. */
+static int save(struct run *r, enum update_state s)
+{
+	char err[512];
+	r->j.state = s;
+	int rc = journal_save(&r->store, &r->j, err, sizeof(err));
+	if (rc < 0)
+		return fail(r, rc, "%s", err);
+	log_debug("%s: journal: %s", r->dev->name, update_state_name(s));
+	const char *c = crash_at();
+	if (c && !strcmp(c, update_state_name(s)))
+		raise(SIGKILL); /* the test hook: power lost right after the save */
+	return 0;
+}
+
+/* ---- the bootloader ---- */
+
+static const struct mcu_ota_flasher_ops *flasher(struct run *r)
+{
+	return r->flasher_p.desc->flasher;
+}
+
+static void bootloader_close(struct run *r)
+{
+	if (r->fh)
+		flasher(r)->close(r->fh);
+	r->fh = NULL;
+}
+
+static uint64_t now_ms(void)
+{
+	return host_now_ns() / 1000000u;
+}
+
+/* Open the chip's bootloader: at once when it is already there (a chip left
+ * in it by a crash, or one whose image does not boot), else after the entry
+ * plugin's enter, waiting up to bootloader_timeout_ms for it to appear. */
+static int bootloader_open(struct run *r)
+{
+	char err[1024] = "";
+	if (r->fh)
+		return 0;
+	int rc = flasher(r)->open(&r->flasher_h.host.api, &r->fh, err, sizeof(err));
+	if (rc == 0)
+		return 0;
+	if (rc != -ENODEV)
+		return fail(r, rc, "cannot open the bootloader: %s", err);
+	const struct mcu_ota_entry_ops *e = r->entry_p.desc->entry;
+	log_info("%s: entering the bootloader (%s)", r->dev->name, r->entry_p.desc->name);
+	rc = e->enter(&r->entry_h.host.api, err, sizeof(err));
+	if (rc < 0)
+		return fail(r, rc, "%s entry failed: %s", r->entry_p.desc->name, err);
+	uint64_t deadline = now_ms() + r->dev->bootloader_timeout_ms;
+	for (;;) {
+		rc = flasher(r)->open(&r->flasher_h.host.api, &r->fh, err, sizeof(err));
+		if (rc == 0)
+			return 0;
+		if ((rc != -ENODEV && rc != -EIO) || now_ms() >= deadline)
+			break;
+		struct timespec ts = {0, OPEN_RETRY_MS * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	const char *hint = MCU_OTA_HAS(e, struct mcu_ota_entry_ops, missing_hint) && e->missing_hint
+	                       ? e->missing_hint
+	                       : "the entry method does not work on this board";
+	if (rc == -ENODEV)
+		return fail(r, -ETIMEDOUT,
+		            "no bootloader appeared within %u ms after %s entry (%s). Likely: %s",
+		            r->dev->bootloader_timeout_ms, r->entry_p.desc->name, err, hint);
+	return fail(r, rc, "cannot open the bootloader after %s entry: %s", r->entry_p.desc->name,
+	            err);
+}
+
+/* Start the application: leave DFU, then the entry plugin's exit (BOOT0 low
+ * and a reset for gpio). A leave that fails because the chip already went is
+ * not an error; the health check decides. */
+static int bootloader_leave(struct run *r, uint32_t address)
+{
+	char err[1024] = "";
+	if (r->fh) {
+		int rc = flasher(r)->leave(r->fh, address, err, sizeof(err));
+		if (rc < 0)
+			log_debug("%s: leave: %s", r->dev->name, err);
+		bootloader_close(r);
+	}
+	int rc = r->entry_p.desc->entry->exit(&r->entry_h.host.api, err, sizeof(err));
+	if (rc < 0)
+		return fail(r, rc, "%s exit failed: %s", r->entry_p.desc->name, err);
+	return 0;
+}
+
+static int health_check(struct run *r, const char *version)
+{
+	char err[1024] = "";
+	bool known = version && strcmp(version, VERSION_UNKNOWN) && strcmp(version, VERSION_BLANK);
+	log_info("%s: waiting for the application%s%s (%s, %u ms)", r->dev->name,
+	         known ? " to report " : "", known ? version : "", r->health_p.desc->name,
+	         r->dev->health_timeout_ms);
+	int rc = r->health_p.desc->health->check(&r->health_h.host.api, known ? version : NULL,
+	                                         r->dev->health_timeout_ms, err, sizeof(err));
+	if (rc < 0)
+		return fail(r, rc, "health check failed: %s", err);
+	return 0;
+}
+
+/* ---- images ---- */
+
+static int sha256_hex(const uint8_t *data, size_t len, char out[65])
+{
+	uint8_t md[32];
+	unsigned mdlen = 0;
+	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+		return -ENOMEM;
+	hex_encode(md, 32, out);
+	return 0;
+}
+
+static int slot_put(struct run *r, enum store_slot slot, const uint8_t *data, size_t len,
+                    uint32_t address, const char *version)
+{
+	char err[512];
+	struct slot_meta m = {.size = len, .address = address};
+	snprintf(m.version, sizeof(m.version), "%s", version);
+	int rc = sha256_hex(data, len, m.sha256);
+	struct store_writer w;
+	if (rc == 0)
+		rc = store_write_begin(&r->store, slot, &m, &w, err, sizeof(err));
+	if (rc == 0) {
+		rc = store_write(&w, data, len, err, sizeof(err));
+		if (rc == 0)
+			rc = store_write_commit(&w, err, sizeof(err));
+		else
+			store_write_abort(&w);
+	}
+	if (rc < 0)
+		return fail(r, rc, "%s", err);
+	return 0;
+}
+
+static int write_to_chip(struct run *r, const uint8_t *data, size_t len, uint32_t address)
+{
+	char err[1024] = "";
+	struct mcu_ota_segment seg = {address, (uint32_t)len, data};
+	struct mcu_ota_image img = {len ? 1 : 0, &seg};
+	struct mcu_ota_write_options wo = {
+	    .size = sizeof(wo), .alt = 0, .verify = true, .skip_unchanged = true};
+	if (!len)
+		return 0;
+	r->flasher_h.phase[0] = '\0'; /* every write shows its phases from the start */
+	int rc = flasher(r)->write(r->fh, &img, &wo, err, sizeof(err));
+	if (rc < 0)
+		return fail(r, rc, "%s", err);
+	return 0;
+}
+
+/* ---- backing up ---- */
+
+/* The readable run of the chip's main memory (alt 0) that starts at the
+ * device's address. */
+static size_t flash_extent(const struct mcu_ota_device_info *info, uint32_t address)
+{
+	const struct mcu_ota_memory *m = NULL;
+	for (size_t i = 0; i < info->memory_count && !m; i++)
+		if (info->memories[i].alt == 0)
+			m = &info->memories[i];
+	if (!m)
+		return 0;
+	uint64_t end = address;
+	for (size_t i = 0; i < m->sector_count; i++) {
+		const struct mcu_ota_sector *s = &m->sectors[i];
+		if (!(s->access & MCU_OTA_SECTOR_READABLE))
+			continue;
+		if (s->address <= end && (uint64_t)s->address + s->size > end)
+			end = (uint64_t)s->address + s->size;
+	}
+	return (size_t)(end - address);
+}
+
+static int backup(struct run *r)
+{
+	char err[1024] = "";
+	int rc = bootloader_open(r);
+	if (rc < 0)
+		return rc;
+	size_t len = flash_extent(flasher(r)->info(r->fh), r->dev->address);
+	if (!len || len > MAX_IMAGE_EXTENT)
+		return fail(r, -ERANGE, "the bootloader shows no readable memory at 0x%08" PRIx32,
+		            r->dev->address);
+	uint8_t *buf = malloc(len);
+	if (!buf)
+		return fail(r, -ENOMEM, "out of memory");
+	log_info("%s: no stored image: reading the chip's firmware back (%zu KiB) so that it can "
+	         "be restored",
+	         r->dev->name, len / 1024);
+	rc = flasher(r)->read(r->fh, 0, r->dev->address, buf, len, err, sizeof(err));
+	if (rc < 0) {
+		free(buf);
+		if (rc == -ENODEV)
+			return fail(r, rc, "%s", err);
+		if (r->dev->backup_required)
+			return fail(
+			    r, -EACCES,
+			    "cannot read the firmware back from the chip (%s), so it could not "
+			    "be restored if the update failed; the update was not started. Set "
+			    "backup = \"optional\" for %s to update it anyway",
+			    err, r->dev->name);
+		log_warning("%s: cannot read the firmware back from the chip (%s): if this update "
+		            "fails, there is nothing to roll back to (backup = \"optional\")",
+		            r->dev->name, err);
+		return 0;
+	}
+	/* erased flash at the end is not part of the image */
+	size_t used = len;
+	while (used && buf[used - 1] == 0xFF)
+		used--;
+	used = (used + BACKUP_ALIGN - 1) / BACKUP_ALIGN * BACKUP_ALIGN;
+	if (used > len)
+		used = len;
+	rc = slot_put(r, STORE_CURRENT, buf, used, r->dev->address,
+	              used ? VERSION_UNKNOWN : VERSION_BLANK);
+	free(buf);
+	if (rc == 0)
+		log_info("%s: kept %zu bytes of the chip's firmware as the image to restore",
+		         r->dev->name, used);
+	return rc;
+}
+
+/* ---- rolling back ---- */
+
+static void finish(struct run *r, enum update_state state, enum update_result result)
+{
+	r->j.result = result;
+	snprintf(r->j.error, sizeof(r->j.error), "%s",
+	         result == RESULT_INSTALLED ? "" : r->out->message);
+	r->out->result = result;
+	(void)save(r, state); /* a failed save leaves the last state: the next start repeats */
+}
+
+/* current, padded with erased bytes over every byte staged covers, so that
+ * nothing of a failed image survives beside the restored one. */
+static int restore_image(struct run *r, uint8_t **out, size_t *len, uint32_t *address,
+                         struct slot_meta *cur)
+{
+	char err[512];
+	uint8_t *data = NULL;
+	size_t n = 0;
+	int rc = store_meta(&r->store, STORE_CURRENT, cur, err, sizeof(err));
+	if (rc == 0)
+		rc = store_load(&r->store, STORE_CURRENT, &data, &n, err, sizeof(err));
+	if (rc < 0)
+		return fail(r, rc,
+		            rc == -ENOENT ? "there is no image to roll back to (the chip could not "
+		                            "be read before its first update)"
+		                          : "the image to roll back to is damaged: %s",
+		            err);
+	uint64_t lo = cur->address, hi = (uint64_t)cur->address + n;
+	struct slot_meta st;
+	if (store_meta(&r->store, STORE_STAGED, &st, err, sizeof(err)) == 0) {
+		if (st.address < lo)
+			lo = st.address;
+		if (st.address + st.size > hi)
+			hi = st.address + st.size;
+	}
+	if (hi - lo > MAX_IMAGE_EXTENT) {
+		free(data);
+		return fail(r, -ERANGE, "the images span more than 16 MiB");
+	}
+	uint8_t *buf = malloc(hi - lo ? hi - lo : 1);
+	if (!buf) {
+		free(data);
+		return fail(r, -ENOMEM, "out of memory");
+	}
+	memset(buf, 0xFF, hi - lo);
+	if (n)
+		memcpy(buf + (cur->address - lo), data, n);
+	free(data);
+	*out = buf;
+	*len = hi - lo;
+	*address = (uint32_t)lo;
+	return 0;
+}
+
+/* The update failed before committing: put current back. */
+static void roll_back(struct run *r)
+{
+	char why[sizeof(r->out->message)];
+	snprintf(why, sizeof(why), "%s", r->out->message);
+	snprintf(r->j.error, sizeof(r->j.error), "%s", why);
+	log_error("%s: the update to %s failed: %s", r->dev->name, r->j.version, why);
+	if (save(r, UPDATE_ROLLING_BACK) < 0)
+		return;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	uint32_t address = 0;
+	struct slot_meta cur;
+	int rc = restore_image(r, &buf, &len, &address, &cur);
+	if (rc == 0) {
+		log_info("%s: rolling back to %s", r->dev->name, cur.version);
+		rc = bootloader_open(r);
+	}
+	if (rc == 0)
+		rc = write_to_chip(r, buf, len, address);
+	free(buf);
+	if (rc == 0)
+		rc = bootloader_leave(r, cur.address);
+	if (rc == 0 && strcmp(cur.version, VERSION_BLANK))
+		rc = health_check(r, cur.version);
+	if (rc < 0) {
+		char how[sizeof(r->out->message)];
+		snprintf(how, sizeof(how), "%s", r->out->message);
+		bootloader_close(r);
+		fail(r, rc, "the update to %s failed: %s; the rollback failed too: %s",
+		     r->j.version, why, how);
+		log_error("%s: %s. The device needs attention.", r->dev->name, r->out->message);
+		finish(r, UPDATE_FAILED, RESULT_FAILED);
+		return;
+	}
+	char err[512];
+	if (store_drop(&r->store, STORE_STAGED, err, sizeof(err)) < 0)
+		log_warning("%s: %s", r->dev->name, err);
+	say(r, "the update to %s failed: %s; rolled back to %s", r->j.version, why, cur.version);
+	log_warning("%s: %s", r->dev->name, r->out->message);
+	finish(r, UPDATE_IDLE, RESULT_ROLLED_BACK);
+}
+
+/* The update failed before the chip was written: bring the chip back out of
+ * its bootloader and forget the staged image. */
+static void abandon(struct run *r)
+{
+	char err[512];
+	int code = r->out->code;
+	char why[sizeof(r->out->message)];
+	snprintf(why, sizeof(why), "%s", r->out->message);
+	bootloader_close(r);
+	if (r->entry_p.desc->entry->exit(&r->entry_h.host.api, err, sizeof(err)) < 0)
+		log_warning("%s: %s exit: %s", r->dev->name, r->entry_p.desc->name, err);
+	if (store_drop(&r->store, STORE_STAGED, err, sizeof(err)) < 0)
+		log_warning("%s: %s", r->dev->name, err);
+	fail(r, code, "the update to %s was not started: %s", r->j.version, why);
+	log_error("%s: %s", r->dev->name, r->out->message);
+	finish(r, UPDATE_IDLE, RESULT_UNCHANGED);
+}
+
+/* ---- installing ---- */
+
+/* Install staged, the journal being at state from (staged after staging;
+ * anything up to checking after a crash). */
+static void install(struct run *r, enum update_state from)
+{
+	char err[512];
+	struct slot_meta st, cur;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int rc = store_meta(&r->store, STORE_STAGED, &st, err, sizeof(err));
+	if (rc == 0)
+		rc = store_load(&r->store, STORE_STAGED, &data, &len, err, sizeof(err));
+	if (rc < 0) {
+		fail(r, rc, "the staged image is damaged: %s", err);
+		if (from >= UPDATE_FLASHING)
+			roll_back(r);
+		else
+			abandon(r);
+		return;
+	}
+	snprintf(r->j.version, sizeof(r->j.version), "%s", st.version);
+	snprintf(r->j.sha256, sizeof(r->j.sha256), "%s", st.sha256);
+	bool have_current = store_meta(&r->store, STORE_CURRENT, &cur, err, sizeof(err)) == 0;
+
+	/* the chip is untouched until flashing: a failure here changes nothing */
+	if (from < UPDATE_FLASHING) {
+		if (!have_current) {
+			rc = save(r, UPDATE_BACKING_UP);
+			if (rc == 0)
+				rc = backup(r);
+		}
+		if (rc == 0)
+			rc = save(r, UPDATE_ENTERING);
+		if (rc == 0)
+			rc = bootloader_open(r);
+		if (rc < 0) {
+			free(data);
+			abandon(r);
+			return;
+		}
+	}
+	log_info("%s: installing %s (%zu bytes at 0x%08" PRIx32 ")", r->dev->name, st.version, len,
+	         st.address);
+	rc = save(r, UPDATE_FLASHING);
+	if (rc == 0)
+		rc = bootloader_open(r);
+	if (rc == 0)
+		rc = write_to_chip(r, data, len, st.address);
+	free(data);
+	if (rc == 0)
+		rc = save(r, UPDATE_EXITING);
+	if (rc == 0)
+		rc = bootloader_leave(r, st.address);
+	if (rc == 0)
+		rc = save(r, UPDATE_CHECKING);
+	if (rc == 0)
+		rc = health_check(r, st.version);
+	if (rc < 0) {
+		bootloader_close(r);
+		roll_back(r);
+		return;
+	}
+	if (save(r, UPDATE_COMMITTING) < 0)
+		return;
+	if ((rc = store_promote(&r->store, err, sizeof(err))) < 0) {
+		fail(r, rc, "%s",
+		     err); /* the journal stays at committing: the next start repeats */
+		return;
+	}
+	say(r, "%s installed and running", st.version);
+	log_info("%s: %s", r->dev->name, r->out->message);
+	finish(r, UPDATE_IDLE, RESULT_INSTALLED);
+}
+
+/* Finish what a crash interrupted; true when the journal was idle (or
+ * failed) and the caller may go on. */
+static bool recover(struct run *r)
+{
+	char err[512];
+	enum update_state s = r->j.state;
+	if (s == UPDATE_IDLE || s == UPDATE_FAILED)
+		return true;
+	log_warning("%s: an update to %s was interrupted while %s: finishing it", r->dev->name,
+	            r->j.version, update_state_name(s));
+	switch (s) {
+	case UPDATE_COMMITTING: {
+		int rc = store_promote(&r->store, err, sizeof(err));
+		if (rc < 0) {
+			fail(r, rc, "%s", err);
+			return false;
+		}
+		say(r, "%s installed and running", r->j.version);
+		finish(r, UPDATE_IDLE, RESULT_INSTALLED);
+		return false;
+	}
+	case UPDATE_ROLLING_BACK:
+		fail(r, -EINTR, "%s", r->j.error[0] ? r->j.error : "interrupted");
+		roll_back(r);
+		return false;
+	default:
+		install(r, s);
+		return false;
+	}
+}
+
+/* ---- a device's run ---- */
+
+static int run_open(struct run *r, const struct engine_options *o, const struct device_config *dev,
+                    struct engine_outcome *out)
+{
+	char err[1024];
+	const char *dir = o->plugin_dir ? o->plugin_dir : o->config->plugin_dir;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->device, sizeof(out->device), "%s", dev->name);
+	r->o = o;
+	r->dev = dev;
+	r->out = out;
+	host_from_section(r, &r->entry_h, dev->entry.section);
+	host_from_section(r, &r->flasher_h, dev->flasher.section);
+	host_from_section(r, &r->health_h, dev->health.section);
+	int rc = plugin_load(plugin_dir(dir), dev->entry.plugin, MCU_OTA_PLUGIN_ENTRY, &r->entry_p,
+	                     err, sizeof(err));
+	if (rc == 0)
+		rc = plugin_load(plugin_dir(dir), dev->flasher.plugin, MCU_OTA_PLUGIN_FLASHER,
+		                 &r->flasher_p, err, sizeof(err));
+	if (rc == 0)
+		rc = plugin_load(plugin_dir(dir), dev->health.plugin, MCU_OTA_PLUGIN_HEALTH,
+		                 &r->health_p, err, sizeof(err));
+	if (rc == 0) {
+		rc = store_open(o->config->state_dir, dev->name, &r->store, err, sizeof(err));
+		r->locked = rc == 0;
+	}
+	if (rc == 0)
+		rc = journal_load(&r->store, &r->j, err, sizeof(err));
+	if (rc < 0)
+		return fail(r, rc, "%s", err);
+	return 0;
+}
+
+static void run_close(struct run *r)
+{
+	bootloader_close(r);
+	if (r->locked)
+		store_close(&r->store);
+	r->locked = false;
+	plugin_unload(&r->entry_p);
+	plugin_unload(&r->flasher_p);
+	plugin_unload(&r->health_p);
+}
+
+void engine_recover(const struct engine_options *o, const struct device_config *dev,
+                    struct engine_outcome *out)
+{
+	struct run r = {0};
+	if (run_open(&r, o, dev, out) == 0 && recover(&r))
+		snprintf(out->message, sizeof(out->message), "nothing to recover");
+	run_close(&r);
+}
+
+void engine_rollback(const struct engine_options *o, const struct device_config *dev,
+                     struct engine_outcome *out)
+{
+	struct run r = {0};
+	char err[512];
+	if (run_open(&r, o, dev, out) < 0 || !recover(&r)) {
+		run_close(&r);
+		return;
+	}
+	struct slot_meta prev;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int rc = store_meta(&r.store, STORE_PREVIOUS, &prev, err, sizeof(err));
+	if (rc == 0)
+		rc = store_load(&r.store, STORE_PREVIOUS, &data, &len, err, sizeof(err));
+	if (rc < 0) {
+		fail(&r, rc, rc == -ENOENT ? "%s has no previous image to roll back to" : "%s: %s",
+		     dev->name, err);
+		run_close(&r);
+		return;
+	}
+	log_info("%s: rolling back to the previous image, %s", dev->name, prev.version);
+	/* previous goes through staged like any update, so a crash is recovered
+	 * the same way; committing then swaps current and previous */
+	rc = slot_put(&r, STORE_STAGED, data, len, prev.address, prev.version);
+	free(data);
+	if (rc == 0) {
+		snprintf(r.j.version, sizeof(r.j.version), "%s", prev.version);
+		snprintf(r.j.sha256, sizeof(r.j.sha256), "%s", prev.sha256);
+		r.j.error[0] = '\0';
+		rc = save(&r, UPDATE_STAGED);
+	}
+	if (rc == 0)
+		install(&r, UPDATE_STAGED);
+	run_close(&r);
+}
+
+/* ---- updating from a bundle ---- */
+
+/* The image as one run of bytes from its lowest address (gaps erased). */
+static int flatten(struct run *r, uint8_t **out, size_t *len, uint32_t *address)
+{
+	char err[512];
+	struct image im;
+	enum image_format fmt = r->img->format;
+	uint32_t at = r->img->has_address ? r->img->address : r->dev->address;
+	int rc = image_load_buffer(r->img_data, r->img_len, fmt, at, &im, err, sizeof(err));
+	if (rc < 0)
+		return fail(r, rc, "image %s: %s", r->img->filename, err);
+	if (!im.segment_count) {
+		image_free(&im);
+		return fail(r, -EINVAL, "image %s holds no data", r->img->filename);
+	}
+	uint64_t lo = im.segments[0].address;
+	const struct mcu_ota_segment *last = &im.segments[im.segment_count - 1];
+	uint64_t hi = (uint64_t)last->address + last->length;
+	if (hi - lo > MAX_IMAGE_EXTENT) {
+		image_free(&im);
+		return fail(r, -EFBIG, "image %s spans more than 16 MiB", r->img->filename);
+	}
+	uint8_t *buf = malloc(hi - lo);
+	if (!buf) {
+		image_free(&im);
+		return fail(r, -ENOMEM, "out of memory");
+	}
+	memset(buf, 0xFF, hi - lo);
+	for (size_t i = 0; i < im.segment_count; i++)
+		memcpy(buf + (im.segments[i].address - lo), im.segments[i].data,
+		       im.segments[i].length);
+	image_free(&im);
+	*out = buf;
+	*len = hi - lo;
+	*address = (uint32_t)lo;
+	return 0;
+}
+
+static void *update_thread(void *arg)
+{
+	struct run *r = arg;
+	char err[512];
+	if (!r->locked || !recover(r))
+		return NULL;
+	const char *version = r->img->version ? r->img->version : r->manifest->version;
+	snprintf(r->out->version, sizeof(r->out->version), "%s", version);
+
+	/* the version policy: sw-description's flags and the device's setting */
+	struct slot_meta cur;
+	bool have = store_meta(&r->store, STORE_CURRENT, &cur, err, sizeof(err)) == 0 &&
+	            version_valid(cur.version);
+	struct version_policy pol = {.install_if_different = r->img->install_if_different,
+	                             .install_if_higher = r->img->install_if_higher,
+	                             .allow_downgrade = r->dev->allow_downgrade};
+	char reason[256];
+	enum version_decision d =
+	    version_decide(have ? cur.version : NULL, version, &pol, reason, sizeof(reason));
+	if (d == VERSION_SKIP) {
+		say(r, "%s", reason);
+		log_info("%s: nothing to do: %s", r->dev->name, reason);
+		return NULL;
+	}
+	if (d == VERSION_REFUSE) {
+		fail(r, -EPERM, "%s (set allow_downgrade = true for this device to allow it)",
+		     reason);
+		log_error("%s: %s", r->dev->name, r->out->message);
+		return NULL;
+	}
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	uint32_t address = 0;
+	if (flatten(r, &buf, &len, &address) < 0) {
+		log_error("%s: %s", r->dev->name, r->out->message);
+		return NULL;
+	}
+	int rc = slot_put(r, STORE_STAGED, buf, len, address, version);
+	free(buf);
+	if (rc == 0) {
+		struct slot_meta st;
+		if (store_meta(&r->store, STORE_STAGED, &st, err, sizeof(err)) == 0)
+			snprintf(r->j.sha256, sizeof(r->j.sha256), "%s", st.sha256);
+		snprintf(r->j.version, sizeof(r->j.version), "%s", version);
+		r->j.error[0] = '\0';
+		rc = save(r, UPDATE_STAGED);
+	}
+	if (rc < 0) {
+		log_error("%s: %s", r->dev->name, r->out->message);
+		return NULL;
+	}
+	install(r, UPDATE_STAGED);
+	return NULL;
+}
+
+static int feed(void *ctx, const uint8_t *data, size_t len, char *err, size_t errlen)
+{
+	return swu_reader_feed(ctx, data, len, err, errlen);
+}
+
+static int restart(void *ctx, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	swu_reader_reset(ctx);
+	return 0;
+}
+
+static bool is_url(const char *s)
+{
+	return !strncmp(s, "https://", 8) || !strncmp(s, "http://", 7);
+}
+
+static int read_bundle(const struct engine_options *o, const char *source, struct swu_reader *rd,
+                       char *err, size_t errlen)
+{
+	if (!is_url(source))
+		return swu_reader_feed_file(rd, source, err, errlen);
+	struct fetch_options fo = o->config->fetch;
+	fo.sink = feed;
+	fo.reset = restart;
+	fo.ctx = rd;
+	fo.cancel = o->cancel;
+	fo.max_size = o->config->limits.max_bundle;
+	int rc = fetch_url(source, &fo, NULL, err, errlen);
+	if (rc == 0)
+		rc = swu_reader_finish(rd, err, errlen);
+	return rc;
+}
+
+int engine_update(const struct engine_options *o, const char *source, const char *const *devices,
+                  size_t n, struct engine_outcome *outcomes, size_t *count, char *err,
+                  size_t errlen)
+{
+	const struct config *c = o->config;
+	_cleanup_(swu_reader_freep) struct swu_reader *rd = NULL;
+	_cleanup_(swu_memory_sink_freep) struct swu_memory_sink *sink = NULL;
+	*count = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!config_device(c, devices[i])) {
+			mcu_ota_set_error(err, errlen, "no device \"%s\" in %s", devices[i],
+			                  c->path);
+			return -ENOENT;
+		}
+	int rc = swu_memory_sink_new(&sink);
+	if (rc < 0) {
+		mcu_ota_set_error(err, errlen, "out of memory");
+		return rc;
+	}
+	rc = swu_reader_new(&rd, &c->trust, &c->limits, &swu_memory_sink_ops, sink, err, errlen);
+	if (rc == 0)
+		rc = read_bundle(o, source, rd, err, errlen);
+	if (rc < 0)
+		return rc;
+	const struct swu_manifest *m = swu_reader_manifest(rd);
+	log_info("bundle %s verified: version %s, signed by %s", source, m->version, m->signer);
+
+	/* which device gets which image */
+	struct run *runs = calloc(CONFIG_MAX_DEVICES, sizeof(*runs));
+	if (!runs) {
+		mcu_ota_set_error(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < c->device_count; i++) {
+		const struct device_config *d = &c->devices[i];
+		bool wanted = n == 0;
+		for (size_t w = 0; w < n; w++)
+			wanted = wanted || !strcmp(devices[w], d->name);
+		const struct swu_image *img = NULL;
+		for (size_t j = 0; j < m->image_count && !img; j++)
+			if (!strcmp(m->images[j].device, d->name))
+				img = &m->images[j];
+		if (!wanted)
+			continue;
+		if (!img) {
+			if (n == 0)
+				continue;
+			mcu_ota_set_error(err, errlen, "the bundle has no image for device %s",
+			                  d->name);
+			free(runs);
+			return -ENOENT;
+		}
+		runs[k].manifest = m;
+		runs[k].img = img;
+		if (swu_memory_sink_get(sink, img->filename, &runs[k].img_data, &runs[k].img_len) <
+		    0) {
+			mcu_ota_set_error(err, errlen, "image %s is missing", img->filename);
+			free(runs);
+			return -EBADMSG;
+		}
+		runs[k].dev = d;
+		k++;
+	}
+	for (size_t j = 0; j < m->image_count; j++)
+		if (!config_device(c, m->images[j].device))
+			log_warning("image %s is for device %s, which is not configured: skipped",
+			            m->images[j].filename, m->images[j].device);
+	if (k == 0) {
+		mcu_ota_set_error(err, errlen, "the bundle has no image for any configured device");
+		free(runs);
+		return -ENOENT;
+	}
+	/* lock every device first: a device another process drives is reported,
+	 * the others go on */
+	for (size_t i = 0; i < k; i++) {
+		const struct device_config *d = runs[i].dev;
+		if (run_open(&runs[i], o, d, &outcomes[i]) < 0)
+			log_error("%s: %s", d->name, outcomes[i].message);
+	}
+	pthread_t th[CONFIG_MAX_DEVICES];
+	bool started[CONFIG_MAX_DEVICES] = {false};
+	for (size_t i = 0; i < k; i++)
+		started[i] = k > 1 && pthread_create(&th[i], NULL, update_thread, &runs[i]) == 0;
+	for (size_t i = 0; i < k; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			update_thread(&runs[i]);
+		run_close(&runs[i]);
+	}
+	*count = k;
+	free(runs);
+	return 0;
+}

@@ -1,0 +1,78 @@
+/* The update engine: one device's update as a journaled state machine.
+ *
+ *   staged -> [backing-up] -> entering -> flashing -> exiting -> checking
+ *          -> committing -> idle
+ *
+ * Every state is saved in the device's journal (update/journal.h) before it
+ * is acted on. On invariants:
+ *   - "current" is what runs on the chip whenever the journal is idle. Before
+ *     the first update of a chip with no stored image, the chip's firmware is
+ *     read back into current (backing-up), so that it becomes "previous" when
+ *     the update commits.
+ *   - Until committing, a failure (a DfuSe error, a read-back mismatch, a
+ *     failed exit or health check) restores current: rolling-back writes it
+ *     back over every sector either image touched, verifies it, boots it and
+ *     checks its health. When that fails too the device is marked failed and
+ *     nothing is retried on its own.
+ *   - A start after a crash (engine_recover, and every update or rollback
+ *     before its own work) finishes what the journal shows: an intact staged
+ *     image is installed (skip-unchanged makes a repeat cheap), committing is
+ *     repeated, a rollback is finished, and a damaged staged image leads to
+ *     the rollback.
+ *   - The device's store lock is held throughout, so two mcu-ota processes
+ *     never drive one device.
+ * Independent devices are updated in parallel, one thread each.
+ *
+ * Test hook: MCU_OTA_CRASH_AT=<state> in the environment makes the process
+ * kill itself with SIGKILL right after that state is journaled (before it is
+ * acted on): power loss at a chosen step. */
+#pragma once
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config/config.h"
+#include "update/journal.h"
+
+struct engine_options {
+	const struct config *config;
+	const char *plugin_dir; /* NULL: config's, else the default search */
+	bool quiet;             /* no progress lines */
+	/* Optional: progress of each device (called from its thread). */
+	void (*progress)(void *ctx, const char *device, const char *phase, uint64_t done,
+	                 uint64_t total);
+	void *progress_ctx;
+	volatile sig_atomic_t *cancel; /* stops a download */
+};
+
+/* What happened to one device. */
+struct engine_outcome {
+	char device[STORE_NAME_MAX + 1];
+	enum update_result result; /* RESULT_NONE: nothing was needed */
+	int code;                  /* 0, or the negative errno of the failure */
+	char version[STORE_VERSION_MAX];
+	char message[1024]; /* one line: what was done, or why it failed */
+};
+
+/* Verify the bundle (a file, or an https:// URL) and install each of its
+ * images on its device: the devices named in devices[0..n) (each must have
+ * an image in the bundle), or every configured device the bundle has an
+ * image for when n == 0. Nothing unverified reaches a device: the whole
+ * bundle verifies before the first device is touched. outcomes gets one
+ * entry per device (at most CONFIG_MAX_DEVICES), *count their number.
+ * Returns 0 when the bundle was usable (see the outcomes), else a negative
+ * code with err set and no device touched. */
+__attribute__((warn_unused_result)) int
+engine_update(const struct engine_options *o, const char *source, const char *const *devices,
+              size_t n, struct engine_outcome *outcomes, size_t *count, char *err, size_t errlen);
+
+/* Install the device's previous image (which then becomes current, and the
+ * current one previous). */
+void engine_rollback(const struct engine_options *o, const struct device_config *dev,
+                     struct engine_outcome *out);
+
+/* Bring a device whose journal shows an unfinished update to a good state
+ * (result RESULT_NONE when there was nothing to do). */
+void engine_recover(const struct engine_options *o, const struct device_config *dev,
+                    struct engine_outcome *out);
