@@ -354,7 +354,7 @@ static int backup(struct run *r)
 			return fail(
 			    r, -EACCES,
 			    "cannot read the firmware back from the chip (%s), so it could not "
-			    "be restored if the update failed; the update was not started. Set "
+			    "be restored if the update failed. Set "
 			    "backup = \"optional\" for %s to update it anyway",
 			    err, r->dev->name);
 		log_warning("%s: cannot read the firmware back from the chip (%s): if this update "

@@ -115,4 +115,14 @@ unchanged update "$FW/bundle-2.0.0.swu"
 expect_out "no bootloader appeared within 4000 ms after serial entry"
 wait_version "$SERIAL" 1.0.0 || fail "the application is not running 1.0.0 any more"
 no_partial_files || fail "half-written files"
+
+log "a read-protected chip cannot be read back: with backup = required (the default) the update is refused"
+chip_stop
+rm -rf "$STATE"
+start --read-protected
+config "$GPIO" "plugin = \"usb\"; $APP"
+unchanged update "$FW/bundle-2.0.0.swu"
+expect_out "cannot read the firmware back from the chip"
+expect_out 'Set backup = "optional" for mcu'
+wait_version "$SERIAL" 1.0.0 || fail "the protected chip does not run 1.0.0 any more"
 log "done"
