@@ -356,7 +356,12 @@ static void print_text(const struct config *c)
 			    s.current.version, s.current.sha256, s.current.size, s.current.address);
 		else
 			printf("  installed: not known\n");
-		printf("  previous:  %s\n", s.has_previous ? s.previous.version : "none");
+		printf("  previous:  %s\n",
+		       !s.has_previous ? "none"
+		       : strcmp(s.previous.version, "unknown")
+		           ? s.previous.version
+		           : "unknown (read back from the chip before its first "
+		             "update)");
 		printf("  state:     %s\n", update_state_name(s.journal.state));
 		if (s.journal.result != RESULT_NONE) {
 			char when[64] = "";
