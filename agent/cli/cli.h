@@ -31,6 +31,9 @@ int cli_update(int argc, char **argv); /* `mcu-ota update [--device NAME]... BUN
 int cli_rollback(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_recover(int argc, char **argv);
+int cli_config(int argc, char **argv); /* `mcu-ota config check [FILE]` */
+/* --config, else $MCU_OTA_CONFIG, else the default path */
+const char *cli_config_path(void);
 
 #include <stdbool.h>
 #include <stdio.h>

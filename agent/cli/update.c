@@ -26,7 +26,7 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
-static const char *config_path(void)
+const char *cli_config_path(void)
 {
 	if (cli_globals.config)
 		return cli_globals.config;
@@ -37,7 +37,7 @@ static const char *config_path(void)
 static int load_config(struct config *c)
 {
 	char err[1024];
-	int r = config_load(config_path(), c, err, sizeof(err));
+	int r = config_load(cli_config_path(), c, err, sizeof(err));
 	if (r < 0) {
 		log_error("%s", err);
 		return r == -EINVAL ? EXIT_BAD_INPUT : EXIT_FAILURE_GENERIC;

@@ -31,7 +31,7 @@ static MCU_OTA_PRINTF(3, 4) int bad(struct ctx *x, const config_setting_t *s, co
 	while (n-- > 0 && off < sizeof(name)) {
 		const char *nm = config_setting_name(chain[n]);
 		int w = nm ? snprintf(name + off, sizeof(name) - off, "%s%s", off ? "." : "", nm)
-		           : snprintf(name + off, sizeof(name) - off, "%s[%d]", off ? "." : "",
+		           : snprintf(name + off, sizeof(name) - off, "[%d]",
 		                      config_setting_index(chain[n]));
 		if (w < 0)
 			break;

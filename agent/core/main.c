@@ -21,6 +21,7 @@ static const struct command {
      "install a signed bundle on configured devices, rolling back on failure"},
     {"rollback", cli_rollback, "put a device's previous image back"},
     {"status", cli_status, "what each configured device runs, and how its last update ended"},
+    {"config", cli_config, "check a configuration file without touching anything"},
     {"recover", cli_recover, "finish or roll back updates that a crash or power loss interrupted"},
 };
 
