@@ -845,7 +845,13 @@ int engine_update(const struct engine_options *o, const char *source, const char
 	if (rc < 0)
 		return rc;
 	const struct swu_manifest *m = swu_reader_manifest(rd);
-	log_info("bundle %s verified: version %s, signed by %s", source, m->version, m->signer);
+	char shown[1024];
+	if (is_url(source))
+		fetch_redact_url(source, shown,
+		                 sizeof(shown)); /* no credentials or tokens in logs */
+	else
+		snprintf(shown, sizeof(shown), "%s", source);
+	log_info("bundle %s verified: version %s, signed by %s", shown, m->version, m->signer);
 
 	/* which device gets which image */
 	struct run *runs = calloc(CONFIG_MAX_DEVICES, sizeof(*runs));
