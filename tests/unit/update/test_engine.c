@@ -1,0 +1,806 @@
+/* The update engine against chips simulated in folders (fake_plugins.c):
+ * a first update reads the chip back before writing it, every failure before
+ * committing restores the image from before, a failed rollback ends in the
+ * failed state without a loop, a crash after any journaled step is finished
+ * by recover, a chip that cannot be read back is refused or updated as the
+ * backup setting says, and downgrades are refused.
+ *
+ * Bundles are signed with a fresh ECDSA key by openssl and packed by cpio,
+ * as a vendor would. A crash is the engine's own MCU_OTA_CRASH_AT hook in a
+ * child process (a fresh exec: the hook reads the environment once). */
+#define _GNU_SOURCE
+#include "check.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "fake_chip.h"
+#include "update/engine.h"
+#include "update/journal.h"
+#include "update/store.h"
+#include "util/log.h"
+
+static char root[] = "/tmp/mcu-ota-engine-XXXXXX";
+static char config_path[4200];
+static unsigned serial; /* a fresh folder per test */
+static char dir[256];   /* this test's folder */
+
+/* ---- helpers: files, chips, bundles ---- */
+
+static void sh(const char *fmt, ...) MCU_OTA_PRINTF(1, 2);
+static void sh(const char *fmt, ...)
+{
+	char cmd[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	int r = system(cmd);
+	if (r != 0)
+		fprintf(stderr, "command failed (%d): %s\n", r, cmd);
+	CHECK_INT(r, 0);
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	CHECK_INT(write(fd, data, len), (long long)len);
+	close(fd);
+}
+
+static void chip_file(const char *chip, const char *file, bool present)
+{
+	char p[4400];
+	snprintf(p, sizeof(p), "%s/%s/%s", dir, chip, file);
+	if (present)
+		write_file(p, "", 0);
+	else
+		unlink(p);
+}
+
+static bool chip_has(const char *chip, const char *file)
+{
+	char p[4400];
+	snprintf(p, sizeof(p), "%s/%s/%s", dir, chip, file);
+	return access(p, F_OK) == 0;
+}
+
+/* An application image: "APP:<version>\0" then a pattern, len bytes. */
+static uint8_t *app(const char *version, size_t len)
+{
+	uint8_t *b = malloc(len);
+	for (size_t i = 0; i < len; i++)
+		b[i] = (uint8_t)(i * 7 + 3);
+	snprintf((char *)b, len, "APP:%s", version);
+	return b;
+}
+
+static void flash_read(const char *chip, uint8_t *out)
+{
+	char p[4400];
+	snprintf(p, sizeof(p), "%s/%s/flash", dir, chip);
+	FILE *f = fopen(p, "rb");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	CHECK_INT(fread(out, 1, FAKE_FLASH_SIZE, f), FAKE_FLASH_SIZE);
+	fclose(f);
+}
+
+/* The version the chip's application would report, "" when none boots. */
+static const char *chip_app(const char *chip)
+{
+	static uint8_t flash[FAKE_FLASH_SIZE];
+	flash_read(chip, flash);
+	flash[4 + 64] = 0;
+	return memcmp(flash, "APP:", 4) ? "" : (const char *)flash + 4;
+}
+
+/* A chip folder with version's application of len bytes (NULL: erased). */
+static void make_chip(const char *chip, const char *version, size_t len)
+{
+	char p[4400];
+	snprintf(p, sizeof(p), "%s/%s", dir, chip);
+	CHECK_INT(mkdir(p, 0755), 0);
+	uint8_t *flash = malloc(FAKE_FLASH_SIZE);
+	memset(flash, 0xFF, FAKE_FLASH_SIZE);
+	if (version) {
+		uint8_t *a = app(version, len);
+		memcpy(flash, a, len);
+		free(a);
+	}
+	snprintf(p, sizeof(p), "%s/%s/flash", dir, chip);
+	write_file(p, flash, FAKE_FLASH_SIZE);
+	free(flash);
+}
+
+static int ops_lines(const char *chip)
+{
+	char p[4400], line[256];
+	int n = 0;
+	snprintf(p, sizeof(p), "%s/%s/ops", dir, chip);
+	FILE *f = fopen(p, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n;
+}
+
+struct image_spec {
+	const char *device;
+	const char *version; /* the application inside */
+	size_t len;          /* its size */
+	const char *claimed; /* sw-description's version of it; NULL: version */
+	const char *extra;   /* more settings of the image entry, or NULL */
+	bool noboot;         /* no "APP:" at its start: it does not boot */
+};
+
+/* A signed bundle at <dir>/<name>.swu with images[0..n). */
+static void make_bundle(const char *name, const struct image_spec *images, size_t n)
+{
+	char work[4400], p[4600], entries[4096] = "", names[1024] = "";
+	snprintf(work, sizeof(work), "%s/work-%s", dir, name);
+	CHECK_INT(mkdir(work, 0755), 0);
+	for (size_t i = 0; i < n; i++) {
+		const struct image_spec *s = &images[i];
+		uint8_t *a = app(s->version, s->len);
+		if (s->noboot)
+			a[0] = 0;
+		snprintf(p, sizeof(p), "%s/%s-%zu.bin", work, s->device, i);
+		write_file(p, a, s->len);
+		free(a);
+		char sum[65] = "";
+		char cmd[4800];
+		snprintf(cmd, sizeof(cmd), "sha256sum '%s' | cut -c1-64", p);
+		FILE *f = popen(cmd, "r");
+		CHECK(f && fgets(sum, sizeof(sum), f));
+		if (f)
+			pclose(f);
+		size_t off = strlen(entries);
+		snprintf(entries + off, sizeof(entries) - off,
+		         "%s\n    { filename = \"%s-%zu.bin\"; type = \"mcu-ota\"; device = \"%s\";"
+		         " version = \"%s\"; sha256 = \"%s\"; %s }",
+		         i ? "," : "", s->device, i, s->device,
+		         s->claimed ? s->claimed : s->version, sum, s->extra ? s->extra : "");
+		off = strlen(names);
+		snprintf(names + off, sizeof(names) - off, " %s-%zu.bin", s->device, i);
+	}
+	snprintf(p, sizeof(p), "%s/sw-description", work);
+	char desc[5000];
+	int len = snprintf(desc, sizeof(desc),
+	                   "software = {\n  version = \"%s\";\n  images: (%s\n  );\n}\n",
+	                   images[0].claimed ? images[0].claimed : images[0].version, entries);
+	write_file(p, desc, (size_t)len);
+	sh("cd '%s' && openssl dgst -sha256 -sign '%s/key.pem' -out sw-description.sig "
+	   "sw-description && printf '%%s\\n' sw-description sw-description.sig%s | tr ' ' '\\n' | "
+	   "grep . | cpio --quiet -o -H newc > '%s/%s.swu'",
+	   work, root, names, dir, name);
+}
+
+/* A configuration for the chips named (device name = chip name). */
+static void make_config(const char *backup, const char *const *chips, size_t n)
+{
+	char text[8192];
+	int off = snprintf(text, sizeof(text),
+	                   "state_dir = \"%s/state\";\nplugin_dir = \"%s\";\n"
+	                   "bundle = { keys = [\"%s/key.pub\"]; };\ndevices = (",
+	                   dir, FAKE_PLUGIN_DIR, root);
+	for (size_t i = 0; i < n; i++)
+		off += snprintf(
+		    text + off, sizeof(text) - (size_t)off,
+		    "%s\n  { name = \"%s\"; backup = \"%s\"; bootloader_timeout_ms = 300;\n"
+		    "    entry = { plugin = \"fake-entry\"; chip = \"%s/%s\"; };\n"
+		    "    flasher = { plugin = \"fake-flasher\"; chip = \"%s/%s\"; };\n"
+		    "    health = { plugin = \"fake-health\"; chip = \"%s/%s\"; }; }",
+		    i ? "," : "", chips[i], backup, dir, chips[i], dir, chips[i], dir, chips[i]);
+	snprintf(text + off, sizeof(text) - (size_t)off, "\n);\n");
+	snprintf(config_path, sizeof(config_path), "%s/mcu-ota.conf", dir);
+	write_file(config_path, text, strlen(text));
+}
+
+/* A fresh folder with one chip "mcu" running version (len bytes). */
+static void setup(const char *version, size_t len, const char *backup)
+{
+	snprintf(dir, sizeof(dir), "%s/t%u", root, ++serial);
+	CHECK_INT(mkdir(dir, 0755), 0);
+	make_chip("mcu", version, len);
+	const char *chips[] = {"mcu"};
+	make_config(backup, chips, 1);
+}
+
+/* ---- running the engine ---- */
+
+static struct config cfg;
+
+static void load(void)
+{
+	char err[1024];
+	int r = config_load(config_path, &cfg, err, sizeof(err));
+	CHECK_INT(r, 0);
+	if (r)
+		fprintf(stderr, "%s\n", err);
+}
+
+static struct engine_options opts(void)
+{
+	return (struct engine_options){.config = &cfg, .quiet = true};
+}
+
+/* engine_update of <dir>/<bundle>.swu; the one outcome in *out. */
+static int update(const char *bundle, struct engine_outcome *out)
+{
+	char src[4400], err[1024] = "";
+	struct engine_outcome outs[CONFIG_MAX_DEVICES];
+	size_t count = 0;
+	snprintf(src, sizeof(src), "%s/%s.swu", dir, bundle);
+	load();
+	struct engine_options o = opts();
+	int r = engine_update(&o, src, NULL, 0, outs, &count, err, sizeof(err));
+	if (r < 0)
+		fprintf(stderr, "engine_update: %s\n", err);
+	if (r == 0 && count >= 1)
+		*out = outs[0];
+	config_free(&cfg);
+	return r;
+}
+
+static void recover(const char *device, struct engine_outcome *out)
+{
+	load();
+	struct engine_options o = opts();
+	engine_recover(&o, config_device(&cfg, device), out);
+	config_free(&cfg);
+}
+
+static void rollback(const char *device, struct engine_outcome *out)
+{
+	load();
+	struct engine_options o = opts();
+	engine_rollback(&o, config_device(&cfg, device), out);
+	config_free(&cfg);
+}
+
+static struct journal journal_of(const char *device)
+{
+	struct store s;
+	struct journal j = {0};
+	char err[512], state[4400];
+	snprintf(state, sizeof(state), "%s/state", dir);
+	CHECK_INT(store_open(state, device, &s, err, sizeof(err)), 0);
+	CHECK_INT(journal_load(&s, &j, err, sizeof(err)), 0);
+	store_close(&s);
+	return j;
+}
+
+/* The slot's version, "" when empty. */
+static const char *slot_version(const char *device, enum store_slot slot, struct slot_meta *m)
+{
+	static struct slot_meta mine;
+	struct store s;
+	char err[512], state[4400];
+	m = m ? m : &mine;
+	snprintf(state, sizeof(state), "%s/state", dir);
+	CHECK_INT(store_open(state, device, &s, err, sizeof(err)), 0);
+	int r = store_meta(&s, slot, m, err, sizeof(err));
+	store_close(&s);
+	return r == 0 ? m->version : "";
+}
+
+/* In a child (a fresh exec, so that MCU_OTA_CRASH_AT is read): an update of
+ * bundle, or a rollback when bundle is NULL, that kills itself right after
+ * state is journaled. True when it died so. */
+static bool crash_at(const char *state, const char *bundle)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		char src[4400] = "";
+		if (bundle)
+			snprintf(src, sizeof(src), "%s/%s.swu", dir, bundle);
+		setenv("MCU_OTA_CRASH_AT", state, 1);
+		setenv("ENGINE_TEST_CHILD_CONFIG", config_path, 1);
+		setenv("ENGINE_TEST_CHILD_BUNDLE", src, 1);
+		execl("/proc/self/exe", "test_engine", (char *)NULL);
+		_exit(127);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+	if (!killed)
+		fprintf(stderr, "the child did not crash at %s (status 0x%x)\n", state, status);
+	return killed;
+}
+
+/* The child's side of crash_at(). */
+__attribute__((constructor)) static void child(void)
+{
+	const char *c = getenv("ENGINE_TEST_CHILD_CONFIG");
+	const char *b = getenv("ENGINE_TEST_CHILD_BUNDLE");
+	if (!c)
+		return;
+	char err[1024];
+	struct engine_outcome outs[CONFIG_MAX_DEVICES];
+	size_t count;
+	log_set_level(MCU_OTA_LOG_ERROR);
+	if (config_load(c, &cfg, err, sizeof(err)) < 0)
+		_exit(2);
+	struct engine_options o = opts();
+	if (*b)
+		(void)!engine_update(&o, b, NULL, 0, outs, &count, err, sizeof(err));
+	else
+		engine_rollback(&o, &cfg.devices[0], &outs[0]);
+	_exit(0);
+}
+
+/* ---- the main paths ---- */
+
+static void first_update_reads_the_chip_back(void)
+{
+	struct engine_outcome out;
+	struct slot_meta cur, prev;
+	setup("1.0.0", 5000, "required");
+	const struct image_spec img = {.device = "mcu", .version = "2.0.0", .len = 9000};
+	make_bundle("b2", &img, 1);
+	CHECK_INT(update("b2", &out), 0);
+	CHECK_INT(out.result, RESULT_INSTALLED);
+	CHECK_STR(out.message, "2.0.0 installed and running");
+	CHECK_STR(chip_app("mcu"), "2.0.0");
+	CHECK(!chip_has("mcu", "dfu"));
+	CHECK_STR(slot_version("mcu", STORE_CURRENT, &cur), "2.0.0");
+	CHECK_INT(cur.size, 9000);
+	/* the chip's image from before, trailing erased flash cut at 256 bytes */
+	CHECK_STR(slot_version("mcu", STORE_PREVIOUS, &prev), "unknown");
+	CHECK_INT(prev.size, 5120);
+	CHECK_STR(slot_version("mcu", STORE_STAGED, NULL), "");
+	struct journal j = journal_of("mcu");
+	CHECK_INT(j.state, UPDATE_IDLE);
+	CHECK_INT(j.result, RESULT_INSTALLED);
+	CHECK_STR(j.version, "2.0.0");
+}
+
+static void a_second_update_needs_no_backup(void)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "required");
+	const struct image_spec a = {.device = "mcu", .version = "2.0.0", .len = 9000},
+	                        b = {.device = "mcu", .version = "3.0.0", .len = 3000};
+	make_bundle("b2", &a, 1);
+	make_bundle("b3", &b, 1);
+	CHECK_INT(update("b2", &out), 0);
+	chip_file("mcu", "fault-read", true); /* it is not read again */
+	CHECK_INT(update("b3", &out), 0);
+	CHECK_INT(out.result, RESULT_INSTALLED);
+	CHECK_STR(chip_app("mcu"), "3.0.0");
+	CHECK_STR(slot_version("mcu", STORE_CURRENT, NULL), "3.0.0");
+	CHECK_STR(slot_version("mcu", STORE_PREVIOUS, NULL), "2.0.0");
+}
+
+/* The rolled-back chip holds the image from before, and erased flash where
+ * the failed, larger image reached beyond it. */
+static void expect_restored(const char *chip, const char *version, size_t len)
+{
+	static uint8_t flash[FAKE_FLASH_SIZE];
+	uint8_t *a = app(version, len);
+	flash_read(chip, flash);
+	CHECK(memcmp(flash, a, len) == 0);
+	free(a);
+	bool erased = true;
+	for (size_t i = len; i < FAKE_FLASH_SIZE; i++)
+		erased = erased && flash[i] == 0xFF;
+	CHECK(erased);
+	CHECK(!chip_has(chip, "dfu"));
+}
+
+static void health_failure_rolls_back(void)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "required");
+	/* boots, but reports 2.0.0 where the bundle promises 3.1.0 */
+	const struct image_spec img = {
+	    .device = "mcu", .version = "2.0.0", .len = 20000, .claimed = "3.1.0"};
+	make_bundle("wrong", &img, 1);
+	CHECK_INT(update("wrong", &out), 0);
+	CHECK_INT(out.result, RESULT_ROLLED_BACK);
+	CHECK_INT(out.code, -EPROTO);
+	CHECK_CONTAINS(out.message, "the update to 3.1.0 failed: health check failed: fake: the "
+	                            "application reports 2.0.0, not 3.1.0; rolled back to unknown");
+	expect_restored("mcu", "1.0.0", 5000);
+	CHECK_STR(slot_version("mcu", STORE_CURRENT, NULL), "unknown");
+	CHECK_STR(slot_version("mcu", STORE_PREVIOUS, NULL), "");
+	CHECK_STR(slot_version("mcu", STORE_STAGED, NULL), "");
+	struct journal j = journal_of("mcu");
+	CHECK_INT(j.state, UPDATE_IDLE);
+	CHECK_INT(j.result, RESULT_ROLLED_BACK);
+	CHECK_CONTAINS(j.error, "not 3.1.0");
+}
+
+static void flash_failure_rolls_back(void)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "required");
+	const struct image_spec img = {.device = "mcu", .version = "2.0.0", .len = 12000};
+	make_bundle("b2", &img, 1);
+	chip_file("mcu", "fault-write-once", true);
+	CHECK_INT(update("b2", &out), 0);
+	CHECK_INT(out.result, RESULT_ROLLED_BACK);
+	CHECK_CONTAINS(out.message, "fake: DfuSe error during download; rolled back to unknown");
+	expect_restored("mcu", "1.0.0", 5000);
+	CHECK_INT(journal_of("mcu").state, UPDATE_IDLE);
+}
+
+static void no_boot_rolls_back_to_a_known_version(void)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "required");
+	const struct image_spec a = {.device = "mcu", .version = "2.0.0", .len = 6000};
+	const struct image_spec b = {
+	    .device = "mcu", .version = "3.0.0", .len = 6000, .noboot = true};
+	make_bundle("b2", &a, 1);
+	make_bundle("b3", &b, 1);
+	CHECK_INT(update("b2", &out), 0);
+	CHECK_INT(update("b3", &out), 0);
+	CHECK_INT(out.result, RESULT_ROLLED_BACK);
+	CHECK_CONTAINS(out.message, "fake: no application runs; rolled back to 2.0.0");
+	CHECK_STR(chip_app("mcu"), "2.0.0");
+	CHECK_STR(slot_version("mcu", STORE_CURRENT, NULL), "2.0.0");
+	CHECK_STR(slot_version("mcu", STORE_PREVIOUS, NULL), "unknown");
+}
+
+static void failed_rollback_is_failed_and_not_retried(void)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "required");
+	const struct image_spec img = {.device = "mcu", .version = "2.0.0", .len = 9000};
+	make_bundle("b2", &img, 1);
+	chip_file("mcu", "fault-write", true);
+	CHECK_INT(update("b2", &out), 0);
+	CHECK_INT(out.result, RESULT_FAILED);
+	CHECK_CONTAINS(out.message, "the update to 2.0.0 failed: fake: DfuSe error during "
+	                            "download; the rollback failed too: fake: DfuSe error");
+	struct journal j = journal_of("mcu");
+	CHECK_INT(j.state, UPDATE_FAILED);
+	CHECK_INT(j.result, RESULT_FAILED);
+	/* recover does not touch the chip again on its own */
+	int before = ops_lines("mcu");
+	recover("mcu", &out);
+	CHECK_INT(out.result, RESULT_NONE);
+	CHECK_STR(out.message, "nothing to recover");
+	CHECK_INT(ops_lines("mcu"), before);
+	CHECK_INT(journal_of("mcu").state, UPDATE_FAILED);
+	/* a person fixes the cause and updates again */
+	chip_file("mcu", "fault-write", false);
+	CHECK_INT(update("b2", &out), 0);
+	CHECK_INT(out.result, RESULT_INSTALLED);
+	CHECK_STR(chip_app("mcu"), "2.0.0");
+}
+
+static void unreadable_chip_with_backup_required_is_not_updated(void)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "required");
+	const struct image_spec img = {.device = "mcu", .version = "2.0.0", .len = 9000};
+	make_bundle("b2", &img, 1);
+	chip_file("mcu", "fault-read", true);
+	CHECK_INT(update("b2", &out), 0);
+	CHECK_INT(out.result, RESULT_UNCHANGED);
+	CHECK_INT(out.code, -EACCES);
+	CHECK_CONTAINS(out.message, "the update to 2.0.0 was not started: cannot read the firmware "
+	                            "back from the chip (fake: read protection is on)");
+	CHECK_CONTAINS(out.message, "Set backup = \"optional\" for mcu to update it anyway");
+	CHECK_STR(chip_app("mcu"), "1.0.0");
+	CHECK(!chip_has("mcu", "dfu"));
+	CHECK_STR(slot_version("mcu", STORE_STAGED, NULL), "");
+	CHECK_STR(slot_version("mcu", STORE_CURRENT, NULL), "");
+	struct journal j = journal_of("mcu");
+	CHECK_INT(j.state, UPDATE_IDLE);
+	CHECK_INT(j.result, RESULT_UNCHANGED);
+}
+
+static void unreadable_chip_with_backup_optional_is_updated(void)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "optional");
+	const struct image_spec img = {.device = "mcu", .version = "2.0.0", .len = 9000};
+	make_bundle("b2", &img, 1);
+	chip_file("mcu", "fault-read", true);
+	CHECK_INT(update("b2", &out), 0);
+	CHECK_INT(out.result, RESULT_INSTALLED);
+	CHECK_STR(chip_app("mcu"), "2.0.0");
+	CHECK_STR(slot_version("mcu", STORE_CURRENT, NULL), "2.0.0");
+	CHECK_STR(slot_version("mcu", STORE_PREVIOUS, NULL), "");
+}
+
+static void downgrade_is_refused(void)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "required");
+	const struct image_spec a = {.device = "mcu", .version = "2.0.0", .len = 6000},
+	                        b = {.device = "mcu", .version = "1.5.0", .len = 6000};
+	make_bundle("b2", &a, 1);
+	make_bundle("b15", &b, 1);
+	CHECK_INT(update("b2", &out), 0);
+	int before = ops_lines("mcu");
+	CHECK_INT(update("b15", &out), 0);
+	CHECK_INT(out.result, RESULT_NONE);
+	CHECK_INT(out.code, -EPERM);
+	CHECK_STR(out.message, "downgrade from 2.0.0 to 1.5.0 is not allowed (set allow_downgrade "
+	                       "= true for this device to allow it)");
+	CHECK_INT(ops_lines("mcu"), before);
+	CHECK_STR(chip_app("mcu"), "2.0.0");
+}
+
+static void same_version_is_skipped_with_install_if_different(void)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "required");
+	const struct image_spec a = {.device = "mcu",
+	                             .version = "2.0.0",
+	                             .len = 6000,
+	                             .claimed = NULL,
+	                             .extra = "install-if-different = true;"};
+	make_bundle("b2", &a, 1);
+	CHECK_INT(update("b2", &out), 0);
+	int before = ops_lines("mcu");
+	CHECK_INT(update("b2", &out), 0);
+	CHECK_INT(out.result, RESULT_NONE);
+	CHECK_INT(out.code, 0);
+	CHECK_STR(out.message, "2.0.0 is already installed");
+	CHECK_INT(ops_lines("mcu"), before);
+}
+
+static void rollback_swaps_current_and_previous(void)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "required");
+	const struct image_spec a = {.device = "mcu", .version = "2.0.0", .len = 6000},
+	                        b = {.device = "mcu", .version = "3.0.0", .len = 7000};
+	make_bundle("b2", &a, 1);
+	make_bundle("b3", &b, 1);
+	CHECK_INT(update("b2", &out), 0);
+	CHECK_INT(update("b3", &out), 0);
+	rollback("mcu", &out);
+	CHECK_INT(out.result, RESULT_INSTALLED);
+	CHECK_STR(chip_app("mcu"), "2.0.0");
+	CHECK_STR(slot_version("mcu", STORE_CURRENT, NULL), "2.0.0");
+	CHECK_STR(slot_version("mcu", STORE_PREVIOUS, NULL), "3.0.0");
+	rollback("mcu", &out); /* undoes the first */
+	CHECK_INT(out.result, RESULT_INSTALLED);
+	CHECK_STR(chip_app("mcu"), "3.0.0");
+}
+
+static void rollback_without_previous_is_an_error(void)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "required");
+	rollback("mcu", &out);
+	CHECK_INT(out.result, RESULT_NONE);
+	CHECK_INT(out.code, -ENOENT);
+	CHECK_STR(out.message, "mcu has no previous image to roll back to");
+	CHECK_INT(ops_lines("mcu"), 0);
+}
+
+static void a_locked_device_is_refused(void)
+{
+	struct engine_outcome out;
+	struct store s;
+	char err[512], state[4400];
+	setup("1.0.0", 5000, "required");
+	const struct image_spec a = {.device = "mcu", .version = "2.0.0", .len = 6000};
+	make_bundle("b2", &a, 1);
+	snprintf(state, sizeof(state), "%s/state", dir);
+	pid_t pid = fork();
+	if (pid == 0) { /* another process holds the device */
+		if (store_open(state, "mcu", &s, err, sizeof(err)) < 0)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	for (int i = 0; i < 100; i++) { /* until it has the lock */
+		char lock[4500];
+		snprintf(lock, sizeof(lock), "%s/devices/mcu/lock", state);
+		if (access(lock, F_OK) == 0)
+			break;
+		usleep(10000);
+	}
+	usleep(50000);
+	CHECK_INT(update("b2", &out), 0);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	CHECK_INT(out.code, -EBUSY);
+	CHECK_CONTAINS(out.message, "device mcu is being driven by another mcu-ota process");
+	CHECK_INT(ops_lines("mcu"), 0);
+}
+
+static void devices_are_updated_in_parallel(void)
+{
+	char err[1024], src[4400];
+	setup("1.0.0", 5000, "required");
+	make_chip("other", "1.0.0", 4000);
+	const char *chips[] = {"mcu", "other"};
+	make_config("required", chips, 2);
+	const struct image_spec imgs[] = {{.device = "mcu", .version = "2.0.0", .len = 9000},
+	                                  {.device = "other", .version = "3.0.0", .len = 7000}};
+	make_bundle("pair", imgs, 2);
+	struct engine_outcome outs[CONFIG_MAX_DEVICES];
+	size_t count = 0;
+	snprintf(src, sizeof(src), "%s/pair.swu", dir);
+	load();
+	struct engine_options o = opts();
+	CHECK_INT(engine_update(&o, src, NULL, 0, outs, &count, err, sizeof(err)), 0);
+	config_free(&cfg);
+	CHECK_INT(count, 2);
+	CHECK_INT(outs[0].result, RESULT_INSTALLED);
+	CHECK_INT(outs[1].result, RESULT_INSTALLED);
+	CHECK_STR(outs[0].device, "mcu");
+	CHECK_STR(outs[1].device, "other");
+	CHECK_STR(chip_app("mcu"), "2.0.0");
+	CHECK_STR(chip_app("other"), "3.0.0");
+}
+
+static void an_unverified_bundle_touches_nothing(void)
+{
+	char err[1024] = "", src[4400];
+	setup("1.0.0", 5000, "required");
+	const struct image_spec a = {.device = "mcu", .version = "2.0.0", .len = 6000};
+	make_bundle("b2", &a, 1);
+	snprintf(src, sizeof(src), "%s/b2.swu", dir);
+	/* one byte of the image changed after signing */
+	sh("printf '\\125' | dd of='%s' bs=1 seek=2000 conv=notrunc 2>/dev/null", src);
+	struct engine_outcome outs[CONFIG_MAX_DEVICES];
+	size_t count = 9;
+	load();
+	struct engine_options o = opts();
+	CHECK(engine_update(&o, src, NULL, 0, outs, &count, err, sizeof(err)) < 0);
+	config_free(&cfg);
+	CHECK_INT(count, 0);
+	CHECK(err[0] != '\0');
+	CHECK_INT(ops_lines("mcu"), 0);
+	CHECK_STR(chip_app("mcu"), "1.0.0");
+}
+
+/* ---- power loss after every journaled step ---- */
+
+static void crash_then_recover(const char *state)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "required");
+	const struct image_spec img = {.device = "mcu", .version = "2.0.0", .len = 9000};
+	make_bundle("b2", &img, 1);
+	CHECK(crash_at(state, "b2"));
+	CHECK_STR(update_state_name(journal_of("mcu").state), state);
+	recover("mcu", &out);
+	if (out.result != RESULT_INSTALLED)
+		fprintf(stderr, "after a crash at %s: %s\n", state, out.message);
+	CHECK_INT(out.result, RESULT_INSTALLED);
+	CHECK_STR(out.message, "2.0.0 installed and running");
+	CHECK_STR(chip_app("mcu"), "2.0.0");
+	CHECK(!chip_has("mcu", "dfu"));
+	CHECK_STR(slot_version("mcu", STORE_CURRENT, NULL), "2.0.0");
+	CHECK_STR(slot_version("mcu", STORE_PREVIOUS, NULL), "unknown");
+	CHECK_STR(slot_version("mcu", STORE_STAGED, NULL), "");
+	CHECK_INT(journal_of("mcu").state, UPDATE_IDLE);
+	/* and once finished, there is nothing more to do */
+	recover("mcu", &out);
+	CHECK_STR(out.message, "nothing to recover");
+}
+
+static void crash_when_staged(void)
+{
+	crash_then_recover("staged");
+}
+static void crash_when_backing_up(void)
+{
+	crash_then_recover("backing-up");
+}
+static void crash_when_entering(void)
+{
+	crash_then_recover("entering");
+}
+static void crash_when_flashing(void)
+{
+	crash_then_recover("flashing");
+}
+static void crash_when_exiting(void)
+{
+	crash_then_recover("exiting");
+}
+static void crash_when_checking(void)
+{
+	crash_then_recover("checking");
+}
+static void crash_when_committing(void)
+{
+	crash_then_recover("committing");
+}
+
+static void crash_when_rolling_back(void)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "required");
+	const struct image_spec img = {.device = "mcu", .version = "2.0.0", .len = 20000};
+	make_bundle("b2", &img, 1);
+	chip_file("mcu", "fault-health", true);
+	CHECK(crash_at("rolling-back", "b2"));
+	chip_file("mcu", "fault-health", false);
+	CHECK_INT(journal_of("mcu").state, UPDATE_ROLLING_BACK);
+	recover("mcu", &out);
+	CHECK_INT(out.result, RESULT_ROLLED_BACK);
+	CHECK_CONTAINS(out.message, "the application did not come back; rolled back to unknown");
+	expect_restored("mcu", "1.0.0", 5000);
+	CHECK_INT(journal_of("mcu").state, UPDATE_IDLE);
+}
+
+/* A crash mid-write (the chip half written, the journal at flashing) with a
+ * staged image that is damaged since: the chip gets its image from before. */
+static void crash_when_flashing_with_a_damaged_staged_image(void)
+{
+	struct engine_outcome out;
+	char p[4400];
+	setup("1.0.0", 5000, "required");
+	const struct image_spec img = {.device = "mcu", .version = "2.0.0", .len = 9000};
+	make_bundle("b2", &img, 1);
+	CHECK(crash_at("flashing", "b2"));
+	snprintf(p, sizeof(p), "%s/state/devices/mcu/staged/image.bin", dir);
+	sh("printf 'X' | dd of='%s' bs=1 seek=100 conv=notrunc 2>/dev/null", p);
+	recover("mcu", &out);
+	CHECK_INT(out.result, RESULT_ROLLED_BACK);
+	CHECK_CONTAINS(out.message, "the staged image is damaged");
+	expect_restored("mcu", "1.0.0", 5000);
+}
+
+static void crash_during_a_rollback_command(void)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "required");
+	const struct image_spec a = {.device = "mcu", .version = "2.0.0", .len = 6000},
+	                        b = {.device = "mcu", .version = "3.0.0", .len = 7000};
+	make_bundle("b2", &a, 1);
+	make_bundle("b3", &b, 1);
+	CHECK_INT(update("b2", &out), 0);
+	CHECK_INT(update("b3", &out), 0);
+	CHECK(crash_at("flashing", NULL));
+	recover("mcu", &out);
+	CHECK_INT(out.result, RESULT_INSTALLED);
+	CHECK_STR(chip_app("mcu"), "2.0.0");
+	CHECK_STR(slot_version("mcu", STORE_CURRENT, NULL), "2.0.0");
+	CHECK_STR(slot_version("mcu", STORE_PREVIOUS, NULL), "3.0.0");
+}
+
+static void setup_root(void)
+{
+	CHECK(mkdtemp(root) != NULL);
+	sh("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out '%s/key.pem' "
+	   "2>/dev/null && openssl pkey -in '%s/key.pem' -pubout -out '%s/key.pub'",
+	   root, root, root);
+	log_set_level(getenv("ENGINE_TEST_VERBOSE") ? MCU_OTA_LOG_DEBUG : MCU_OTA_LOG_ERROR);
+}
+
+static void cleanup_root(void)
+{
+	if (!getenv("ENGINE_TEST_KEEP"))
+		sh("rm -rf '%s'", root);
+}
+
+TEST_MAIN(TEST(setup_root), TEST(first_update_reads_the_chip_back),
+          TEST(a_second_update_needs_no_backup), TEST(health_failure_rolls_back),
+          TEST(flash_failure_rolls_back), TEST(no_boot_rolls_back_to_a_known_version),
+          TEST(failed_rollback_is_failed_and_not_retried),
+          TEST(unreadable_chip_with_backup_required_is_not_updated),
+          TEST(unreadable_chip_with_backup_optional_is_updated), TEST(downgrade_is_refused),
+          TEST(same_version_is_skipped_with_install_if_different),
+          TEST(rollback_swaps_current_and_previous), TEST(rollback_without_previous_is_an_error),
+          TEST(a_locked_device_is_refused), TEST(devices_are_updated_in_parallel),
+          TEST(an_unverified_bundle_touches_nothing), TEST(crash_when_staged),
+          TEST(crash_when_backing_up), TEST(crash_when_entering), TEST(crash_when_flashing),
+          TEST(crash_when_exiting), TEST(crash_when_checking), TEST(crash_when_committing),
+          TEST(crash_when_rolling_back), TEST(crash_when_flashing_with_a_damaged_staged_image),
+          TEST(crash_during_a_rollback_command), TEST(cleanup_root))
