@@ -92,6 +92,25 @@ static int report(const struct engine_outcome *out, size_t n)
 	return code;
 }
 
+/* Nothing was touched; say why by the exit code: a bundle that does not
+ * verify (3) is not a download that failed (1), which may work later. */
+static int update_error_code(int r, const char *source)
+{
+	switch (r) {
+	case -ESRCH:
+		return EXIT_USAGE;
+	case -EBADMSG:
+	case -EKEYREJECTED:
+	case -ENOKEY:
+	case -ENOTSUP:
+	case -EFBIG:
+		return EXIT_BAD_INPUT;
+	default:
+		/* a local file that cannot be read is bad input; a URL, a failed download */
+		return strstr(source, "://") ? EXIT_FAILURE_GENERIC : EXIT_BAD_INPUT;
+	}
+}
+
 static void update_help(FILE *f)
 {
 	fprintf(
@@ -108,8 +127,9 @@ static void update_help(FILE *f)
 	    "  -h, --help     this text\n\n"
 	    "The configuration is %s (mcu-ota --config FILE).\n"
 	    "Exit: 0 every device runs the new image (or had it already), 8 an update failed\n"
-	    "and was rolled back, 9 it failed and so did the rollback, 3 a bad bundle or\n"
-	    "configuration, else as `mcu-ota --help` says.\n",
+	    "and was rolled back, 9 it failed and so did the rollback, 3 a bundle that does\n"
+	    "not verify or a bad configuration, 1 a download that failed, 2 a device that is\n"
+	    "not configured or has no image in the bundle.\n",
 	    CONFIG_DEFAULT_PATH);
 }
 
@@ -165,14 +185,7 @@ int cli_update(int argc, char **argv)
 	if (r < 0) {
 		log_error("%s", err);
 		config_free(&cfg);
-		switch (r) {
-		case -ENOENT:
-			return n ? EXIT_USAGE : EXIT_BAD_INPUT;
-		case -ECANCELED:
-			return EXIT_FAILURE_GENERIC;
-		default:
-			return EXIT_BAD_INPUT; /* the bundle did not verify: nothing was touched */
-		}
+		return update_error_code(r, argv[optind]);
 	}
 	code = report(out, count);
 	config_free(&cfg);

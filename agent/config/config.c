@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/format.h"
 
@@ -101,6 +102,10 @@ static int get_number(struct ctx *x, const config_setting_t *group, const char *
 	if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
 		return bad(x, s, "expected an integer from %lld to %lld", min, max);
 	long long v = config_setting_get_int64(s);
+	/* libconfig reads hex from 0x80000000 up as a negative 32-bit int: a
+	 * hex number is unsigned (addresses of external flash live there) */
+	if (t == CONFIG_TYPE_INT && config_setting_get_format(s) == CONFIG_FORMAT_HEX)
+		v = (long long)(uint32_t)config_setting_get_int(s);
 	if (v < min || v > max)
 		return bad(x, s, "%lld is out of range: expected %lld to %lld", v, min, max);
 	*out = v;
@@ -270,6 +275,48 @@ static int load_device(struct ctx *x, const config_setting_t *g, struct device_c
 	return 0;
 }
 
+/* The flasher's selection ("serial" or "port") of a device, or NULL. */
+static const char *selection(const struct device_config *d, const char **key)
+{
+	const char *v = NULL;
+	*key = "serial";
+	if (d->flasher.section && config_setting_lookup_string(d->flasher.section, "serial", &v))
+		return v;
+	*key = "port";
+	if (d->flasher.section && config_setting_lookup_string(d->flasher.section, "port", &v))
+		return v;
+	return NULL;
+}
+
+/* With several devices, each one's bootloader must be told apart from the
+ * others' (they all enumerate as 0483:df11): a loose selection could flash
+ * another chip. */
+static int distinct_selections(struct ctx *x)
+{
+	struct config *c = x->c;
+	for (size_t i = 0; i < c->device_count; i++) {
+		const struct device_config *d = &c->devices[i];
+		const char *key, *v = selection(d, &key);
+		const config_setting_t *at =
+		    d->flasher.section
+		        ? d->flasher.section
+		        : config_setting_get_elem(config_lookup(&c->cfg, "devices"), (unsigned)i);
+		if (!v)
+			return bad(
+			    x, at,
+			    "with several devices, each flasher needs serial (the chip's "
+			    "USB serial) or port (its USB port path) so that no device's update "
+			    "can reach another chip");
+		for (size_t k = 0; k < i; k++) {
+			const char *key2, *v2 = selection(&c->devices[k], &key2);
+			if (!strcmp(key, key2) && !strcasecmp(v, v2))
+				return bad(x, at, "%s \"%s\" also selects device %s (line %d)", key,
+				           v, c->devices[k].name, c->devices[k].line);
+		}
+	}
+	return 0;
+}
+
 static int load(struct ctx *x)
 {
 	static const char *const known[] = {"state_dir", "plugin_dir", "bundle",
@@ -280,8 +327,14 @@ static int load(struct ctx *x)
 	if (r < 0)
 		return r;
 	c->state_dir = CONFIG_DEFAULT_STATE_DIR;
-	if ((r = get_string(x, root, "state_dir", false, &c->state_dir)) < 0 ||
-	    (r = get_string(x, root, "plugin_dir", false, &c->plugin_dir)) < 0)
+	if ((r = get_string(x, root, "state_dir", false, &c->state_dir)) < 0)
+		return r;
+	if (c->state_dir[0] != '/')
+		return bad(x, config_setting_get_member(root, "state_dir"),
+		           "\"%s\" is relative: give an absolute path (the journal must be found "
+		           "whatever the working directory)",
+		           c->state_dir);
+	if ((r = get_string(x, root, "plugin_dir", false, &c->plugin_dir)) < 0)
 		return r;
 	const config_setting_t *b = config_setting_get_member(root, "bundle");
 	if (!b)
@@ -314,7 +367,7 @@ static int load(struct ctx *x)
 				           d->name, c->devices[k].line);
 		c->device_count++;
 	}
-	return 0;
+	return n > 1 ? distinct_selections(x) : 0;
 }
 
 int config_load(const char *path, struct config *c, char *err, size_t errlen)

@@ -46,6 +46,10 @@ struct run {
 	struct plugin entry_p, flasher_p, health_p;
 	struct run_host entry_h, flasher_h, health_h;
 	void *fh; /* the bootloader, while open */
+	/* The chip may sit in its bootloader already (a crash, a failed
+	 * rollback, an image that does not boot): look for it before entering.
+	 * Otherwise never: a loose selection could find another chip's. */
+	bool may_be_in_bootloader;
 	struct engine_outcome *out;
 	/* what engine_update stages */
 	const struct swu_manifest *manifest;
@@ -191,13 +195,16 @@ static uint64_t now_ms(void)
 static int bootloader_open(struct run *r)
 {
 	char err[1024] = "";
+	int rc;
 	if (r->fh)
 		return 0;
-	int rc = flasher(r)->open(&r->flasher_h.host.api, &r->fh, err, sizeof(err));
-	if (rc == 0)
-		return 0;
-	if (rc != -ENODEV)
-		return fail(r, rc, "cannot open the bootloader: %s", err);
+	if (r->may_be_in_bootloader) {
+		rc = flasher(r)->open(&r->flasher_h.host.api, &r->fh, err, sizeof(err));
+		if (rc == 0)
+			return 0;
+		if (rc != -ENODEV)
+			return fail(r, rc, "cannot open the bootloader: %s", err);
+	}
 	const struct mcu_ota_entry_ops *e = r->entry_p.desc->entry;
 	log_info("%s: entering the bootloader (%s)", r->dev->name, r->entry_p.desc->name);
 	rc = e->enter(&r->entry_h.host.api, err, sizeof(err));
@@ -273,6 +280,9 @@ static int slot_put(struct run *r, enum store_slot slot, const uint8_t *data, si
 {
 	char err[512];
 	struct slot_meta m = {.size = len, .address = address};
+	if (strlen(version) >= sizeof(m.version))
+		return fail(r, -EINVAL, "version \"%.16s...\" is longer than %zu characters",
+		            version, sizeof(m.version) - 1);
 	snprintf(m.version, sizeof(m.version), "%s", version);
 	int rc = sha256_hex(data, len, m.sha256);
 	struct store_writer w;
@@ -336,16 +346,18 @@ static int backup(struct run *r)
 	if (rc < 0)
 		return rc;
 	size_t len = flash_extent(flasher(r)->info(r->fh), r->dev->address);
+	uint8_t *buf = len && len <= MAX_IMAGE_EXTENT ? malloc(len) : NULL;
 	if (!len || len > MAX_IMAGE_EXTENT)
-		return fail(r, -ERANGE, "the bootloader shows no readable memory at 0x%08" PRIx32,
-		            r->dev->address);
-	uint8_t *buf = malloc(len);
-	if (!buf)
+		snprintf(err, sizeof(err),
+		         "the bootloader shows no readable memory at 0x%08" PRIx32,
+		         r->dev->address);
+	else if (!buf)
 		return fail(r, -ENOMEM, "out of memory");
 	log_info("%s: no stored image: reading the chip's firmware back (%zu KiB) so that it can "
 	         "be restored",
 	         r->dev->name, len / 1024);
-	rc = flasher(r)->read(r->fh, 0, r->dev->address, buf, len, err, sizeof(err));
+	rc =
+	    buf ? flasher(r)->read(r->fh, 0, r->dev->address, buf, len, err, sizeof(err)) : -EACCES;
 	if (rc < 0) {
 		free(buf);
 		if (rc == -ENODEV)
@@ -436,6 +448,7 @@ static int restore_image(struct run *r, uint8_t **out, size_t *len, uint32_t *ad
 /* The update failed before committing: put current back. */
 static void roll_back(struct run *r)
 {
+	r->may_be_in_bootloader = true; /* e.g. an image that does not boot */
 	char why[sizeof(r->out->message)];
 	snprintf(why, sizeof(why), "%s", r->out->message);
 	snprintf(r->j.error, sizeof(r->j.error), "%s", why);
@@ -518,6 +531,20 @@ static void install(struct run *r, enum update_state from)
 	snprintf(r->j.version, sizeof(r->j.version), "%s", st.version);
 	snprintf(r->j.sha256, sizeof(r->j.sha256), "%s", st.sha256);
 	bool have_current = store_meta(&r->store, STORE_CURRENT, &cur, err, sizeof(err)) == 0;
+	if (have_current && from < UPDATE_FLASHING) {
+		/* the image to restore must be whole before the chip is touched; the
+		 * chip still runs it (the journal was idle), so it can be read again */
+		uint8_t *check = NULL;
+		size_t n = 0;
+		if (store_load(&r->store, STORE_CURRENT, &check, &n, err, sizeof(err)) < 0) {
+			log_warning("%s: the stored image of what the chip runs is damaged (%s): "
+			            "reading it back from the chip again",
+			            r->dev->name, err);
+			if (store_drop(&r->store, STORE_CURRENT, err, sizeof(err)) == 0)
+				have_current = false;
+		}
+		free(check);
+	}
 
 	/* the chip is untouched until flashing: a failure here changes nothing */
 	if (from < UPDATE_FLASHING) {
@@ -569,14 +596,34 @@ static void install(struct run *r, enum update_state from)
 	finish(r, UPDATE_IDLE, RESULT_INSTALLED);
 }
 
-/* Finish what a crash interrupted; true when the journal was idle (or
- * failed) and the caller may go on. */
+static void recover_step(struct run *r);
+
+/* Finish what a crash interrupted. True when the caller may go on with its
+ * own work: the journal is idle (recovered or never interrupted), or failed
+ * from before (a person asks for an update or a rollback to mend it). */
 static bool recover(struct run *r)
+{
+	enum update_state s = r->j.state;
+	if (s == UPDATE_FAILED)
+		r->may_be_in_bootloader = true;
+	if (s == UPDATE_IDLE || s == UPDATE_FAILED)
+		return true;
+	r->may_be_in_bootloader = true;
+	recover_step(r);
+	if (r->j.state != UPDATE_IDLE)
+		return false;
+	/* the recovery is told in the log; the outcome is the requested work's */
+	log_info("%s: recovered: %s", r->dev->name, r->out->message);
+	r->out->result = RESULT_NONE;
+	r->out->code = 0;
+	r->out->message[0] = '\0';
+	return true;
+}
+
+static void recover_step(struct run *r)
 {
 	char err[512];
 	enum update_state s = r->j.state;
-	if (s == UPDATE_IDLE || s == UPDATE_FAILED)
-		return true;
 	log_warning("%s: an update to %s was interrupted while %s: finishing it", r->dev->name,
 	            r->j.version, update_state_name(s));
 	switch (s) {
@@ -584,19 +631,19 @@ static bool recover(struct run *r)
 		int rc = store_promote(&r->store, err, sizeof(err));
 		if (rc < 0) {
 			fail(r, rc, "%s", err);
-			return false;
+			return;
 		}
 		say(r, "%s installed and running", r->j.version);
 		finish(r, UPDATE_IDLE, RESULT_INSTALLED);
-		return false;
+		return;
 	}
 	case UPDATE_ROLLING_BACK:
 		fail(r, -EINTR, "%s", r->j.error[0] ? r->j.error : "interrupted");
 		roll_back(r);
-		return false;
+		return;
 	default:
 		install(r, s);
-		return false;
+		return;
 	}
 }
 
@@ -649,8 +696,13 @@ void engine_recover(const struct engine_options *o, const struct device_config *
                     struct engine_outcome *out)
 {
 	struct run r = {0};
-	if (run_open(&r, o, dev, out) == 0 && recover(&r))
-		snprintf(out->message, sizeof(out->message), "nothing to recover");
+	if (run_open(&r, o, dev, out) == 0) {
+		if (r.j.state == UPDATE_IDLE || r.j.state == UPDATE_FAILED)
+			say(&r, r.j.state == UPDATE_FAILED ? "failed before: needs a person"
+			                                   : "nothing to recover");
+		else
+			recover_step(&r);
+	}
 	run_close(&r);
 }
 
@@ -672,6 +724,15 @@ void engine_rollback(const struct engine_options *o, const struct device_config 
 	if (rc < 0) {
 		fail(&r, rc, rc == -ENOENT ? "%s has no previous image to roll back to" : "%s: %s",
 		     dev->name, err);
+		run_close(&r);
+		return;
+	}
+	if (!strcmp(prev.version, VERSION_BLANK)) {
+		free(data);
+		fail(&r, -ENOENT,
+		     "%s was blank before its first update: there is no firmware to roll "
+		     "back to",
+		     dev->name);
 		run_close(&r);
 		return;
 	}
@@ -741,7 +802,9 @@ static void *update_thread(void *arg)
 
 	/* the version policy: sw-description's flags and the device's setting */
 	struct slot_meta cur;
-	bool have = store_meta(&r->store, STORE_CURRENT, &cur, err, sizeof(err)) == 0 &&
+	/* after a failed rollback the chip holds neither image: nothing to skip */
+	bool have = r->j.state != UPDATE_FAILED &&
+	            store_meta(&r->store, STORE_CURRENT, &cur, err, sizeof(err)) == 0 &&
 	            version_valid(cur.version);
 	struct version_policy pol = {.install_if_different = r->img->install_if_different,
 	                             .install_if_higher = r->img->install_if_higher,
@@ -832,7 +895,7 @@ int engine_update(const struct engine_options *o, const char *source, const char
 		if (!config_device(c, devices[i])) {
 			mcu_ota_set_error(err, errlen, "no device \"%s\" in %s", devices[i],
 			                  c->path);
-			return -ENOENT;
+			return -ESRCH;
 		}
 	int rc = swu_memory_sink_new(&sink);
 	if (rc < 0) {
@@ -877,7 +940,7 @@ int engine_update(const struct engine_options *o, const char *source, const char
 			mcu_ota_set_error(err, errlen, "the bundle has no image for device %s",
 			                  d->name);
 			free(runs);
-			return -ENOENT;
+			return -ESRCH;
 		}
 		runs[k].manifest = m;
 		runs[k].img = img;
@@ -897,7 +960,7 @@ int engine_update(const struct engine_options *o, const char *source, const char
 	if (k == 0) {
 		mcu_ota_set_error(err, errlen, "the bundle has no image for any configured device");
 		free(runs);
-		return -ENOENT;
+		return -ESRCH;
 	}
 	/* lock every device first: a device another process drives is reported,
 	 * the others go on */

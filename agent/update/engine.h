@@ -62,7 +62,10 @@ struct engine_outcome {
  * bundle verifies before the first device is touched. outcomes gets one
  * entry per device (at most CONFIG_MAX_DEVICES), *count their number.
  * Returns 0 when the bundle was usable (see the outcomes), else a negative
- * code with err set and no device touched. */
+ * code with err set and no device touched: -ESRCH when a device is not
+ * configured or the bundle has no image for it, the reader's codes
+ * (bundle/swu.h) when it does not verify, fetch_url's when a download
+ * fails. */
 __attribute__((warn_unused_result)) int
 engine_update(const struct engine_options *o, const char *source, const char *const *devices,
               size_t n, struct engine_outcome *outcomes, size_t *count, char *err, size_t errlen);

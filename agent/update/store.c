@@ -233,7 +233,8 @@ static int parse_meta(const char *text, struct slot_meta *m)
 			have_sha = true;
 		} else if (klen == 4 && !memcmp(line, "size", 4)) {
 			m->size = strtoull(value, &tail, 10);
-			have_size = vlen && !*tail;
+			/* digits only, and no larger than any image the store takes */
+			have_size = vlen && !*tail && value[0] != '-' && m->size <= STORE_MAX_IMAGE;
 		} else if (klen == 7 && !memcmp(line, "address", 7)) {
 			have_address = parse_u32(value, &m->address) == 0;
 		} else {
@@ -295,8 +296,10 @@ int store_load(const struct store *s, enum store_slot slot, uint8_t **data, size
 	size_t n = buf ? fread(buf, 1, meta.size, f) : 0;
 	int extra = fgetc(f);
 	fclose(f);
-	if (meta.size && !buf)
+	if (meta.size && !buf) {
+		mcu_ota_set_error(err, errlen, "out of memory reading %s", path);
 		return -ENOMEM;
+	}
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	char hex[65] = "";
 	if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) && EVP_DigestUpdate(md, buf, n))

@@ -19,8 +19,9 @@
 #include <stdint.h>
 
 #define STORE_NAME_MAX    64
-#define STORE_VERSION_MAX 64
-#define STORE_META_MAX    4096 /* a meta file larger than this is corrupt */
+#define STORE_VERSION_MAX 65            /* bundle/version.h VERSION_MAX_LEN, and the NUL */
+#define STORE_META_MAX    4096          /* a meta file larger than this is corrupt */
+#define STORE_MAX_IMAGE   (64ull << 20) /* a larger size in a meta file is corrupt */
 
 enum store_slot { STORE_CURRENT, STORE_PREVIOUS, STORE_STAGED };
 

@@ -266,7 +266,52 @@ static void cleanup(void)
 	rmdir(root);
 }
 
+/* ---- regressions found by review, each failed before its fix ---- */
+
+/* Hex addresses from 0x80000000 up (QSPI/OCTOSPI flash at 0x90000000):
+ * libconfig gives them as a negative int. */
+static void regression_address_above_2g(void)
+{
+	char text[2048], err[1024];
+	snprintf(text, sizeof(text), "%saddress = 0x90000000;\n%s", dev_head, dev_tail);
+	CHECK_INT(load(text, err, sizeof(err)), 0);
+}
+
+/* Two devices whose flasher selections are the same (no serial, no port):
+ * each one's update could open the other's bootloader. */
+static void regression_two_devices_same_selection(void)
+{
+	char err[1024];
+	CHECK_INT(load("bundle = { keys = [\"/k\"]; };\ndevices = (\n"
+	               "  { name = \"a\"; entry = { plugin = \"gpio\"; }; health = { plugin = "
+	               "\"usb\"; }; },\n"
+	               "  { name = \"b\"; entry = { plugin = \"gpio\"; }; health = { plugin = "
+	               "\"usb\"; }; });\n",
+	               err, sizeof(err)),
+	          -EINVAL);
+	CHECK_CONTAINS(err, "each flasher needs serial");
+	CHECK_INT(load("bundle = { keys = [\"/k\"]; };\ndevices = (\n"
+	               "  { name = \"a\"; entry = { plugin = \"gpio\"; }; health = { plugin = "
+	               "\"usb\"; }; flasher = { serial = \"AB\"; }; },\n"
+	               "  { name = \"b\"; entry = { plugin = \"gpio\"; }; health = { plugin = "
+	               "\"usb\"; }; flasher = { serial = \"ab\"; }; });\n",
+	               err, sizeof(err)),
+	          -EINVAL);
+	CHECK_CONTAINS(err, "serial \"ab\" also selects device a");
+}
+
+/* A relative state_dir depends on the working directory (the daemon's is /). */
+static void regression_relative_state_dir(void)
+{
+	char text[2048], err[1024];
+	snprintf(text, sizeof(text), "state_dir = \"var/mcu\";\nbundle = { keys = [\"/k\"]; };\n%s",
+	         good_device);
+	CHECK_INT(load(text, err, sizeof(err)), -EINVAL);
+	CHECK_CONTAINS(err, "is relative");
+}
+
 TEST_MAIN(TEST(setup), TEST(a_good_config_loads), TEST(the_default_state_dir), TEST(a_missing_file),
           TEST(a_syntax_error), TEST(unknown_settings), TEST(missing_settings),
           TEST(wrong_types_and_ranges), TEST(duplicate_device_names), TEST(too_many_devices),
-          TEST(cleanup))
+          TEST(regression_address_above_2g), TEST(regression_two_devices_same_selection),
+          TEST(regression_relative_state_dir), TEST(cleanup))

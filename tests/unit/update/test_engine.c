@@ -200,9 +200,11 @@ static void make_config(const char *backup, const char *const *chips, size_t n)
 		    text + off, sizeof(text) - (size_t)off,
 		    "%s\n  { name = \"%s\"; backup = \"%s\"; bootloader_timeout_ms = 300;\n"
 		    "    entry = { plugin = \"fake-entry\"; chip = \"%s/%s\"; };\n"
-		    "    flasher = { plugin = \"fake-flasher\"; chip = \"%s/%s\"; };\n"
+		    "    flasher = { plugin = \"fake-flasher\"; chip = \"%s/%s\"; serial = \"%s\"; "
+		    "};\n"
 		    "    health = { plugin = \"fake-health\"; chip = \"%s/%s\"; }; }",
-		    i ? "," : "", chips[i], backup, dir, chips[i], dir, chips[i], dir, chips[i]);
+		    i ? "," : "", chips[i], backup, dir, chips[i], dir, chips[i], chips[i], dir,
+		    chips[i]);
 	snprintf(text + off, sizeof(text) - (size_t)off, "\n);\n");
 	snprintf(config_path, sizeof(config_path), "%s/mcu-ota.conf", dir);
 	write_file(config_path, text, strlen(text));
@@ -473,7 +475,7 @@ static void failed_rollback_is_failed_and_not_retried(void)
 	int before = ops_lines("mcu");
 	recover("mcu", &out);
 	CHECK_INT(out.result, RESULT_NONE);
-	CHECK_STR(out.message, "nothing to recover");
+	CHECK_STR(out.message, "failed before: needs a person");
 	CHECK_INT(ops_lines("mcu"), before);
 	CHECK_INT(journal_of("mcu").state, UPDATE_FAILED);
 	/* a person fixes the cause and updates again */
@@ -790,6 +792,145 @@ static void cleanup_root(void)
 		sh("rm -rf '%s'", root);
 }
 
+/* ---- regressions found by review, each failed before its fix ---- */
+
+/* B1: rollback after an interrupted update only finishes the update. */
+static void regression_rollback_after_interrupted_update_is_not_done(void)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "required");
+	const struct image_spec a = {.device = "mcu", .version = "2.0.0", .len = 6000};
+	const struct image_spec b = {.device = "mcu", .version = "3.0.0", .len = 7000};
+	make_bundle("b2", &a, 1);
+	make_bundle("b3", &b, 1);
+	CHECK_INT(update("b2", &out), 0);
+	CHECK(crash_at("committing", "b3")); /* 3.0.0 runs and is confirmed */
+	rollback("mcu", &out);               /* the operator wants 2.0.0 back */
+	CHECK_STR(chip_app("mcu"), "2.0.0");
+	CHECK_STR(slot_version("mcu", STORE_CURRENT, NULL), "2.0.0");
+}
+
+/* B1b: an update after an interrupted one reports success for the old one. */
+static void regression_update_after_interrupted_update_is_not_done(void)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "required");
+	const struct image_spec a = {.device = "mcu", .version = "2.0.0", .len = 6000};
+	const struct image_spec b = {.device = "mcu", .version = "3.0.0", .len = 7000};
+	make_bundle("b2", &a, 1);
+	make_bundle("b3", &b, 1);
+	CHECK(crash_at("entering", "b2"));
+	CHECK_INT(update("b3", &out), 0);
+	CHECK_INT(out.result, RESULT_INSTALLED); /* exit 0 ... */
+	CHECK_STR(chip_app("mcu"), "3.0.0");     /* ... but 3.0.0 is not what runs */
+}
+
+/* B2: backup = "optional" does not cover a chip whose memory map shows no
+ * readable sector. */
+static void regression_optional_backup_with_unreadable_map(void)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "optional");
+	const struct image_spec img = {.device = "mcu", .version = "2.0.0", .len = 9000};
+	make_bundle("b2", &img, 1);
+	chip_file("mcu", "fault-unreadable", true);
+	CHECK_INT(update("b2", &out), 0);
+	CHECK_INT(out.result, RESULT_INSTALLED);
+	CHECK_STR(chip_app("mcu"), "2.0.0");
+}
+
+/* B3: a 64-byte version (valid for sw-description) is cut to 63 in the store,
+ * so the health check waits for another version and the update rolls back. */
+static void regression_64_byte_version(void)
+{
+	struct engine_outcome out;
+	char v[65] = "";
+	for (int i = 0; i < 31; i++)
+		strcat(v, "1.");
+	strcat(v, "10"); /* 64 bytes */
+	CHECK_INT(strlen(v), 64);
+	setup("1.0.0", 5000, "required");
+	const struct image_spec img = {.device = "mcu", .version = v, .len = 9000};
+	make_bundle("b", &img, 1);
+	CHECK_INT(update("b", &out), 0);
+	CHECK_INT(out.result, RESULT_INSTALLED);
+	CHECK_STR(slot_version("mcu", STORE_CURRENT, NULL), v);
+}
+
+/* B5: a damaged current image (the only way back) does not stop an update;
+ * when it fails, there is nothing to restore. */
+static void regression_damaged_current_image_is_not_checked_before_flashing(void)
+{
+	struct engine_outcome out;
+	char p[4400];
+	setup("1.0.0", 5000, "required");
+	const struct image_spec a = {.device = "mcu", .version = "2.0.0", .len = 6000};
+	const struct image_spec b = {
+	    .device = "mcu", .version = "3.0.0", .len = 6000, .noboot = true};
+	make_bundle("b2", &a, 1);
+	make_bundle("b3", &b, 1);
+	CHECK_INT(update("b2", &out), 0);
+	snprintf(p, sizeof(p), "%s/state/devices/mcu/current/image.bin", dir);
+	sh("printf 'X' | dd of='%s' bs=1 seek=100 conv=notrunc 2>/dev/null", p);
+	CHECK_INT(update("b3", &out), 0);
+	CHECK(out.result != RESULT_FAILED); /* refused, or rolled back to a fresh read-back */
+	CHECK_STR(chip_app("mcu"), "2.0.0");
+}
+
+/* B6: after a failed rollback, current names a version the chip no longer
+ * holds; install-if-different then skips the very image that would fix it. */
+static void regression_failed_device_skips_reinstall(void)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "required");
+	const struct image_spec a = {.device = "mcu",
+	                             .version = "2.0.0",
+	                             .len = 6000,
+	                             .extra = "install-if-different = true;"};
+	const struct image_spec b = {.device = "mcu", .version = "3.0.0", .len = 9000};
+	make_bundle("b2", &a, 1);
+	make_bundle("b3", &b, 1);
+	CHECK_INT(update("b2", &out), 0);
+	chip_file("mcu", "fault-write", true);
+	CHECK_INT(update("b3", &out), 0);
+	CHECK_INT(out.result, RESULT_FAILED);
+	chip_file("mcu", "fault-write", false);
+	CHECK(chip_has("mcu", "dfu")); /* the failed chip sits in its bootloader, half written */
+	CHECK_INT(update("b2", &out), 0);
+	CHECK(out.result == RESULT_INSTALLED || out.code != 0); /* not "nothing to do", exit 0 */
+	CHECK(!chip_has("mcu", "dfu"));
+}
+
+/* B7: a flasher selection that matches any bootloader (dfuse without serial
+ * or port) opens ANOTHER chip that sits in its bootloader, before entering
+ * its own: device b's image goes into chip a. */
+static void regression_loose_selection_flashes_another_chip(void)
+{
+	struct engine_outcome out;
+	char text[16384];
+	snprintf(dir, sizeof(dir), "%s/t%u", root, ++serial);
+	CHECK_INT(mkdir(dir, 0755), 0);
+	char chips[4400];
+	snprintf(chips, sizeof(chips), "%s/chips", dir);
+	CHECK_INT(mkdir(chips, 0755), 0);
+	make_chip("chips/a", "1.0.0", 5000);
+	make_chip("chips/b", "1.0.0", 5000);
+	chip_file("chips/a", "dfu", true); /* a is left in its bootloader (failed earlier) */
+	snprintf(text, sizeof(text),
+	         "state_dir = \"%s/state\";\nplugin_dir = \"%s\";\n"
+	         "bundle = { keys = [\"%s/key.pub\"]; };\ndevices = (\n"
+	         "  { name = \"b\"; entry = { plugin = \"fake-entry\"; chip = \"%s/b\"; };\n"
+	         "    flasher = { plugin = \"fake-flasher\"; bus = \"%s\"; };\n"
+	         "    health = { plugin = \"fake-health\"; chip = \"%s/b\"; }; });\n",
+	         dir, FAKE_PLUGIN_DIR, root, chips, chips, chips);
+	snprintf(config_path, sizeof(config_path), "%s/mcu-ota.conf", dir);
+	write_file(config_path, text, strlen(text));
+	const struct image_spec img = {.device = "b", .version = "2.0.0", .len = 9000};
+	make_bundle("b2", &img, 1);
+	CHECK_INT(update("b2", &out), 0);
+	CHECK_STR(chip_app("chips/a"), "1.0.0"); /* chip a must be left alone */
+}
+
 TEST_MAIN(TEST(setup_root), TEST(first_update_reads_the_chip_back),
           TEST(a_second_update_needs_no_backup), TEST(health_failure_rolls_back),
           TEST(flash_failure_rolls_back), TEST(no_boot_rolls_back_to_a_known_version),
@@ -803,4 +944,10 @@ TEST_MAIN(TEST(setup_root), TEST(first_update_reads_the_chip_back),
           TEST(crash_when_backing_up), TEST(crash_when_entering), TEST(crash_when_flashing),
           TEST(crash_when_exiting), TEST(crash_when_checking), TEST(crash_when_committing),
           TEST(crash_when_rolling_back), TEST(crash_when_flashing_with_a_damaged_staged_image),
-          TEST(crash_during_a_rollback_command), TEST(cleanup_root))
+          TEST(crash_during_a_rollback_command),
+          TEST(regression_rollback_after_interrupted_update_is_not_done),
+          TEST(regression_update_after_interrupted_update_is_not_done),
+          TEST(regression_optional_backup_with_unreadable_map), TEST(regression_64_byte_version),
+          TEST(regression_damaged_current_image_is_not_checked_before_flashing),
+          TEST(regression_failed_device_skips_reinstall),
+          TEST(regression_loose_selection_flashes_another_chip), TEST(cleanup_root))
