@@ -1,6 +1,6 @@
 /* The gpio entry plugin: puts an STM32 into its ROM bootloader by driving
- * BOOT0 and NRST through the Linux GPIO character device (v2 uapi), and
- * takes it back out.
+ * BOOT0 and NRST through the Linux GPIO character device (v2 uapi, or v1
+ * where the kernel has no v2: gpio_lines.h), and takes it back out.
  *
  * Settings (the plugin's configuration section):
  *   chip              "/dev/gpiochipN", "gpiochipN" or the chip's label
@@ -19,6 +19,8 @@
  *                     needs ~20 us, the VM rig's model samples every 2 ms)
  *   boot_hold_ms      how long BOOT0 stays selected after NRST is released
  *                     (default 500: the ROM samples it and enumerates)
+ *   uapi              "auto" (default: v2, v1 where v2 is missing), "v2"
+ *                     or "v1" (gpio_chip.h)
  *
  * The levels on the lines when the plugin is done: a line request lives only
  * as long as the file descriptor, and a plugin operation must return, so the
@@ -35,8 +37,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
 
 #include "gpio_chip.h"
 
@@ -95,89 +95,66 @@ static int configure(const struct mcu_ota_host *host, struct gpio_config *c, cha
 
 /* ---- the lines ---- */
 
-/* Bits of the request: line 0 is BOOT0, line 1 is NRST. Values are logical:
- * 1 = BOOT0 selected, NRST asserted; the kernel applies active-low. */
-#define BIT_BOOT0 1u
-#define BIT_NRST  2u
+/* Line 0 is BOOT0, line 1 is NRST. Values are logical: 1 = BOOT0 selected,
+ * NRST asserted; the kernel applies active-low. */
+enum { LINE_BOOT0, LINE_NRST };
 
 /* How NRST is left: asserted, or deasserted either by driving it to its
  * inactive level (push-pull) or by turning the line into an input so that
  * the pull-up takes it (open drain). The open-drain release is done by hand
- * rather than with GPIO_V2_LINE_FLAG_OPEN_DRAIN: where the controller cannot
- * do open drain, gpiolib emulates the release with an input but still counts
- * the line as an output, and some drivers (gpio-sim) then keep the last
- * driven low level: the chip would stay in reset. */
+ * rather than with the uapi's open-drain flag (v2 GPIO_V2_LINE_FLAG_OPEN_DRAIN,
+ * v1 GPIOHANDLE_REQUEST_OPEN_DRAIN): where the controller cannot do open
+ * drain, gpiolib emulates the release with an input but still counts the line
+ * as an output, and some drivers (gpio-sim) then keep the last driven low
+ * level: the chip would stay in reset. */
 enum nrst_state { NRST_ASSERTED, NRST_DEASSERTED };
 
-static void line_config(const struct gpio_config *c, bool boot0, enum nrst_state nrst,
-                        struct gpio_v2_line_config *lc)
+static void line_states(const struct gpio_config *c, bool boot0, enum nrst_state nrst,
+                        struct gpio_line_state st[2])
 {
 	bool nrst_input = nrst == NRST_DEASSERTED && c->nrst_open_drain;
-	memset(lc, 0, sizeof(*lc));
-	lc->flags = GPIO_V2_LINE_FLAG_OUTPUT;
-	lc->num_attrs = 3;
-	lc->attrs[0].attr.id = GPIO_V2_LINE_ATTR_ID_FLAGS;
-	lc->attrs[0].attr.flags =
-	    GPIO_V2_LINE_FLAG_OUTPUT | (c->boot0_active_low ? GPIO_V2_LINE_FLAG_ACTIVE_LOW : 0);
-	lc->attrs[0].mask = BIT_BOOT0;
-	lc->attrs[1].attr.id = GPIO_V2_LINE_ATTR_ID_FLAGS;
-	lc->attrs[1].attr.flags =
-	    (nrst_input ? GPIO_V2_LINE_FLAG_INPUT : GPIO_V2_LINE_FLAG_OUTPUT) |
-	    (c->nrst_active_low ? GPIO_V2_LINE_FLAG_ACTIVE_LOW : 0);
-	lc->attrs[1].mask = BIT_NRST;
-	lc->attrs[2].attr.id = GPIO_V2_LINE_ATTR_ID_OUTPUT_VALUES;
-	lc->attrs[2].attr.values = (boot0 ? BIT_BOOT0 : 0) | (nrst == NRST_ASSERTED ? BIT_NRST : 0);
-	lc->attrs[2].mask = nrst_input ? BIT_BOOT0 : BIT_BOOT0 | BIT_NRST;
+	st[LINE_BOOT0].flags = GPIO_LINE_OUTPUT | (c->boot0_active_low ? GPIO_LINE_ACTIVE_LOW : 0);
+	st[LINE_BOOT0].value = boot0;
+	st[LINE_NRST].flags =
+	    (nrst_input ? 0 : GPIO_LINE_OUTPUT) | (c->nrst_active_low ? GPIO_LINE_ACTIVE_LOW : 0);
+	st[LINE_NRST].value = nrst == NRST_ASSERTED;
 }
 
 /* Requests both lines as outputs: BOOT0 as given, NRST asserted. */
-static int request_lines(int chip_fd, const struct gpio_config *c, bool boot0, char *err,
-                         size_t errlen)
+static int request_lines(int chip_fd, const struct gpio_config *c, bool boot0, struct gpio_lines *l,
+                         char *err, size_t errlen)
 {
-	struct gpio_v2_line_request req;
-	memset(&req, 0, sizeof(req));
-	req.offsets[0] = c->boot0;
-	req.offsets[1] = c->nrst;
-	req.num_lines = 2;
-	snprintf(req.consumer, sizeof(req.consumer), "%s", GPIO_CONSUMER);
-	line_config(c, boot0, NRST_ASSERTED, &req.config);
-
-	if (ioctl(chip_fd, GPIO_V2_GET_LINE_IOCTL, &req) < 0) {
-		int r = -errno;
-		if (r == -EBUSY) {
-			struct gpio_v2_line_info li[2];
-			memset(li, 0, sizeof(li));
-			li[0].offset = c->boot0;
-			li[1].offset = c->nrst;
-			(void)ioctl(chip_fd, GPIO_V2_GET_LINEINFO_IOCTL, &li[0]);
-			(void)ioctl(chip_fd, GPIO_V2_GET_LINEINFO_IOCTL, &li[1]);
-			mcu_ota_set_error(
-			    err, errlen,
-			    "gpio: %s or %s is in use (consumers: \"%s\", \"%s\"); stop the "
-			    "program that holds it",
-			    c->boot0_name, c->nrst_name, li[0].consumer, li[1].consumer);
-		} else {
-			mcu_ota_set_error(err, errlen,
-			                  "gpio: cannot request %s and %s as outputs: %s",
-			                  c->boot0_name, c->nrst_name, strerror(-r));
-		}
-		return r;
+	const unsigned offsets[2] = {[LINE_BOOT0] = c->boot0, [LINE_NRST] = c->nrst};
+	struct gpio_line_state st[2];
+	line_states(c, boot0, NRST_ASSERTED, st);
+	int r = gpio_lines_request(chip_fd, c->ref.uapi, offsets, st, 2, l);
+	if (r == -EBUSY) {
+		struct gpio_line_desc li[2];
+		if (gpio_line_info(chip_fd, c->ref.uapi, c->boot0, &li[0]) < 0)
+			li[0].consumer[0] = '\0';
+		if (gpio_line_info(chip_fd, c->ref.uapi, c->nrst, &li[1]) < 0)
+			li[1].consumer[0] = '\0';
+		mcu_ota_set_error(err, errlen,
+		                  "gpio: %s or %s is in use (consumers: \"%s\", \"%s\"); stop the "
+		                  "program that holds it",
+		                  c->boot0_name, c->nrst_name, li[0].consumer, li[1].consumer);
+	} else if (r < 0) {
+		mcu_ota_set_error(err, errlen, "gpio: cannot request %s and %s as outputs: %s",
+		                  c->boot0_name, c->nrst_name, strerror(-r));
 	}
-	return req.fd;
+	return r;
 }
 
-static int set_lines(int line_fd, const struct gpio_config *c, bool boot0, enum nrst_state nrst,
-                     char *err, size_t errlen)
+static int set_lines(struct gpio_lines *l, const struct gpio_config *c, bool boot0,
+                     enum nrst_state nrst, char *err, size_t errlen)
 {
-	struct gpio_v2_line_config lc;
-	line_config(c, boot0, nrst, &lc);
-	if (ioctl(line_fd, GPIO_V2_LINE_SET_CONFIG_IOCTL, &lc) < 0) {
-		int r = -errno;
+	struct gpio_line_state st[2];
+	line_states(c, boot0, nrst, st);
+	int r = gpio_lines_set(l, st);
+	if (r < 0)
 		mcu_ota_set_error(err, errlen, "gpio: cannot set %s and %s: %s", c->boot0_name,
 		                  c->nrst_name, strerror(-r));
-		return r;
-	}
-	return 0;
+	return r;
 }
 
 /* BOOT0 as given, NRST pulsed, BOOT0 held (when selected), then BOOT0
@@ -190,19 +167,19 @@ static int reset_with_boot0(const struct mcu_ota_host *host, bool rom, char *err
 	_cleanup_close_ int chip_fd = configure(host, &c, err, errlen);
 	if (chip_fd < 0)
 		return chip_fd;
-	_cleanup_close_ int line_fd = request_lines(chip_fd, &c, rom, err, errlen);
-	if (line_fd < 0)
-		return line_fd;
+	_cleanup_lines_ struct gpio_lines lines = {.n = 0};
+	if ((r = request_lines(chip_fd, &c, rom, &lines, err, errlen)) < 0)
+		return r;
 	mcu_ota_log(host, MCU_OTA_LOG_DEBUG, "gpio: NRST asserted, BOOT0 %s for %lld ms",
 	            rom ? "selected" : "inactive", c.pulse_ms);
 	gpio_sleep_ms(c.pulse_ms);
-	if ((r = set_lines(line_fd, &c, rom, NRST_DEASSERTED, err, errlen)) < 0)
+	if ((r = set_lines(&lines, &c, rom, NRST_DEASSERTED, err, errlen)) < 0)
 		return r;
 	if (rom) {
 		mcu_ota_log(host, MCU_OTA_LOG_DEBUG, "gpio: NRST released, BOOT0 held for %lld ms",
 		            c.hold_ms);
 		gpio_sleep_ms(c.hold_ms);
-		if ((r = set_lines(line_fd, &c, false, NRST_DEASSERTED, err, errlen)) < 0)
+		if ((r = set_lines(&lines, &c, false, NRST_DEASSERTED, err, errlen)) < 0)
 			return r;
 	}
 	mcu_ota_log(host, MCU_OTA_LOG_DEBUG, "gpio: BOOT0 inactive, NRST released; lines released");

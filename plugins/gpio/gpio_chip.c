@@ -67,8 +67,8 @@ int gpio_get_ms(const struct mcu_ota_host *host, const char *who, const char *ke
 
 /* ---- the chip ---- */
 
-int gpio_chip_open(const struct mcu_ota_host *host, struct gpio_chip_ref *ref, char *err,
-                   size_t errlen)
+static int open_chip(const struct mcu_ota_host *host, struct gpio_chip_ref *ref, char *err,
+                     size_t errlen)
 {
 	const char *who = ref->who;
 	const char *chip;
@@ -173,18 +173,81 @@ int gpio_chip_open(const struct mcu_ota_host *host, struct gpio_chip_ref *ref, c
 	return found;
 }
 
+static int get_uapi(const struct mcu_ota_host *host, const char *who, enum gpio_uapi *uapi,
+                    char *err, size_t errlen)
+{
+	const char *s;
+	int r = host->config_string(host->ctx, "uapi", &s);
+	*uapi = GPIO_UAPI_AUTO;
+	if (r == -ENOENT || (r == 0 && strcmp(s, "auto") == 0))
+		return 0;
+	if (r == 0 && strcmp(s, "v2") == 0) {
+		*uapi = GPIO_UAPI_V2;
+		return 0;
+	}
+	if (r == 0 && strcmp(s, "v1") == 0) {
+		*uapi = GPIO_UAPI_V1;
+		return 0;
+	}
+	mcu_ota_set_error(err, errlen, "%s: setting uapi must be \"auto\", \"v2\" or \"v1\"", who);
+	return -EINVAL;
+}
+
+int gpio_chip_open(const struct mcu_ota_host *host, struct gpio_chip_ref *ref, char *err,
+                   size_t errlen)
+{
+	enum gpio_uapi want;
+	int r = get_uapi(host, ref->who, &want, err, errlen);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fd = open_chip(host, ref, err, errlen);
+	if (fd < 0)
+		return fd;
+	r = gpio_uapi_resolve(fd, ref->info.lines, want, &ref->uapi);
+	if (r < 0) {
+		if (want == GPIO_UAPI_AUTO && ref->uapi == GPIO_UAPI_V2) /* not a missing uapi */
+			mcu_ota_set_error(err, errlen, "%s: cannot read line 0 of %s (%s): %s",
+			                  ref->who, ref->chip, ref->path, strerror(-r));
+		else if (want == GPIO_UAPI_AUTO)
+			mcu_ota_set_error(err, errlen,
+			                  "%s: %s (%s) answers neither the GPIO v2 nor the v1 "
+			                  "character device uapi: %s",
+			                  ref->who, ref->chip, ref->path, strerror(-r));
+		else
+			mcu_ota_set_error(
+			    err, errlen,
+			    "%s: %s (%s) does not answer the GPIO %s character device "
+			    "uapi (%s): %s; set uapi = \"auto\"",
+			    ref->who, ref->chip, ref->path, gpio_uapi_name(want),
+			    want == GPIO_UAPI_V2 ? "Linux 5.10 or later"
+			                         : "a kernel built with CONFIG_GPIO_CDEV_V1",
+			    strerror(-r));
+		return r;
+	}
+	if (want == GPIO_UAPI_AUTO && ref->uapi == GPIO_UAPI_V1)
+		mcu_ota_log(host, MCU_OTA_LOG_DEBUG,
+		            "%s: %s has no GPIO v2 uapi (a kernel before 5.10?): using v1",
+		            ref->who, ref->chip);
+	else
+		mcu_ota_log(host, MCU_OTA_LOG_DEBUG, "%s: %s: GPIO %s uapi%s", ref->who, ref->chip,
+		            gpio_uapi_name(ref->uapi),
+		            want == GPIO_UAPI_AUTO ? "" : " (the uapi setting)");
+	int ret = fd;
+	fd = -1;
+	return ret;
+}
+
 /* ---- lines ---- */
 
 /* The lines of the chip as "0 BOOT0, 1 NRST, ...", for messages. */
-static void list_lines(int fd, const struct gpiochip_info *info, char *out, size_t outlen)
+static void list_lines(int fd, enum gpio_uapi uapi, const struct gpiochip_info *info, char *out,
+                       size_t outlen)
 {
 	size_t n = 0;
 	out[0] = '\0';
 	for (unsigned i = 0; i < info->lines && i < LINE_COUNT_MAX && n < outlen; i++) {
-		struct gpio_v2_line_info li;
-		memset(&li, 0, sizeof(li));
-		li.offset = i;
-		if (ioctl(fd, GPIO_V2_GET_LINEINFO_IOCTL, &li) < 0)
+		struct gpio_line_desc li;
+		if (gpio_line_info(fd, uapi, i, &li) < 0)
 			continue;
 		n += (size_t)snprintf(out + n, outlen - n, "%s%u %s", n ? ", " : "", i,
 		                      li.name[0] ? li.name : "(unnamed)");
@@ -202,7 +265,7 @@ int gpio_chip_find_line(const struct mcu_ota_host *host, int fd, const struct gp
 	int r = host->config_int(host->ctx, key, &n);
 	if (r == 0) {
 		if (n < 0 || n >= info->lines) {
-			list_lines(fd, info, lines, sizeof(lines));
+			list_lines(fd, ref->uapi, info, lines, sizeof(lines));
 			mcu_ota_set_error(err, errlen,
 			                  "%s: %s line %lld is not on %s, which has %u lines (%s)",
 			                  who, key, n, ref->chip, info->lines, lines);
@@ -229,11 +292,8 @@ int gpio_chip_find_line(const struct mcu_ota_host *host, int fd, const struct gp
 	}
 	unsigned matches = 0;
 	for (unsigned i = 0; i < info->lines && i < LINE_COUNT_MAX; i++) {
-		struct gpio_v2_line_info li;
-		memset(&li, 0, sizeof(li));
-		li.offset = i;
-		if (ioctl(fd, GPIO_V2_GET_LINEINFO_IOCTL, &li) < 0) {
-			r = -errno;
+		struct gpio_line_desc li;
+		if ((r = gpio_line_info(fd, ref->uapi, i, &li)) < 0) {
 			mcu_ota_set_error(err, errlen, "%s: cannot read line %u of %s: %s", who, i,
 			                  ref->chip, strerror(-r));
 			return r;
@@ -242,7 +302,7 @@ int gpio_chip_find_line(const struct mcu_ota_host *host, int fd, const struct gp
 			*offset = i;
 	}
 	if (matches == 0) {
-		list_lines(fd, info, lines, sizeof(lines));
+		list_lines(fd, ref->uapi, info, lines, sizeof(lines));
 		mcu_ota_set_error(err, errlen, "%s: no line named %s on %s (%s) for %s (lines: %s)",
 		                  who, name, ref->chip, ref->path, key, lines);
 		return -ENOENT;
