@@ -11,6 +11,7 @@ packages=(
 	nginx openssl python3 cpio                # HTTPS server, test PKI and fault server (net tests)
 	swugenerator swupdate                     # bundles made and checked by the reference tools
 	curl time                                 # the fetch benchmark's by-hand pipeline
+	gpiod                                     # gpioset/gpioget: the update benchmark's by-hand side
 )
 
 missing=()

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Builds the initramfs of the mcu-ota VM rig: busybox-static, the kernel modules the rig needs
-# (with their dependencies), dfu-util, the binaries under test with their shared libraries,
-# the scenarios, and tests/vm/guest/init as /init.
+# (with their dependencies), dfu-util, gpiod's tools (when the host has them), the binaries under
+# test with their shared libraries, the scenarios, and tests/vm/guest/init as /init.
 #
 # usage: mkinitramfs.sh -o OUTDIR [options]
 #   -o, --out DIR          output folder: DIR/initramfs.cpio.gz (DIR/root is the staging tree)
@@ -115,6 +115,12 @@ done
 # ---- dfu-util (Debian's, to check the model and the rig against)
 for t in dfu-util dfu-suffix dfu-prefix; do
   p=$(command -v "$t") || die "no $t on the host (apt-get install dfu-util)"
+  add_file "$p" "/usr/bin/$t"
+done
+
+# ---- libgpiod's tools (Debian's gpiod), when the host has them: the by-hand side of the benchmarks
+for t in gpioset gpioget gpiofind gpioinfo; do
+  p=$(command -v "$t") || continue
   add_file "$p" "/usr/bin/$t"
 done
 
