@@ -401,6 +401,33 @@ static void finish(struct run *r, enum update_state state, enum update_result re
 	(void)save(r, state); /* a failed save leaves the last state: the next start repeats */
 }
 
+/* data (len bytes at address) padded with erased bytes over every byte of
+ * the image described by other, so that nothing of that image survives on
+ * the chip beside this one. *out is a new buffer. */
+static int pad_over(struct run *r, const uint8_t *data, size_t len, uint32_t address,
+                    const struct slot_meta *other, uint8_t **out, size_t *outlen, uint32_t *outaddr)
+{
+	uint64_t lo = address, hi = (uint64_t)address + len;
+	if (other && other->size) {
+		if (other->address < lo)
+			lo = other->address;
+		if ((uint64_t)other->address + other->size > hi)
+			hi = (uint64_t)other->address + other->size;
+	}
+	if (hi - lo > MAX_IMAGE_EXTENT)
+		return fail(r, -ERANGE, "the images span more than 16 MiB");
+	uint8_t *buf = malloc(hi - lo ? hi - lo : 1);
+	if (!buf)
+		return fail(r, -ENOMEM, "out of memory");
+	memset(buf, 0xFF, hi - lo);
+	if (len)
+		memcpy(buf + (address - lo), data, len);
+	*out = buf;
+	*outlen = hi - lo;
+	*outaddr = (uint32_t)lo;
+	return 0;
+}
+
 /* current, padded with erased bytes over every byte staged covers, so that
  * nothing of a failed image survives beside the restored one. */
 static int restore_image(struct run *r, uint8_t **out, size_t *len, uint32_t *address,
@@ -418,31 +445,11 @@ static int restore_image(struct run *r, uint8_t **out, size_t *len, uint32_t *ad
 		                            "be read before its first update)"
 		                          : "the image to roll back to is damaged: %s",
 		            err);
-	uint64_t lo = cur->address, hi = (uint64_t)cur->address + n;
 	struct slot_meta st;
-	if (store_meta(&r->store, STORE_STAGED, &st, err, sizeof(err)) == 0) {
-		if (st.address < lo)
-			lo = st.address;
-		if (st.address + st.size > hi)
-			hi = st.address + st.size;
-	}
-	if (hi - lo > MAX_IMAGE_EXTENT) {
-		free(data);
-		return fail(r, -ERANGE, "the images span more than 16 MiB");
-	}
-	uint8_t *buf = malloc(hi - lo ? hi - lo : 1);
-	if (!buf) {
-		free(data);
-		return fail(r, -ENOMEM, "out of memory");
-	}
-	memset(buf, 0xFF, hi - lo);
-	if (n)
-		memcpy(buf + (cur->address - lo), data, n);
+	bool have_staged = store_meta(&r->store, STORE_STAGED, &st, err, sizeof(err)) == 0;
+	rc = pad_over(r, data, n, cur->address, have_staged ? &st : NULL, out, len, address);
 	free(data);
-	*out = buf;
-	*len = hi - lo;
-	*address = (uint32_t)lo;
-	return 0;
+	return rc;
 }
 
 /* The update failed before committing: put current back. */
@@ -565,12 +572,23 @@ static void install(struct run *r, enum update_state from)
 	}
 	log_info("%s: installing %s (%zu bytes at 0x%08" PRIx32 ")", r->dev->name, st.version, len,
 	         st.address);
-	rc = save(r, UPDATE_FLASHING);
+	/* what the chip holds afterwards is the image alone: the sectors only the
+	 * old image used are erased (a rollback to a smaller image leaves no code
+	 * of the newer one behind) */
+	uint8_t *padded = NULL;
+	size_t padded_len = 0;
+	uint32_t padded_at = 0;
+	have_current = store_meta(&r->store, STORE_CURRENT, &cur, err, sizeof(err)) == 0;
+	rc = pad_over(r, data, len, st.address, have_current ? &cur : NULL, &padded, &padded_len,
+	              &padded_at);
+	free(data);
+	if (rc == 0)
+		rc = save(r, UPDATE_FLASHING);
 	if (rc == 0)
 		rc = bootloader_open(r);
 	if (rc == 0)
-		rc = write_to_chip(r, data, len, st.address);
-	free(data);
+		rc = write_to_chip(r, padded, padded_len, padded_at);
+	free(padded);
 	if (rc == 0)
 		rc = save(r, UPDATE_EXITING);
 	if (rc == 0)

@@ -564,7 +564,9 @@ static void rollback_swaps_current_and_previous(void)
 	struct engine_outcome out;
 	setup("1.0.0", 5000, "required");
 	const struct image_spec a = {.device = "mcu", .version = "2.0.0", .len = 6000},
-	                        b = {.device = "mcu", .version = "3.0.0", .len = 7000};
+	                        b = {.device = "mcu",
+	                             .version = "3.0.0",
+	                             .len = 12000} /* sectors 2.0.0 does not use */;
 	make_bundle("b2", &a, 1);
 	make_bundle("b3", &b, 1);
 	CHECK_INT(update("b2", &out), 0);
@@ -572,6 +574,7 @@ static void rollback_swaps_current_and_previous(void)
 	rollback("mcu", &out);
 	CHECK_INT(out.result, RESULT_INSTALLED);
 	CHECK_STR(chip_app("mcu"), "2.0.0");
+	expect_restored("mcu", "2.0.0", 6000); /* nothing of the larger 3.0.0 stays behind */
 	CHECK_STR(slot_version("mcu", STORE_CURRENT, NULL), "2.0.0");
 	CHECK_STR(slot_version("mcu", STORE_PREVIOUS, NULL), "3.0.0");
 	rollback("mcu", &out); /* undoes the first */
