@@ -721,6 +721,14 @@ static int erase(struct dfu_device *d, struct write_plan *plan, bool mass, char 
 	return 0;
 }
 
+static bool all_erased(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != 0xFF)
+			return false;
+	return true;
+}
+
 static int write_run(struct dfu_device *d, uint32_t address, const uint8_t *data, uint32_t len,
                      uint64_t *done, uint64_t total, char *err, size_t errlen)
 {
@@ -733,11 +741,17 @@ static int write_run(struct dfu_device *d, uint32_t address, const uint8_t *data
 		/* wValue is 16 bits: restart from a new pointer before it wraps */
 		for (uint32_t block = 2; block <= 0xFFFF && off < len; block++) {
 			uint16_t n = (uint16_t)(len - off < ts ? len - off : ts);
-			r = dnload(d, (uint16_t)block, (uint8_t *)data + off, n,
-			           d->quirk->busy_timeout_ms, "writing", address + off, err,
-			           errlen);
-			if (r < 0)
-				return r;
+			/* the sector was just erased: a block of 0xFF would change nothing
+			 * (and costs a program cycle; on ECC flash it would even use up
+			 * the words). Block numbers stay tied to the pointer, so the next
+			 * one still lands at its own address; verify reads them all. */
+			if (!all_erased(data + off, n)) {
+				r = dnload(d, (uint16_t)block, (uint8_t *)data + off, n,
+				           d->quirk->busy_timeout_ms, "writing", address + off, err,
+				           errlen);
+				if (r < 0)
+					return r;
+			}
 			off += n;
 			*done += n;
 			progress(d, "write", *done, total);
