@@ -130,11 +130,6 @@ static int parse_args(const char *cmd, int argc, char **argv, struct bundle_args
 	return 0;
 }
 
-static bool is_url(const char *s)
-{
-	return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0;
-}
-
 /* ---- download into the reader ---- */
 
 static int fetch_feed(void *ctx, const uint8_t *data, size_t len, char *err, size_t errlen)
@@ -156,7 +151,7 @@ static int read_source(struct swu_reader *r, const struct bundle_args *a)
 	char err[512] = "";
 	int rc;
 
-	if (is_url(a->source)) {
+	if (fetch_is_url(a->source)) {
 		struct fetch_options o = a->net;
 		struct fetch_result res = {0};
 
@@ -313,7 +308,7 @@ static int bundle_run(const char *cmd, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	/* a URL may carry a password or a token: never print it */
-	if (is_url(a.source))
+	if (fetch_is_url(a.source))
 		fetch_redact_url(a.source, a.shown, sizeof(a.shown));
 	else
 		snprintf(a.shown, sizeof(a.shown), "%s", a.source);

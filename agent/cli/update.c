@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "config/config.h"
+#include "fetch/fetch.h"
 #include "update/engine.h"
 #include "update/journal.h"
 #include "update/store.h"
@@ -107,7 +108,7 @@ static int update_error_code(int r, const char *source)
 		return EXIT_BAD_INPUT;
 	default:
 		/* a local file that cannot be read is bad input; a URL, a failed download */
-		return strstr(source, "://") ? EXIT_FAILURE_GENERIC : EXIT_BAD_INPUT;
+		return fetch_is_url(source) ? EXIT_FAILURE_GENERIC : EXIT_BAD_INPUT;
 	}
 }
 

@@ -1114,3 +1114,8 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 		}
 	}
 }
+
+bool fetch_is_url(const char *source)
+{
+	return !strncmp(source, "https://", 8) || !strncmp(source, "http://", 7);
+}

@@ -152,6 +152,10 @@ __attribute__((warn_unused_result)) int fetch_url(const char *url, const struct 
                                                   struct fetch_result *result, char *err,
                                                   size_t errlen);
 
+/* Whether a bundle source names a download (http:// or https://) rather
+ * than a file: the one rule every command uses. */
+bool fetch_is_url(const char *source);
+
 /* url without user info and with its query replaced by "?...", for messages
  * (presigned URLs carry tokens in the query). */
 void fetch_redact_url(const char *url, char *out, size_t outlen);

@@ -879,15 +879,10 @@ static int restart(void *ctx, char *err, size_t errlen)
 	return 0;
 }
 
-static bool is_url(const char *s)
-{
-	return !strncmp(s, "https://", 8) || !strncmp(s, "http://", 7);
-}
-
 static int read_bundle(const struct engine_options *o, const char *source, struct swu_reader *rd,
                        char *err, size_t errlen)
 {
-	if (!is_url(source))
+	if (!fetch_is_url(source))
 		return swu_reader_feed_file(rd, source, err, errlen);
 	struct fetch_options fo = o->config->fetch;
 	fo.sink = feed;
@@ -927,7 +922,7 @@ int engine_update(const struct engine_options *o, const char *source, const char
 		return rc;
 	const struct swu_manifest *m = swu_reader_manifest(rd);
 	char shown[1024];
-	if (is_url(source))
+	if (fetch_is_url(source))
 		fetch_redact_url(source, shown,
 		                 sizeof(shown)); /* no credentials or tokens in logs */
 	else
