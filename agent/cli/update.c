@@ -67,8 +67,7 @@ static int outcome_code(const struct engine_outcome *o)
 	case RESULT_FAILED:
 		return EXIT_NEEDS_ATTENTION;
 	default:
-		return o->code ? (o->code == -EBUSY ? EXIT_FAILURE_GENERIC : cli_exit_code(o->code))
-		               : EXIT_OK;
+		return o->code ? cli_exit_code(o->code) : EXIT_OK;
 	}
 }
 
@@ -372,7 +371,7 @@ static void print_text(const struct config *c)
 			printf("  installed: not known\n");
 		printf("  previous:  %s\n",
 		       !s.has_previous ? "none"
-		       : strcmp(s.previous.version, "unknown")
+		       : strcmp(s.previous.version, ENGINE_VERSION_UNKNOWN)
 		           ? s.previous.version
 		           : "unknown (read back from the chip before its first "
 		             "update)");

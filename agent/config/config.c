@@ -403,11 +403,8 @@ int config_load(const char *path, struct config *c, char *err, size_t errlen)
 void config_free(struct config *c)
 {
 	config_destroy(&c->cfg);
-	char path[sizeof(c->path)];
-	memcpy(path, c->path, sizeof(path));
 	memset(c, 0, sizeof(*c));
-	config_init(&c->cfg);
-	memcpy(c->path, path, sizeof(path));
+	config_init(&c->cfg); /* so that a second config_free is harmless */
 }
 
 const struct device_config *config_device(const struct config *c, const char *name)

@@ -22,8 +22,6 @@
 #define MAX_IMAGE_EXTENT  (16u << 20) /* larger than any STM32 flash */
 #define BACKUP_ALIGN      256u        /* a backup keeps whole flash words of any family */
 #define OPEN_RETRY_MS     100u
-#define VERSION_UNKNOWN   "unknown" /* a backup read from the chip */
-#define VERSION_BLANK     "blank"   /* a backup of an erased chip */
 #define PROGRESS_STEP_PCT 25u
 
 struct run;
@@ -252,7 +250,8 @@ static int bootloader_leave(struct run *r, uint32_t address)
 static int health_check(struct run *r, const char *version)
 {
 	char err[1024] = "";
-	bool known = version && strcmp(version, VERSION_UNKNOWN) && strcmp(version, VERSION_BLANK);
+	bool known = version && strcmp(version, ENGINE_VERSION_UNKNOWN) &&
+	             strcmp(version, ENGINE_VERSION_BLANK);
 	log_info("%s: waiting for the application%s%s (%s, %u ms)", r->dev->name,
 	         known ? " to report " : "", known ? version : "", r->health_p.desc->name,
 	         r->dev->health_timeout_ms);
@@ -353,9 +352,10 @@ static int backup(struct run *r)
 		         r->dev->address);
 	else if (!buf)
 		return fail(r, -ENOMEM, "out of memory");
-	log_info("%s: no stored image: reading the chip's firmware back (%zu KiB) so that it can "
-	         "be restored",
-	         r->dev->name, len / 1024);
+	else
+		log_info("%s: no stored image: reading the chip's firmware back (%zu KiB) so that "
+		         "it can be restored",
+		         r->dev->name, len / 1024);
 	rc =
 	    buf ? flasher(r)->read(r->fh, 0, r->dev->address, buf, len, err, sizeof(err)) : -EACCES;
 	if (rc < 0) {
@@ -382,7 +382,7 @@ static int backup(struct run *r)
 	if (used > len)
 		used = len;
 	rc = slot_put(r, STORE_CURRENT, buf, used, r->dev->address,
-	              used ? VERSION_UNKNOWN : VERSION_BLANK);
+	              used ? ENGINE_VERSION_UNKNOWN : ENGINE_VERSION_BLANK);
 	free(buf);
 	if (rc == 0)
 		log_info("%s: kept %zu bytes of the chip's firmware as the image to restore",
@@ -476,7 +476,7 @@ static void roll_back(struct run *r)
 	free(buf);
 	if (rc == 0)
 		rc = bootloader_leave(r, cur.address);
-	if (rc == 0 && strcmp(cur.version, VERSION_BLANK))
+	if (rc == 0 && strcmp(cur.version, ENGINE_VERSION_BLANK))
 		rc = health_check(r, cur.version);
 	if (rc < 0) {
 		char how[sizeof(r->out->message)];
@@ -745,7 +745,7 @@ void engine_rollback(const struct engine_options *o, const struct device_config 
 		run_close(&r);
 		return;
 	}
-	if (!strcmp(prev.version, VERSION_BLANK)) {
+	if (!strcmp(prev.version, ENGINE_VERSION_BLANK)) {
 		free(data);
 		fail(&r, -ENOENT,
 		     "%s was blank before its first update: there is no firmware to roll "

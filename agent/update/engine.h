@@ -35,6 +35,11 @@
 #include "config/config.h"
 #include "update/journal.h"
 
+/* The version stored for an image read back from a chip before its first
+ * update, and for a chip that was blank then. */
+#define ENGINE_VERSION_UNKNOWN "unknown"
+#define ENGINE_VERSION_BLANK   "blank"
+
 struct engine_options {
 	const struct config *config;
 	const char *plugin_dir; /* NULL: config's, else the default search */

@@ -582,6 +582,27 @@ static void rollback_swaps_current_and_previous(void)
 	CHECK_STR(chip_app("mcu"), "3.0.0");
 }
 
+/* A chip that was blank before its first update has no firmware to go back
+ * to: a rollback is refused and the chip is not touched. */
+static void rollback_to_a_blank_chip_is_refused(void)
+{
+	struct engine_outcome out;
+	setup(NULL, 0, "required");
+	const struct image_spec a = {.device = "mcu", .version = "2.0.0", .len = 6000};
+	make_bundle("b2", &a, 1);
+	CHECK_INT(update("b2", &out), 0);
+	CHECK_INT(out.result, RESULT_INSTALLED);
+	CHECK_STR(slot_version("mcu", STORE_PREVIOUS, NULL), "blank");
+	int before = ops_lines("mcu");
+	rollback("mcu", &out);
+	CHECK_INT(out.result, RESULT_NONE);
+	CHECK_INT(out.code, -ENOENT);
+	CHECK_STR(out.message, "mcu was blank before its first update: there is no firmware to "
+	                       "roll back to");
+	CHECK_INT(ops_lines("mcu"), before);
+	CHECK_STR(chip_app("mcu"), "2.0.0");
+}
+
 static void rollback_without_previous_is_an_error(void)
 {
 	struct engine_outcome out;
@@ -953,4 +974,5 @@ TEST_MAIN(TEST(setup_root), TEST(first_update_reads_the_chip_back),
           TEST(regression_optional_backup_with_unreadable_map), TEST(regression_64_byte_version),
           TEST(regression_damaged_current_image_is_not_checked_before_flashing),
           TEST(regression_failed_device_skips_reinstall),
-          TEST(regression_loose_selection_flashes_another_chip), TEST(cleanup_root))
+          TEST(regression_loose_selection_flashes_another_chip),
+          TEST(rollback_to_a_blank_chip_is_refused), TEST(cleanup_root))
