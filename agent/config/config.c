@@ -15,13 +15,11 @@ struct ctx {
 	size_t errlen;
 };
 
-static MCU_OTA_PRINTF(3, 4) int bad(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
+static MCU_OTA_PRINTF(5, 0) int vbad(const struct config *c, char *err, size_t errlen,
+                                     const config_setting_t *s, const char *fmt, va_list ap)
 {
 	char what[512], name[128] = "";
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
 	/* the setting's path from the root, e.g. devices.[1].health.vid */
 	const config_setting_t *chain[16];
 	int n = 0;
@@ -38,9 +36,28 @@ static MCU_OTA_PRINTF(3, 4) int bad(struct ctx *x, const config_setting_t *s, co
 			break;
 		off += (size_t)w;
 	}
-	mcu_ota_set_error(x->err, x->errlen, "%s:%d: %s%s%s", x->c->path,
+	mcu_ota_set_error(err, errlen, "%s:%d: %s%s%s", c->path,
 	                  s ? config_setting_source_line(s) : 0, name, *name ? ": " : "", what);
 	return -EINVAL;
+}
+
+static MCU_OTA_PRINTF(3, 4) int bad(struct ctx *x, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vbad(x->c, x->err, x->errlen, s, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int config_error_at(const struct config *c, const config_setting_t *s, char *err, size_t errlen,
+                    const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vbad(c, err, errlen, s, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 /* Every member of group must be one of the names in known (NULL-ended). */

@@ -77,5 +77,12 @@ __attribute__((warn_unused_result)) int config_load(const char *path, struct con
                                                     size_t errlen);
 void config_free(struct config *c);
 
+/* Writes "FILE:LINE: path.of.setting: what" into err, the form of every
+ * error of config_load, for checks made after it (a plugin's settings);
+ * s is a setting of c. Returns -EINVAL. */
+__attribute__((format(printf, 5, 6))) int config_error_at(const struct config *c,
+                                                          const config_setting_t *s, char *err,
+                                                          size_t errlen, const char *fmt, ...);
+
 /* The device called name, or NULL. */
 const struct device_config *config_device(const struct config *c, const char *name);
