@@ -1,7 +1,7 @@
 #!/bin/bash
 # Builds the initramfs of the mcu-ota VM rig: busybox-static, the kernel modules the rig needs
-# (with their dependencies), dfu-util, gpiod's tools (when the host has them), the binaries under
-# test with their shared libraries, the scenarios, and tests/vm/guest/init as /init.
+# (with their dependencies), dfu-util, gpiod's tools and nginx (when the host has them), the
+# binaries under test with their shared libraries, the scenarios, and tests/vm/guest/init as /init.
 #
 # usage: mkinitramfs.sh -o OUTDIR [options]
 #   -o, --out DIR          output folder: DIR/initramfs.cpio.gz (DIR/root is the staging tree)
@@ -124,6 +124,12 @@ for t in gpioset gpioget gpiofind gpioinfo; do
   add_file "$p" "/usr/bin/$t"
 done
 
+# ---- nginx (Debian's), when the host has it: the HTTPS server of the daemon scenarios
+# (guest/update-lib.sh https_start); its own configuration, no modules
+if p=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null); then
+  add_file "$p" /usr/sbin/nginx
+fi
+
 # ---- binaries, plugins and files under test
 for b in "${BINS[@]}"; do add_file "$b" "/usr/bin/$(basename "$b")"; done
 for p in "${PLUGINS[@]}"; do add_file "$p" "/usr/lib/mcu-ota/plugins/$(basename "$p")"; done
@@ -144,8 +150,13 @@ chmod -R a+rx "$ROOT/scenarios"
 install -m 0755 "$HERE/guest/init" "$ROOT/init"
 install -m 0644 "$HERE/guest/lib.sh" "$ROOT/lib/mcu-ota-vm/lib.sh"
 install -m 0644 "$HERE/guest/update-lib.sh" "$ROOT/lib/mcu-ota-vm/update-lib.sh"
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$ROOT/etc/passwd"
-printf 'root:x:0:\n' >"$ROOT/etc/group"
+# nobody/nogroup: nginx's workers (they read the served files only)
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
+  >"$ROOT/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$ROOT/etc/group"
+# names from /etc/hosts only (no resolver in the guest): https://localhost/ is the guest's nginx
+printf '127.0.0.1 localhost\n::1 localhost ip6-localhost\n' >"$ROOT/etc/hosts"
+printf 'hosts: files\npasswd: files\ngroup: files\n' >"$ROOT/etc/nsswitch.conf"
 printf '%s\n' "$VM_KVER" >"$ROOT/etc/mcu-ota-vm/kernel"
 
 # ---- pack

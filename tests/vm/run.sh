@@ -5,8 +5,9 @@
 #        run.sh --list
 #   --build-dir DIR         CMake build folder: DIR/mcu-ota, DIR/plugins/*.so, the executables
 #                           in DIR/tests/sim and DIR/tests/vm (stm32-chip, app-query) and the
-#                           test firmware DIR/tests/vm/firmware/fw-*.bin and bundle-* go into the guest
-#                           (firmware in /usr/share/mcu-ota-vm/firmware) when they exist
+#                           test firmware DIR/tests/vm/firmware/fw-*.bin, bundle-* and the HTTPS
+#                           server's tls-* go into the guest (in /usr/share/mcu-ota-vm/firmware)
+#                           when they exist
 #   --scenarios-dir DIR     look for scenarios in DIR too (repeatable; tests/vm/scenarios always)
 #   --scenario-timeout S    per-scenario limit inside the guest (default 120)
 #   --timeout S             limit for the whole QEMU run (default 90 + scenarios x scenario limit)
@@ -115,7 +116,7 @@ if [ -n "$BUILD_DIR" ]; then
     done < <(find "$d" -maxdepth 1 -type f -perm -u+x -print0)
   done
   for f in "$BUILD_DIR"/tests/vm/firmware/fw-*.bin "$BUILD_DIR"/tests/vm/firmware/bundle-*.swu \
-    "$BUILD_DIR"/tests/vm/firmware/bundle-key.pub.pem; do
+    "$BUILD_DIR"/tests/vm/firmware/bundle-key.pub.pem "$BUILD_DIR"/tests/vm/firmware/tls-*; do
     [ -f "$f" ] && MK+=(-f "$f:/usr/share/mcu-ota-vm/firmware/$(basename "$f")")
   done
 fi

@@ -22,11 +22,13 @@ device_block() {
 CONF
 }
 
-# write_config BLOCK...: the configuration file $CONF with these devices.
+# write_config BLOCK...: the configuration file $CONF with these devices, and the top-level
+# settings in $CONF_EXTRA (lines, if set: fetch, daemon, cache_dir ...).
 write_config() {
 	{
 		echo "state_dir = \"$STATE\";"
 		echo "bundle = { keys = [\"$KEY\"]; };"
+		[ -z "${CONF_EXTRA:-}" ] || echo "$CONF_EXTRA"
 		echo "devices = ("
 		_wc_first=1
 		for _wc_b in "$@"; do
@@ -72,4 +74,87 @@ board_release() {
 		_br_d=$(board_gpio "$_br_n") || return 1
 		echo "${_br_d##*/gpio}" >/sys/class/gpio/unexport || return 1
 	done
+}
+
+# ---- the HTTPS server: nginx (Debian's) on the guest's loopback, with the rig's test PKI
+# (tests/vm/mkpki.sh: a CA, a certificate for localhost, 127.0.0.1 and ::1, and a CA that signed
+# nothing here).
+TLS_CA=$FW/tls-ca.pem
+TLS_OTHER_CA=$FW/tls-other-ca.pem
+
+# https_start DIR [PORT]: serves DIR over https on port PORT (default 8443) of 127.0.0.1 (and ::1)
+# until the scenario ends. ETag and Last-Modified are on (nginx's defaults), so a conditional GET
+# of an unchanged file answers 304. Sets HTTPS_PORT, HTTPS_PID and HTTPS_LOG, the access log:
+# one line per request: STATUS METHOD URI etag=ETAG lm="DATE" inm=ETAG ims="DATE" BYTES, with the
+# ETag and Last-Modified sent, and the If-None-Match and If-Modified-Since received (ETags in their
+# quotes; a header not there is empty). Files in DIR must be readable by nobody (nginx's workers).
+https_start() {
+	[ -x /usr/sbin/nginx ] || { echo "https_start: no nginx in the guest (the host has none)"; return 1; }
+	ip link set lo up || return 1
+	HTTPS_PORT=${2:-8443}
+	_hs_root=$(cd "$1" && pwd) || return 1
+	_hs=$MCUOTA_WORK/nginx-$HTTPS_PORT
+	mkdir -p "$_hs/tmp"
+	_hs_v6=
+	grep -q '^0*1 .* lo$' /proc/net/if_inet6 2>/dev/null && _hs_v6="listen [::1]:$HTTPS_PORT ssl;"
+	cat >"$_hs/nginx.conf" <<NGINX
+worker_processes 1;
+pid $_hs/nginx.pid;
+error_log $_hs/error.log info;
+events { worker_connections 64; }
+http {
+	default_type application/octet-stream;
+	log_format rig escape=none '\$status \$request_method \$request_uri etag=\$sent_http_etag lm="\$sent_http_last_modified" inm=\$http_if_none_match ims="\$http_if_modified_since" \$body_bytes_sent';
+	access_log $_hs/access.log rig;
+	client_body_temp_path $_hs/tmp/body;
+	proxy_temp_path $_hs/tmp/proxy;
+	fastcgi_temp_path $_hs/tmp/fastcgi;
+	uwsgi_temp_path $_hs/tmp/uwsgi;
+	scgi_temp_path $_hs/tmp/scgi;
+	ssl_protocols TLSv1.2 TLSv1.3;
+	server {
+		listen 127.0.0.1:$HTTPS_PORT ssl;
+		$_hs_v6
+		server_name localhost;
+		ssl_certificate $FW/tls-server.pem;
+		ssl_certificate_key $FW/tls-server.key;
+		root $_hs_root;
+	}
+}
+NGINX
+	HTTPS_LOG=$_hs/access.log
+	: >"$HTTPS_LOG"
+	/usr/sbin/nginx -p "$_hs" -c "$_hs/nginx.conf" -e "$_hs/error.log" -g 'daemon off;' \
+		>>"$_hs/error.log" 2>&1 &
+	HTTPS_PID=$!
+	# the pid file is written once the listening sockets are open
+	wait_for 10 test -s "$_hs/nginx.pid" && kill -0 "$HTTPS_PID" 2>/dev/null || {
+		sed 's/^/    nginx: /' "$_hs/error.log"
+		return 1
+	}
+}
+
+# https_url NAME: the URL of DIR/NAME on the server https_start started.
+https_url() { echo "https://localhost:$HTTPS_PORT/$1"; }
+
+# https_requests NAME: the access log's lines for /NAME (one per request, oldest first).
+https_requests() { grep " /$1 " "$HTTPS_LOG"; }
+# https_count NAME [STATUS]: how many requests for /NAME (with that status) the server answered.
+https_count() { https_requests "$1" | grep -c "^${2:-[0-9]*} "; }
+
+# https_stop: ends the server.
+https_stop() {
+	[ -n "${HTTPS_PID:-}" ] || return 0
+	kill "$HTTPS_PID" 2>/dev/null
+	wait "$HTTPS_PID" 2>/dev/null
+	HTTPS_PID=
+}
+
+# write_https_config BLOCK...: write_config, with fetch.ca the rig's test CA (besides $CONF_EXTRA).
+write_https_config() {
+	_whc_saved=${CONF_EXTRA:-}
+	CONF_EXTRA="fetch = { ca = \"$TLS_CA\"; };${_whc_saved:+
+$_whc_saved}"
+	write_config "$@"
+	CONF_EXTRA=$_whc_saved
 }
