@@ -9,6 +9,16 @@
  * are only ever appended; a reader uses a member only when the size covers
  * it (MCU_OTA_HAS). MCU_OTA_PLUGIN_ABI changes only for incompatible changes.
  *
+ * Settings: a plugin reads its configuration section through the host
+ * (config_string, config_int, config_bool). Each ops table ends with an
+ * optional list of the names it reads ("settings", NULL-terminated, e.g.
+ * {"vid", "pid", "serial", "port", NULL}); the agent then refuses a section
+ * that holds any other setting (besides "plugin"), naming the file, the line
+ * and the known names, so that a typo cannot silently leave a setting at its
+ * default. Keep the list next to the code that reads the settings. A plugin
+ * that leaves it NULL, or was built before it existed (its table is too
+ * short), is loaded as before and its section is not checked.
+ *
  * Conventions: functions that can fail return 0 or a negative errno value and
  * write a one-line, user-facing reason into (err, errlen). Plugins never print
  * and never exit: they log and report progress through struct mcu_ota_host.
@@ -179,6 +189,9 @@ struct mcu_ota_flasher_ops {
 	/* Leave the bootloader and start the application at address. */
 	int (*leave)(void *handle, uint32_t address, char *err, size_t errlen);
 	void (*close)(void *handle);
+	/* Optional: the settings the plugin reads, NULL-terminated (see the
+	 * top of this file); NULL: not declared, its section is not checked. */
+	const char *const *settings;
 };
 
 /* ---- entry ---- */
@@ -193,6 +206,9 @@ struct mcu_ota_entry_ops {
 	 * enter succeeded but no bootloader appeared, one short sentence the agent
 	 * adds to its error ("BOOT0 or NRST wired to other lines, ..."). */
 	const char *missing_hint;
+	/* Optional: the settings the plugin reads, NULL-terminated (see the
+	 * top of this file); NULL: not declared, its section is not checked. */
+	const char *const *settings;
 };
 
 /* ---- health ---- */
@@ -203,6 +219,9 @@ struct mcu_ota_health_ops {
 	 * NULL) within deadline_ms. */
 	int (*check)(const struct mcu_ota_host *host, const char *expected_version,
 	             unsigned deadline_ms, char *err, size_t errlen);
+	/* Optional: the settings the plugin reads, NULL-terminated (see the
+	 * top of this file); NULL: not declared, its section is not checked. */
+	const char *const *settings;
 };
 
 struct mcu_ota_plugin {

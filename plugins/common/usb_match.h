@@ -37,6 +37,9 @@ struct usb_match_device {
 int usb_match_config(const struct mcu_ota_host *host, struct usb_match *m, char *err,
                      size_t errlen);
 
+/* The settings usb_match_config reads, for the plugins' settings lists. */
+#define USB_MATCH_SETTINGS "vid", "pid", "serial", "port"
+
 /* Reads an optional int setting within [min, max]; *out keeps its default when unset. */
 int usb_match_config_int(const struct mcu_ota_host *host, const char *key, long long min,
                          long long max, long long *out, char *err, size_t errlen);

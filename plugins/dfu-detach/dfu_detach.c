@@ -59,6 +59,10 @@ struct runtime {
 	char interfaces[160]; /* "0 ff/00/00, 1 fe/01/01", for messages */
 };
 
+/* The settings read_config reads, the selection's included. */
+static const char *const settings[] = {USB_MATCH_SETTINGS, "interface", "detach_timeout_ms",
+                                       "leave_ms", NULL};
+
 static int read_config(const struct mcu_ota_host *host, struct usb_match *m,
                        struct detach_config *c, char *err, size_t errlen)
 {
@@ -372,6 +376,7 @@ static const struct mcu_ota_entry_ops ops = {
                     "DFU_DETACH handler jumps to the system memory bootloader rather than "
                     "restarting the application, and that the ROM can run there (no RDP level "
                     "2; an HSE crystal on F4/F7)",
+    .settings = settings,
 };
 
 static const struct mcu_ota_plugin plugin = {

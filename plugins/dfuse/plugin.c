@@ -100,6 +100,9 @@ static int usb_set_alt(void *ctx, uint8_t interface, uint8_t alt)
 	return r < 0 ? map_usb_error(r) : 0;
 }
 
+/* The settings read_selection reads: all this plugin reads. */
+static const char *const settings[] = {"serial", "port", "vid", "pid", NULL};
+
 static int read_selection(const struct mcu_ota_host *host, struct selection *sel, char *err,
                           size_t errlen)
 {
@@ -399,6 +402,7 @@ static const struct mcu_ota_flasher_ops ops = {
     .read = dfuse_read,
     .leave = dfuse_leave,
     .close = dfuse_close,
+    .settings = settings,
 };
 
 static const struct mcu_ota_plugin plugin = {

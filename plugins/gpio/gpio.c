@@ -51,6 +51,11 @@ struct gpio_config {
 	long long pulse_ms, hold_ms;
 };
 
+/* The settings configure reads (the chip's through gpio_chip_open). */
+static const char *const settings[] = {GPIO_CHIP_SETTINGS, "boot0",           "nrst",
+                                       "boot0_active_low", "nrst_active_low", "nrst_open_drain",
+                                       "reset_pulse_ms",   "boot_hold_ms",    NULL};
+
 /* Reads and checks every setting, opens the chip; returns its fd. */
 static int configure(const struct mcu_ota_host *host, struct gpio_config *c, char *err,
                      size_t errlen)
@@ -203,6 +208,7 @@ static const struct mcu_ota_entry_ops ops = {
     .missing_hint = "BOOT0 or NRST wired to other lines than configured (check chip, boot0 and "
                     "nrst), a line's active-low setting wrong, or boot_hold_ms shorter than the "
                     "chip needs to start its bootloader",
+    .settings = settings,
 };
 
 static const struct mcu_ota_plugin plugin = {

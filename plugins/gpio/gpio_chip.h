@@ -47,6 +47,8 @@ __attribute__((warn_unused_result)) int gpio_get_ms(const struct mcu_ota_host *h
 __attribute__((warn_unused_result)) int gpio_chip_open(const struct mcu_ota_host *host,
                                                        struct gpio_chip_ref *ref, char *err,
                                                        size_t errlen);
+/* The settings gpio_chip_open reads, for the plugins' settings lists. */
+#define GPIO_CHIP_SETTINGS "chip", "uapi"
 
 /* Resolves setting key (a line offset or a line name) to an offset of the
  * chip; label gets "NAME (gpiochipN line K)" or "gpiochipN line K". */

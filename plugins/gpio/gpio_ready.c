@@ -41,6 +41,10 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The settings ready_check reads (the chip's through gpio_chip_open). */
+static const char *const settings[] = {GPIO_CHIP_SETTINGS, "ready", "ready_active_low", "bias",
+                                       NULL};
+
 static int get_bias(const struct mcu_ota_host *host, unsigned *bias, char *err, size_t errlen)
 {
 	const char *s;
@@ -161,6 +165,7 @@ static int ready_check(const struct mcu_ota_host *host, const char *expected_ver
 static const struct mcu_ota_health_ops ops = {
     .size = sizeof(struct mcu_ota_health_ops),
     .check = ready_check,
+    .settings = settings,
 };
 
 static const struct mcu_ota_plugin plugin = {

@@ -5,6 +5,9 @@
  * port as the kernel names it, "1-1.3"). */
 #include "usb_match.h"
 
+/* The settings usb_check reads: the selection only. */
+static const char *const settings[] = {USB_MATCH_SETTINGS, NULL};
+
 static int usb_check(const struct mcu_ota_host *host, const char *expected_version,
                      unsigned deadline_ms, char *err, size_t errlen)
 {
@@ -21,6 +24,7 @@ static int usb_check(const struct mcu_ota_host *host, const char *expected_versi
 static const struct mcu_ota_health_ops ops = {
     .size = sizeof(struct mcu_ota_health_ops),
     .check = usb_check,
+    .settings = settings,
 };
 
 static const struct mcu_ota_plugin plugin = {

@@ -47,6 +47,17 @@ static void printable(char *s)
 			*s = '?';
 }
 
+/* The settings read_config reads, and the selection (usb_match_config). */
+static const char *const settings[] = {USB_MATCH_SETTINGS,
+                                       "version_from",
+                                       "string_index",
+                                       "request_type",
+                                       "request",
+                                       "value",
+                                       "index",
+                                       "length",
+                                       NULL};
+
 static int read_config(const struct mcu_ota_host *host, struct version_query *q, char *err,
                        size_t errlen)
 {
@@ -158,6 +169,7 @@ static int usb_version_check(const struct mcu_ota_host *host, const char *expect
 static const struct mcu_ota_health_ops ops = {
     .size = sizeof(struct mcu_ota_health_ops),
     .check = usb_version_check,
+    .settings = settings,
 };
 
 static const struct mcu_ota_plugin plugin = {

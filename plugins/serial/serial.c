@@ -22,6 +22,10 @@
 #define RECEIVED_SHOWN   160  /* characters of received lines in a message */
 #define COMMAND_SHOWN    (SERIAL_COMMAND_MAX * 4 + 8)
 
+/* The settings serial_enter and serial_exit read, the tty's included. */
+static const char *const settings[] = {TTY_SETTINGS,       "command",      "reply",
+                                       "reply_timeout_ms", "exit_command", NULL};
+
 /* The command (setting key) decoded, and quoted for messages. */
 static int get_command(const struct mcu_ota_host *host, const char *key, bool required,
                        unsigned char *out, size_t *len, char *shown, size_t shownlen, char *err,
@@ -183,6 +187,7 @@ static const struct mcu_ota_entry_ops ops = {
     .missing_hint = "the application did not act on the command: check command, baud and "
                     "framing (data_bits, parity, stop_bits, flow), that device is the "
                     "application's console, and that the firmware implements the command",
+    .settings = settings,
 };
 
 static const struct mcu_ota_plugin plugin = {

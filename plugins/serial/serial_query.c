@@ -40,6 +40,10 @@ struct query {
 	char last_error[256];
 };
 
+/* The settings configure reads, the tty's included. */
+static const char *const settings[] = {TTY_SETTINGS, "query", "reply_prefix", "try_timeout_ms",
+                                       NULL};
+
 static int configure(const struct mcu_ota_host *host, struct query *q, char *err, size_t errlen)
 {
 	const char *s = "version\\n";
@@ -204,6 +208,7 @@ static int query_check(const struct mcu_ota_host *host, const char *expected_ver
 static const struct mcu_ota_health_ops ops = {
     .size = sizeof(struct mcu_ota_health_ops),
     .check = query_check,
+    .settings = settings,
 };
 
 static const struct mcu_ota_plugin plugin = {

@@ -31,6 +31,8 @@ void tty_sleep_ms(unsigned ms);
  * and flow into t (who must be set); t->fd is -1. */
 __attribute__((warn_unused_result)) int tty_config(const struct mcu_ota_host *host, struct tty *t,
                                                    char *err, size_t errlen);
+/* The settings tty_config reads, for the plugins' settings lists. */
+#define TTY_SETTINGS "device", "baud", "data_bits", "parity", "stop_bits", "flow"
 
 /* Opens the tty (O_NOCTTY, non-blocking), takes it for this program alone
  * (flock, then TIOCEXCL: -EBUSY when another program has it), sets raw mode

@@ -74,6 +74,11 @@ static int parse_data(const char *s, struct vendor_request *q, char *err, size_t
 	return 0;
 }
 
+/* The settings read_config reads, the selection's included. */
+static const char *const settings[] = {
+    USB_MATCH_SETTINGS, "request_type", "request",  "value", "index", "data",
+    "length",           "timeout_ms",   "leave_ms", NULL};
+
 static int read_config(const struct mcu_ota_host *host, struct usb_match *m,
                        struct vendor_request *q, char *err, size_t errlen)
 {
@@ -271,6 +276,7 @@ static const struct mcu_ota_entry_ops ops = {
                     "'enter bootloader' command jumps to the system memory bootloader rather "
                     "than restarting the application, and that the ROM can run there (no RDP "
                     "level 2; an HSE crystal on F4/F7)",
+    .settings = settings,
 };
 
 static const struct mcu_ota_plugin plugin = {
