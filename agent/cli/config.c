@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "config/config.h"
+#include "core/config_plugins.h"
 #include "util/log.h"
 
 static void config_help(FILE *f)
@@ -15,8 +16,11 @@ static void config_help(FILE *f)
 	fprintf(f,
 	        "Usage: mcu-ota config check [FILE]\n\n"
 	        "Checks a configuration file completely (every setting, its type and range;\n"
-	        "unknown settings are errors) without touching any device or file. FILE defaults\n"
-	        "to --config, $MCU_OTA_CONFIG, then " CONFIG_DEFAULT_PATH ".\n"
+	        "unknown settings are errors) without touching any device or file. Each device's\n"
+	        "entry, flasher and health plugin is loaded (from --plugin-dir, plugin_dir, then\n"
+	        "the default search), and a plugin section may hold only the settings its plugin\n"
+	        "declares. FILE defaults to --config, $MCU_OTA_CONFIG, then " CONFIG_DEFAULT_PATH
+	        ".\n"
 	        "Exit: 0 valid, 3 invalid (the error names file:line and the setting), 1 "
 	        "unreadable.\n");
 }
@@ -39,6 +43,11 @@ int cli_config(int argc, char **argv)
 	struct config cfg;
 	char err[1024];
 	int r = config_load(path, &cfg, err, sizeof(err));
+	if (r == 0) {
+		r = config_check_plugins(&cfg, cli_globals.plugin_dir, err, sizeof(err));
+		if (r < 0)
+			config_free(&cfg);
+	}
 	if (r < 0) {
 		log_error("%s", err);
 		return r == -EINVAL ? EXIT_BAD_INPUT : EXIT_FAILURE_GENERIC;

@@ -124,10 +124,10 @@ int plugin_load(const char *dir, const char *name, enum mcu_ota_plugin_kind kind
 		    out->path, (unsigned)desc->abi, MCU_OTA_PLUGIN_ABI);
 		r = -EPROTO;
 	} else if (desc->kind != (uint32_t)kind) {
-		mcu_ota_set_error(err, errlen, "plugin %s is a%s %s plugin, not a %s plugin",
+		mcu_ota_set_error(err, errlen, "plugin %s is a%s %s plugin, not a%s %s plugin",
 		                  out->path, desc->kind == MCU_OTA_PLUGIN_ENTRY ? "n" : "",
 		                  plugin_kind_name((enum mcu_ota_plugin_kind)desc->kind),
-		                  plugin_kind_name(kind));
+		                  kind == MCU_OTA_PLUGIN_ENTRY ? "n" : "", plugin_kind_name(kind));
 		r = -EPROTO;
 	} else if (!ops_complete(desc)) {
 		mcu_ota_set_error(
@@ -144,6 +144,28 @@ int plugin_load(const char *dir, const char *name, enum mcu_ota_plugin_kind kind
 	}
 	out->desc = desc;
 	return 0;
+}
+
+const char *const *plugin_settings(const struct plugin *p)
+{
+	const struct mcu_ota_plugin *d = p ? p->desc : NULL;
+	if (!d)
+		return NULL;
+	switch (d->kind) {
+	case MCU_OTA_PLUGIN_ENTRY:
+		return MCU_OTA_HAS(d->entry, struct mcu_ota_entry_ops, settings)
+		           ? d->entry->settings
+		           : NULL;
+	case MCU_OTA_PLUGIN_FLASHER:
+		return MCU_OTA_HAS(d->flasher, struct mcu_ota_flasher_ops, settings)
+		           ? d->flasher->settings
+		           : NULL;
+	case MCU_OTA_PLUGIN_HEALTH:
+		return MCU_OTA_HAS(d->health, struct mcu_ota_health_ops, settings)
+		           ? d->health->settings
+		           : NULL;
+	}
+	return NULL;
 }
 
 void plugin_unload(struct plugin *p)

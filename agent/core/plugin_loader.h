@@ -22,4 +22,9 @@ __attribute__((warn_unused_result)) int plugin_load(const char *dir, const char 
                                                     enum mcu_ota_plugin_kind kind,
                                                     struct plugin *out, char *err, size_t errlen);
 void plugin_unload(struct plugin *p);
+
+/* The names of the settings a loaded plugin reads (NULL-terminated), or NULL
+ * when it declares none (its list is NULL, or its ops table was built before
+ * the list existed): then its section cannot be checked. */
+const char *const *plugin_settings(const struct plugin *p);
 const char *plugin_kind_name(enum mcu_ota_plugin_kind kind);
