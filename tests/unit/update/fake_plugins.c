@@ -17,6 +17,10 @@
  *   fault-unreadable  the bootloader describes no readable sector
  *   fault-health      the health check fails
  *   fault-exit        exit fails
+ * and, to make a write slow enough to be watched (status, progress, a stop
+ * in the middle of it):
+ *   delay-ms          holds a number N: a write goes a sector at a time,
+ *                     N ms per sector, reporting "write" progress
  *
  * The application: flash that starts with "APP:" runs and reports the
  * NUL-ended version after it; anything else does not boot.
@@ -31,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mcu-ota/plugin.h>
@@ -158,6 +163,7 @@ static const struct mcu_ota_plugin plugin = {
 #ifdef FAKE_FLASHER
 struct handle {
 	char dir[4096];
+	const struct mcu_ota_host *host; /* for progress; lives as long as the handle */
 	struct mcu_ota_sector sectors[FAKE_FLASH_SIZE / FAKE_SECTOR_SIZE];
 	struct mcu_ota_memory memory;
 	struct mcu_ota_device_info info;
@@ -215,6 +221,7 @@ static int fopen_(const struct mcu_ota_host *host, void **out, char *err, size_t
 	if (!h)
 		return -ENOMEM;
 	snprintf(h->dir, sizeof(h->dir), "%s", dir);
+	h->host = host;
 	unsigned access = MCU_OTA_SECTOR_ERASABLE | MCU_OTA_SECTOR_WRITABLE;
 	if (!has(dir, "fault-unreadable"))
 		access |= MCU_OTA_SECTOR_READABLE;
@@ -237,6 +244,39 @@ static int fopen_(const struct mcu_ota_host *host, void **out, char *err, size_t
 static const struct mcu_ota_device_info *info(void *handle)
 {
 	return &((struct handle *)handle)->info;
+}
+
+/* The delay-ms knob: 0 when the file is missing or holds no number. */
+static unsigned delay_ms(const char *dir)
+{
+	char p[4200], text[32] = "";
+	path(p, sizeof(p), dir, "delay-ms");
+	FILE *f = fopen(p, "re");
+	if (!f)
+		return 0;
+	if (!fgets(text, sizeof(text), f))
+		text[0] = '\0';
+	fclose(f);
+	return (unsigned)strtoul(text, NULL, 10);
+}
+
+/* A slow write: a sector at a time, with progress, as a real chip would. */
+static int slow_write(struct handle *h, const struct mcu_ota_segment *s, unsigned ms)
+{
+	for (uint32_t off = 0; off < s->length;) {
+		uint32_t n =
+		    s->length - off < FAKE_SECTOR_SIZE ? s->length - off : FAKE_SECTOR_SIZE;
+		struct timespec t = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+		while (nanosleep(&t, &t) < 0 && errno == EINTR)
+			;
+		int r = flash_io(h->dir, true, s->address + off, (void *)(s->data + off), n);
+		if (r < 0)
+			return r;
+		off += n;
+		if (h->host && h->host->progress)
+			h->host->progress(h->host->ctx, "write", off, s->length);
+	}
+	return 0;
 }
 
 static int fwrite_(void *handle, const struct mcu_ota_image *image,
@@ -275,7 +315,9 @@ static int fwrite_(void *handle, const struct mcu_ota_image *image,
 			mcu_ota_set_error(err, errlen, "fake: DfuSe error during download");
 			return -EIO;
 		}
-		r = flash_io(h->dir, true, s->address, (void *)s->data, s->length);
+		unsigned ms = delay_ms(h->dir);
+		r = ms ? slow_write(h, s, ms)
+		       : flash_io(h->dir, true, s->address, (void *)s->data, s->length);
 		if (r < 0) {
 			mcu_ota_set_error(err, errlen, "fake: cannot write the flash");
 			return r;
