@@ -32,6 +32,7 @@ int cli_rollback(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_recover(int argc, char **argv);
 int cli_config(int argc, char **argv); /* `mcu-ota config check [FILE]` */
+int cli_daemon(int argc, char **argv); /* `mcu-ota daemon [--syslog]` */
 /* --config, else $MCU_OTA_CONFIG, else the default path */
 const char *cli_config_path(void);
 
@@ -47,6 +48,7 @@ struct cli_globals {
 	const char *config; /* --config; NULL: $MCU_OTA_CONFIG, else the default */
 	const char *plugin_dir;
 	bool quiet;
+	bool log_level_given; /* -v or -q */
 };
 extern struct cli_globals cli_globals;
 

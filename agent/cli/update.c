@@ -2,6 +2,7 @@
  * (update/engine.h) driven from the command line, on the devices of the
  * configuration file. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -9,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "config/config.h"
+#include "daemon/control.h"
 #include "fetch/fetch.h"
 #include "update/engine.h"
 #include "update/journal.h"
@@ -111,6 +114,77 @@ static int update_error_code(int r, const char *source)
 	}
 }
 
+/* ---- through the daemon ---- */
+
+/* Connect to the daemon when one runs: 1 with *fd, 0 when none runs (the
+ * command works alone), or an exit code (> 1) after an error. */
+static int daemon_connect(const struct config *c, int *fd)
+{
+	char err[1024];
+	int r = control_connect(c->daemon.socket, fd, err, sizeof(err));
+	if (r == -ENOENT || r == -ECONNREFUSED)
+		return 0;
+	if (r < 0) {
+		/* working alone would race the daemon for the devices */
+		log_error("%s", err);
+		return EXIT_FAILURE_GENERIC;
+	}
+	log_debug("through the daemon at %s", c->daemon.socket);
+	return 1;
+}
+
+/* Send a request and show the daemon's replies as the command itself would
+ * have; returns the exit code. */
+static int daemon_job(int fd, const char *command, const char *source, int source_fd,
+                      const char *const *devices, size_t n)
+{
+	if (control_send_request(fd, command, source, source_fd, devices, n) < 0) {
+		log_error("the daemon closed the connection: see its log");
+		return EXIT_FAILURE_GENERIC;
+	}
+	struct control_reader rd = {.fd = fd};
+	static struct engine_outcome out[CONFIG_MAX_DEVICES];
+	size_t count = 0;
+	int code = -1;
+	char line[CONTROL_MAX_LINE];
+	bool ended = false;
+	while (!ended && control_read_line(&rd, line, sizeof(line)) > 0) {
+		int level, result, rc, off = 0;
+		char dev[STORE_NAME_MAX + 1], version[STORE_VERSION_MAX];
+		if (sscanf(line, "log %d %n", &level, &off) == 1 && off && level >= 0 &&
+		    level <= MCU_OTA_LOG_DEBUG) {
+			log_msg((enum mcu_ota_log_level)level, "%s", line + off);
+		} else if (sscanf(line, "outcome %64s %d %d %64s %n", dev, &result, &rc, version,
+		                  &off) == 4 &&
+		           off && count < CONFIG_MAX_DEVICES) {
+			struct engine_outcome *o = &out[count++];
+			memset(o, 0, sizeof(*o));
+			snprintf(o->device, sizeof(o->device), "%s", dev);
+			o->result = result >= 0 && result < UPDATE_RESULT_COUNT
+			                ? (enum update_result)result
+			                : RESULT_NONE;
+			o->code = rc;
+			snprintf(o->version, sizeof(o->version), "%s",
+			         strcmp(version, "-") ? version : "");
+			snprintf(o->message, sizeof(o->message), "%s", line + off);
+		} else if (sscanf(line, "error %d %n", &rc, &off) == 1 && off) {
+			log_error("%s", line + off);
+			code = update_error_code(rc, source ? source : "");
+		} else if (!strncmp(line, "busy ", 5)) {
+			log_error("%s", line + 5);
+			code = EXIT_FAILURE_GENERIC;
+		} else if (!strcmp(line, "end")) {
+			ended = true;
+		}
+	}
+	if (!ended) {
+		log_error("the daemon closed the connection before the end: see its log");
+		return EXIT_FAILURE_GENERIC;
+	}
+	int reported = report(out, count);
+	return code >= 0 && reported == EXIT_OK ? code : reported;
+}
+
 static void update_help(FILE *f)
 {
 	fprintf(
@@ -176,6 +250,25 @@ int cli_update(int argc, char **argv)
 	int code = load_config(&cfg);
 	if (code != EXIT_OK)
 		return code;
+	int fd, via = daemon_connect(&cfg, &fd);
+	if (via == 1) {
+		/* the daemon may not see our files: it gets the open file */
+		int file = -1;
+		const char *source = argv[optind];
+		if (!fetch_is_url(source) && (file = open(source, O_RDONLY | O_CLOEXEC)) < 0) {
+			log_error("cannot read %s: %s", source, strerror(errno));
+			via = EXIT_BAD_INPUT;
+		} else {
+			via = daemon_job(fd, "update", source, file, devices, n);
+		}
+		if (file >= 0)
+			close(file);
+		close(fd);
+	}
+	if (via != 0) {
+		config_free(&cfg);
+		return via;
+	}
 	install_signals();
 	struct engine_options eo = engine_options(&cfg);
 	struct engine_outcome out[CONFIG_MAX_DEVICES];
@@ -254,6 +347,15 @@ static int device_command(int argc, char **argv, bool recover)
 	int code = load_config(&cfg);
 	if (code != EXIT_OK)
 		return code;
+	int fd, via = recover ? 0 : daemon_connect(&cfg, &fd);
+	if (via != 0) {
+		if (via == 1) {
+			via = daemon_job(fd, "rollback", NULL, -1, &name, 1);
+			close(fd);
+		}
+		config_free(&cfg);
+		return via;
+	}
 	struct engine_options eo = engine_options(&cfg);
 	struct engine_outcome out[CONFIG_MAX_DEVICES];
 	size_t n = 0;
@@ -288,35 +390,6 @@ int cli_recover(int argc, char **argv)
 
 /* ---- status ---- */
 
-struct device_status {
-	bool known; /* the device has a store */
-	bool has_current, has_previous;
-	struct slot_meta current, previous;
-	struct journal journal;
-	char error[512]; /* why the store could not be read */
-};
-
-static void read_status(const struct config *c, const struct device_config *d,
-                        struct device_status *s)
-{
-	struct store st;
-	char err[512];
-	memset(s, 0, sizeof(*s));
-	int r = store_open_readonly(c->state_dir, d->name, &st, err, sizeof(err));
-	if (r == -ENOENT)
-		return;
-	if (r < 0) {
-		snprintf(s->error, sizeof(s->error), "%s", err);
-		return;
-	}
-	s->known = true;
-	s->has_current = store_meta(&st, STORE_CURRENT, &s->current, err, sizeof(err)) == 0;
-	s->has_previous = store_meta(&st, STORE_PREVIOUS, &s->previous, err, sizeof(err)) == 0;
-	if (journal_load(&st, &s->journal, err, sizeof(err)) < 0)
-		snprintf(s->error, sizeof(s->error), "%s", err);
-	store_close(&st);
-}
-
 static void json_opt(const char *key, const char *v, bool last)
 {
 	printf("\"%s\": ", key);
@@ -327,12 +400,49 @@ static void json_opt(const char *key, const char *v, bool last)
 	printf(last ? "" : ", ");
 }
 
-static void print_json(const struct config *c)
+/* What the daemon is doing to each device now (status). */
+struct live {
+	size_t count;
+	struct {
+		char device[STORE_NAME_MAX + 1];
+		char phase[32];
+		uint64_t done, total;
+	} d[CONFIG_MAX_DEVICES + 1];
+};
+
+static void ask_daemon(const struct config *c, struct live *l)
+{
+	int fd;
+	memset(l, 0, sizeof(*l));
+	if (daemon_connect(c, &fd) != 1)
+		return;
+	if (control_send_request(fd, "status", NULL, -1, NULL, 0) == 0) {
+		struct control_reader rd = {.fd = fd};
+		char line[CONTROL_MAX_LINE];
+		while (control_read_line(&rd, line, sizeof(line)) > 0 && strcmp(line, "end"))
+			if (l->count < sizeof(l->d) / sizeof(*l->d) &&
+			    sscanf(line, "device %64s %31s %" SCNu64 " %" SCNu64,
+			           l->d[l->count].device, l->d[l->count].phase,
+			           &l->d[l->count].done, &l->d[l->count].total) == 4)
+				l->count++;
+	}
+	close(fd);
+}
+
+static int live_of(const struct live *l, const char *device)
+{
+	for (size_t i = 0; i < l->count; i++)
+		if (!strcmp(l->d[i].device, device))
+			return (int)i;
+	return -1;
+}
+
+static void print_json(const struct config *c, const struct live *l)
 {
 	printf("[");
 	for (size_t i = 0; i < c->device_count; i++) {
-		struct device_status s;
-		read_status(c, &c->devices[i], &s);
+		struct engine_status s;
+		engine_status(c, &c->devices[i], &s);
 		printf("%s\n  {", i ? "," : "");
 		json_opt("device", c->devices[i].name, false);
 		json_opt("version", s.has_current ? s.current.version : NULL, false);
@@ -346,16 +456,26 @@ static void print_json(const struct config *c)
 		json_opt("result", update_result_name(s.journal.result), false);
 		json_opt("attempted_version", s.journal.version, false);
 		json_opt("error", s.error[0] ? s.error : s.journal.error, false);
-		printf("\"time\": %" PRId64 "}", s.journal.time);
+		printf("\"time\": %" PRId64 ", \"progress\": ", s.journal.time);
+		int k = live_of(l, c->devices[i].name);
+		if (k < 0) {
+			printf("null}");
+			continue;
+		}
+		printf("{");
+		json_opt("phase", l->d[k].phase, false);
+		printf("\"done\": %" PRIu64 ", \"total\": %" PRIu64 ", \"percent\": %u}}",
+		       l->d[k].done, l->d[k].total,
+		       l->d[k].total ? (unsigned)(l->d[k].done * 100 / l->d[k].total) : 0);
 	}
 	printf("%s]\n", c->device_count ? "\n" : "");
 }
 
-static void print_text(const struct config *c)
+static void print_text(const struct config *c, const struct live *l)
 {
 	for (size_t i = 0; i < c->device_count; i++) {
-		struct device_status s;
-		read_status(c, &c->devices[i], &s);
+		struct engine_status s;
+		engine_status(c, &c->devices[i], &s);
 		printf("%s\n", c->devices[i].name);
 		if (s.error[0])
 			printf("  error:     %s\n", s.error);
@@ -387,6 +507,16 @@ static void print_text(const struct config *c)
 		}
 		if (s.journal.error[0])
 			printf("  error:     %s\n", s.journal.error);
+		int k = live_of(l, c->devices[i].name);
+		if (k >= 0 && l->d[k].total) {
+			char a[32], b[32];
+			format_size(l->d[k].done, a, sizeof(a));
+			format_size(l->d[k].total, b, sizeof(b));
+			printf("  now:       %s %u%% (%s of %s)\n", l->d[k].phase,
+			       (unsigned)(l->d[k].done * 100 / l->d[k].total), a, b);
+		} else if (k >= 0) {
+			printf("  now:       %s\n", l->d[k].phase);
+		}
 	}
 }
 
@@ -395,7 +525,8 @@ static void status_help(FILE *f)
 	fprintf(f, "Usage: mcu-ota status [--json]\n\n"
 	           "For every configured device: the installed version and its SHA-256, the\n"
 	           "previous version, the update state, and how the last update ended (with its\n"
-	           "error). Reads only; works while an update runs.\n\n"
+	           "error). Reads only; works while an update runs. When the daemon runs, each\n"
+	           "device it is working on also shows the step and how far it is.\n\n"
 	           "  --json      one JSON array, an object per device\n"
 	           "  -h, --help  this text\n");
 }
@@ -430,10 +561,12 @@ int cli_status(int argc, char **argv)
 	int code = load_config(&cfg);
 	if (code != EXIT_OK)
 		return code;
+	struct live live;
+	ask_daemon(&cfg, &live);
 	if (json)
-		print_json(&cfg);
+		print_json(&cfg, &live);
 	else
-		print_text(&cfg);
+		print_text(&cfg, &live);
 	config_free(&cfg);
 	return EXIT_OK;
 }

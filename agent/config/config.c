@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 
+#include "bundle/version.h"
 #include "util/format.h"
 
 /* Where an error goes: the file, the line of the setting, its path. */
@@ -185,8 +187,19 @@ static int load_bundle(struct ctx *x, const config_setting_t *g)
 
 static int load_fetch(struct ctx *x, const config_setting_t *g)
 {
-	static const char *const known[] = {"ca",    "ca_dir",     "client_cert", "client_key",
-	                                    "proxy", "allow_http", NULL};
+	static const char *const known[] = {"ca",
+	                                    "ca_dir",
+	                                    "client_cert",
+	                                    "client_key",
+	                                    "proxy",
+	                                    "allow_http",
+	                                    "connect_timeout_s",
+	                                    "low_speed_limit",
+	                                    "low_speed_time_s",
+	                                    "max_time_s",
+	                                    "max_attempts",
+	                                    "max_recv_speed",
+	                                    NULL};
 	struct fetch_options *f = &x->c->fetch;
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
 		return bad(x, g, "expected a group { ... }");
@@ -206,6 +219,86 @@ static int load_fetch(struct ctx *x, const config_setting_t *g)
 		return r;
 	if (f->client_key && !f->client_cert)
 		return bad(x, g, "client_key needs client_cert");
+	/* 0 leaves fetch's default (fetch/fetch.h) */
+	long long connect_s = 0, low_limit = 0, low_time = 0, max_time = 0, attempts = 0, speed = 0;
+	if ((r = get_number(x, g, "connect_timeout_s", 1, 600, &connect_s)) < 0 ||
+	    (r = get_number(x, g, "low_speed_limit", 1, 1 << 30, &low_limit)) < 0 ||
+	    (r = get_number(x, g, "low_speed_time_s", 1, 3600, &low_time)) < 0 ||
+	    (r = get_number(x, g, "max_time_s", 10, 7 * 86400, &max_time)) < 0 ||
+	    (r = get_number(x, g, "max_attempts", 1, 100, &attempts)) < 0 ||
+	    (r = get_number(x, g, "max_recv_speed", 0, 1ll << 40, &speed)) < 0)
+		return r;
+	f->connect_timeout_ms = (unsigned)connect_s * 1000u;
+	f->low_speed_limit = (unsigned)low_limit;
+	f->low_speed_time_s = (unsigned)low_time;
+	f->max_time_s = (unsigned)max_time;
+	f->max_attempts = (unsigned)attempts;
+	f->max_recv_speed = (uint64_t)speed;
+	return 0;
+}
+
+static int absolute(struct ctx *x, const config_setting_t *group, const char *key,
+                    const char *value)
+{
+	if (value[0] == '/')
+		return 0;
+	return bad(x, config_setting_get_member(group, key),
+	           "\"%s\" is relative: give an absolute path (the daemon's working directory is "
+	           "/)",
+	           value);
+}
+
+static int load_daemon(struct ctx *x, const config_setting_t *g)
+{
+	static const char *const known[] = {"socket", "socket_group", "poll_interval_s",
+	                                    "poll_jitter_s", NULL};
+	struct daemon_config *d = &x->c->daemon;
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return bad(x, g, "expected a group { ... }");
+	int r = only_known(x, g, known, "daemon");
+	long long interval = d->poll_interval_s, jitter = d->poll_jitter_s;
+	if (r < 0 || (r = get_string(x, g, "socket", false, &d->socket)) < 0 ||
+	    (r = absolute(x, g, "socket", d->socket)) < 0 ||
+	    (r = get_string(x, g, "socket_group", false, &d->socket_group)) < 0 ||
+	    (r = get_number(x, g, "poll_interval_s", 0, CONFIG_MAX_POLL_INTERVAL_S, &interval)) <
+	        0 ||
+	    (r = get_number(x, g, "poll_jitter_s", 0, CONFIG_MAX_POLL_INTERVAL_S, &jitter)) < 0)
+		return r;
+	if (interval && interval < CONFIG_MIN_POLL_INTERVAL_S)
+		return bad(x, config_setting_get_member(g, "poll_interval_s"),
+		           "%lld is too short: expected 0 (no polling) or %u to %u seconds",
+		           interval, CONFIG_MIN_POLL_INTERVAL_S, CONFIG_MAX_POLL_INTERVAL_S);
+	if (!config_setting_get_member(g, "poll_jitter_s") && jitter > interval)
+		jitter = interval; /* the default jitter, for a short interval */
+	if (jitter > interval)
+		return bad(x, config_setting_get_member(g, "poll_jitter_s"),
+		           "%lld is more than poll_interval_s (%lld): expected 0 to %lld", jitter,
+		           interval, interval);
+	d->poll_interval_s = (unsigned)interval;
+	d->poll_jitter_s = (unsigned)jitter;
+	if (sizeof(((struct sockaddr_un *)0)->sun_path) <= strlen(d->socket))
+		return bad(x, config_setting_get_member(g, "socket"),
+		           "too long for a unix socket: at most %zu characters",
+		           sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+	return 0;
+}
+
+static int load_firmware(struct ctx *x, const config_setting_t *g, struct device_config *d)
+{
+	static const char *const known[] = {"source", "version", NULL};
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return bad(x, g, "expected a group { source = \"...\"; version = \"...\"; }");
+	int r = only_known(x, g, known, "firmware");
+	if (r < 0 || (r = get_string(x, g, "source", true, &d->firmware_source)) < 0 ||
+	    (r = get_string(x, g, "version", false, &d->firmware_version)) < 0)
+		return r;
+	if (!fetch_is_url(d->firmware_source) && d->firmware_source[0] != '/')
+		return bad(x, config_setting_get_member(g, "source"),
+		           "\"%s\": expected an https:// URL or an absolute path to a .swu bundle",
+		           d->firmware_source);
+	if (d->firmware_version && strlen(d->firmware_version) > VERSION_MAX_LEN)
+		return bad(x, config_setting_get_member(g, "version"),
+		           "too long: at most %d characters", VERSION_MAX_LEN);
 	return 0;
 }
 
@@ -254,6 +347,7 @@ static int load_device(struct ctx *x, const config_setting_t *g, struct device_c
 	                                    "entry",
 	                                    "flasher",
 	                                    "health",
+	                                    "firmware",
 	                                    NULL};
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
 		return bad(x, g, "expected a device { name = \"...\"; ... }");
@@ -289,7 +383,8 @@ static int load_device(struct ctx *x, const config_setting_t *g, struct device_c
 	    (r = load_plugin(x, g, "flasher", "dfuse", &d->flasher)) < 0 ||
 	    (r = load_plugin(x, g, "health", NULL, &d->health)) < 0)
 		return r;
-	return 0;
+	const config_setting_t *fw = config_setting_get_member(g, "firmware");
+	return fw ? load_firmware(x, fw, d) : 0;
 }
 
 /* The flasher's selection ("serial" or "port") of a device, or NULL. */
@@ -336,8 +431,10 @@ static int distinct_selections(struct ctx *x)
 
 static int load(struct ctx *x)
 {
-	static const char *const known[] = {"state_dir", "plugin_dir", "bundle",
+	static const char *const known[] = {"state_dir", "plugin_dir", "cache_dir",
+	                                    "log_level", "daemon",     "bundle",
 	                                    "fetch",     "devices",    NULL};
+	static const char *const levels[] = {"error", "warning", "info", "debug"};
 	struct config *c = x->c;
 	const config_setting_t *root = config_root_setting(&c->cfg);
 	int r = only_known(x, root, known, "the file");
@@ -352,6 +449,26 @@ static int load(struct ctx *x)
 		           "whatever the working directory)",
 		           c->state_dir);
 	if ((r = get_string(x, root, "plugin_dir", false, &c->plugin_dir)) < 0)
+		return r;
+	c->cache_dir = CONFIG_DEFAULT_CACHE_DIR;
+	if ((r = get_string(x, root, "cache_dir", false, &c->cache_dir)) < 0 ||
+	    (r = absolute(x, root, "cache_dir", c->cache_dir)) < 0)
+		return r;
+	const char *level = NULL;
+	c->log_level = -1;
+	if ((r = get_string(x, root, "log_level", false, &level)) < 0)
+		return r;
+	for (int i = 0; level && i < 4; i++)
+		if (!strcmp(level, levels[i]))
+			c->log_level = i;
+	if (level && c->log_level < 0)
+		return bad(x, config_setting_get_member(root, "log_level"),
+		           "\"%s\": expected \"error\", \"warning\", \"info\" or \"debug\"", level);
+	c->daemon.socket = CONFIG_DEFAULT_SOCKET;
+	c->daemon.poll_interval_s = CONFIG_DEFAULT_POLL_INTERVAL_S;
+	c->daemon.poll_jitter_s = CONFIG_DEFAULT_POLL_JITTER_S;
+	const config_setting_t *dm = config_setting_get_member(root, "daemon");
+	if (dm && (r = load_daemon(x, dm)) < 0)
 		return r;
 	const config_setting_t *b = config_setting_get_member(root, "bundle");
 	if (!b)

@@ -5,8 +5,13 @@
  *
  *   state_dir = "/var/lib/mcu-ota";          # images and journals
  *   plugin_dir = "/usr/lib/mcu-ota/plugins"; # optional
+ *   cache_dir = "/var/cache/mcu-ota";        # the daemon's download validators
+ *   log_level = "info";                      # error | warning | info | debug
+ *   daemon = { socket = "/run/mcu-ota/control.sock"; socket_group = "mcu-ota";
+ *              poll_interval_s = 3600; poll_jitter_s = 300; };
  *   bundle = { keys = ["/etc/mcu-ota/release.pem"]; ca = "..."; ... };
- *   fetch = { ca = "..."; client_cert = "..."; allow_http = false; ... };
+ *   fetch = { ca = "..."; client_cert = "..."; allow_http = false;
+ *             connect_timeout_s = 30; max_attempts = 6; ... };
  *   devices = (
  *     { name = "motor";                       # [A-Za-z0-9_-]{1,64}
  *       address = 0x08000000;                 # where images start
@@ -17,6 +22,7 @@
  *       entry   = { plugin = "gpio"; chip = "gpiochip0"; boot0 = "BOOT0"; nrst = "NRST"; };
  *       flasher = { plugin = "dfuse"; serial = "3574364C3034"; };   # optional
  *       health  = { plugin = "usb-version"; vid = 0x0483; pid = 0x5740; };
+ *       firmware = { source = "https://..."; version = "2.0.0"; };  # the daemon's goal
  *     } );
  *
  * A plugin section holds "plugin" plus that plugin's own settings, each a
@@ -40,6 +46,12 @@
 #define CONFIG_DEFAULT_BOOTLOADER_TIMEOUT_MS 10000u
 #define CONFIG_DEFAULT_HEALTH_TIMEOUT_MS     10000u
 #define CONFIG_MAX_TIMEOUT_MS                600000u /* 10 minutes */
+#define CONFIG_DEFAULT_CACHE_DIR             "/var/cache/mcu-ota"
+#define CONFIG_DEFAULT_SOCKET                "/run/mcu-ota/control.sock"
+#define CONFIG_DEFAULT_POLL_INTERVAL_S       3600u
+#define CONFIG_DEFAULT_POLL_JITTER_S         300u
+#define CONFIG_MIN_POLL_INTERVAL_S           60u
+#define CONFIG_MAX_POLL_INTERVAL_S           2592000u /* 30 days */
 
 struct config_plugin {
 	const char *plugin;              /* the plugin's name */
@@ -54,7 +66,19 @@ struct device_config {
 	unsigned bootloader_timeout_ms;
 	unsigned health_timeout_ms;
 	struct config_plugin entry, flasher, health;
+	/* The firmware the daemon keeps installed: a bundle (https:// URL or
+	 * absolute path; NULL: the daemon leaves the device alone) and the
+	 * version wanted (NULL: whatever the bundle holds). */
+	const char *firmware_source;
+	const char *firmware_version;
 	int line;
+};
+
+struct daemon_config {
+	const char *socket;       /* the control socket's path */
+	const char *socket_group; /* NULL: owner only (0600), else 0660 with this group */
+	unsigned poll_interval_s; /* 0: no polling */
+	unsigned poll_jitter_s;
 };
 
 struct config {
@@ -62,6 +86,9 @@ struct config {
 	char path[4096];
 	const char *state_dir;
 	const char *plugin_dir; /* NULL: the default search */
+	const char *cache_dir;  /* download validators of the daemon */
+	int log_level;          /* enum mcu_ota_log_level; -1: not set (the command line's) */
+	struct daemon_config daemon;
 	const char *keys[CONFIG_MAX_KEYS];
 	struct swu_trust trust;
 	struct swu_limits limits;

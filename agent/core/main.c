@@ -23,6 +23,7 @@ static const struct command {
     {"status", cli_status, "what each configured device runs, and how its last update ended"},
     {"config", cli_config, "check a configuration file without touching anything"},
     {"recover", cli_recover, "finish or roll back updates that a crash or power loss interrupted"},
+    {"daemon", cli_daemon, "keep every device on its configured firmware (the service)"},
 };
 
 static void usage(FILE *f)
@@ -71,10 +72,12 @@ int main(int argc, char **argv)
 			cli_globals.plugin_dir = optarg;
 			break;
 		case 'v':
+			cli_globals.log_level_given = true;
 			log_set_level(MCU_OTA_LOG_DEBUG);
 			break;
 		case 'q':
 			cli_globals.quiet = true;
+			cli_globals.log_level_given = true;
 			log_set_level(MCU_OTA_LOG_ERROR);
 			break;
 		case 'h':

@@ -13,6 +13,7 @@
 #include "bundle/image.h"
 #include "bundle/swu.h"
 #include "bundle/version.h"
+#include "core/config_plugins.h"
 #include "core/host.h"
 #include "core/plugin_loader.h"
 #include "fetch/fetch.h"
@@ -162,6 +163,8 @@ static int save(struct run *r, enum update_state s)
 	if (rc < 0)
 		return fail(r, rc, "%s", err);
 	log_debug("%s: journal: %s", r->dev->name, update_state_name(s));
+	if (r->o->progress)
+		r->o->progress(r->o->progress_ctx, r->dev->name, update_state_name(s), 0, 0);
 	const char *c = crash_at();
 	if (c && !strcmp(c, update_state_name(s)))
 		raise(SIGKILL); /* the test hook: power lost right after the save */
@@ -688,6 +691,13 @@ static int run_open(struct run *r, const struct engine_options *o, const struct 
 	if (rc == 0)
 		rc = plugin_load(plugin_dir(dir), dev->health.plugin, MCU_OTA_PLUGIN_HEALTH,
 		                 &r->health_p, err, sizeof(err));
+	/* a setting the plugin does not know is a typo: nothing is touched */
+	if (rc == 0)
+		rc = config_check_plugin(o->config, &dev->entry, &r->entry_p, err, sizeof(err));
+	if (rc == 0)
+		rc = config_check_plugin(o->config, &dev->flasher, &r->flasher_p, err, sizeof(err));
+	if (rc == 0)
+		rc = config_check_plugin(o->config, &dev->health, &r->health_p, err, sizeof(err));
 	if (rc == 0) {
 		rc = store_open(o->config->state_dir, dev->name, &r->store, err, sizeof(err));
 		r->locked = rc == 0;
@@ -866,32 +876,51 @@ static void *update_thread(void *arg)
 	return NULL;
 }
 
+struct download {
+	const struct engine_options *o;
+	struct swu_reader *rd;
+};
+
 static int feed(void *ctx, const uint8_t *data, size_t len, char *err, size_t errlen)
 {
-	return swu_reader_feed(ctx, data, len, err, errlen);
+	return swu_reader_feed(((struct download *)ctx)->rd, data, len, err, errlen);
 }
 
 static int restart(void *ctx, char *err, size_t errlen)
 {
 	(void)err;
 	(void)errlen;
-	swu_reader_reset(ctx);
+	swu_reader_reset(((struct download *)ctx)->rd);
 	return 0;
 }
 
-static int read_bundle(const struct engine_options *o, const char *source, struct swu_reader *rd,
-                       char *err, size_t errlen)
+static void download_progress(void *ctx, uint64_t done, uint64_t total)
 {
+	const struct engine_options *o = ((struct download *)ctx)->o;
+	o->progress(o->progress_ctx, "", "download", done, total);
+}
+
+static int read_bundle(const struct engine_options *o, const char *source, struct swu_reader *rd,
+                       bool *not_modified, char *err, size_t errlen)
+{
+	*not_modified = false;
 	if (!fetch_is_url(source))
 		return swu_reader_feed_file(rd, source, err, errlen);
+	struct download dl = {o, rd};
 	struct fetch_options fo = o->config->fetch;
+	struct fetch_result local, *res = o->fetched ? o->fetched : &local;
 	fo.sink = feed;
 	fo.reset = restart;
-	fo.ctx = rd;
+	fo.progress = o->progress ? download_progress : NULL;
+	fo.ctx = &dl;
 	fo.cancel = o->cancel;
 	fo.max_size = o->config->limits.max_bundle;
-	int rc = fetch_url(source, &fo, NULL, err, errlen);
-	if (rc == 0)
+	fo.if_none_match = o->if_none_match;
+	fo.if_modified_since = o->if_modified_since;
+	int rc = fetch_url(source, &fo, res, err, errlen);
+	if (rc == 0 && res->not_modified)
+		*not_modified = true;
+	else if (rc == 0)
 		rc = swu_reader_finish(rd, err, errlen);
 	return rc;
 }
@@ -916,13 +945,16 @@ int engine_update(const struct engine_options *o, const char *source, const char
 		return rc;
 	}
 	rc = swu_reader_new(&rd, &c->trust, &c->limits, &swu_memory_sink_ops, sink, err, errlen);
+	bool not_modified = false;
 	if (rc == 0)
-		rc = read_bundle(o, source, rd, err, errlen);
-	if (rc < 0)
+		rc = read_bundle(o, source, rd, &not_modified, err, errlen);
+	if (rc < 0 || not_modified)
 		return rc;
 	const struct swu_manifest *m = swu_reader_manifest(rd);
 	char shown[1024];
-	if (fetch_is_url(source))
+	if (o->source_name)
+		snprintf(shown, sizeof(shown), "%s", o->source_name);
+	else if (fetch_is_url(source))
 		fetch_redact_url(source, shown,
 		                 sizeof(shown)); /* no credentials or tokens in logs */
 	else
@@ -955,6 +987,16 @@ int engine_update(const struct engine_options *o, const char *source, const char
 			free(runs);
 			return -ESRCH;
 		}
+		for (size_t w = 0; w < n && o->expect_versions; w++)
+			if (!strcmp(devices[w], d->name) && o->expect_versions[w] &&
+			    strcmp(o->expect_versions[w], img->version)) {
+				mcu_ota_set_error(err, errlen,
+				                  "the bundle holds version %s for device %s, but "
+				                  "version %s is wanted: nothing installed",
+				                  img->version, d->name, o->expect_versions[w]);
+				free(runs);
+				return -ESRCH;
+			}
 		runs[k].manifest = m;
 		runs[k].img = img;
 		if (swu_memory_sink_get(sink, img->filename, &runs[k].img_data, &runs[k].img_len) <
@@ -996,4 +1038,24 @@ int engine_update(const struct engine_options *o, const char *source, const char
 	*count = k;
 	free(runs);
 	return 0;
+}
+
+void engine_status(const struct config *c, const struct device_config *dev, struct engine_status *s)
+{
+	struct store st;
+	char err[512];
+	memset(s, 0, sizeof(*s));
+	int r = store_open_readonly(c->state_dir, dev->name, &st, err, sizeof(err));
+	if (r == -ENOENT)
+		return;
+	if (r < 0) {
+		snprintf(s->error, sizeof(s->error), "%s", err);
+		return;
+	}
+	s->known = true;
+	s->has_current = store_meta(&st, STORE_CURRENT, &s->current, err, sizeof(err)) == 0;
+	s->has_previous = store_meta(&st, STORE_PREVIOUS, &s->previous, err, sizeof(err)) == 0;
+	if (journal_load(&st, &s->journal, err, sizeof(err)) < 0)
+		snprintf(s->error, sizeof(s->error), "%s", err);
+	store_close(&st);
 }

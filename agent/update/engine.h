@@ -44,12 +44,38 @@ struct engine_options {
 	const struct config *config;
 	const char *plugin_dir; /* NULL: config's, else the default search */
 	bool quiet;             /* no progress lines */
-	/* Optional: progress of each device (called from its thread). */
+	/* Optional: progress of each device (called from its thread): the
+	 * flasher's phases with bytes, and each journaled state (entering,
+	 * checking, ...) with done = total = 0. The download's is reported with
+	 * device "" and phase "download". */
 	void (*progress)(void *ctx, const char *device, const char *phase, uint64_t done,
 	                 uint64_t total);
 	void *progress_ctx;
 	volatile sig_atomic_t *cancel; /* stops a download */
+
+	/* engine_update only, all optional: */
+	const char *source_name; /* the bundle's name in messages (NULL: source) */
+	/* The version devices[i]'s image must have (NULL entries or array: any).
+	 * A bundle with another one is refused with -ESRCH, no device touched. */
+	const char *const *expect_versions;
+	/* A conditional download: when the URL answers 304 to these validators,
+	 * engine_update returns 0 with *count 0 and fetched->not_modified. */
+	const char *if_none_match;
+	const char *if_modified_since;
+	struct fetch_result *fetched; /* the download's result (validators) */
 };
+
+/* What the store says of a device, read without its lock (atomic files):
+ * for status and the daemon's decisions. */
+struct engine_status {
+	bool known; /* the device has a store */
+	bool has_current, has_previous;
+	struct slot_meta current, previous;
+	struct journal journal;
+	char error[512]; /* why the store could not be read */
+};
+void engine_status(const struct config *c, const struct device_config *dev,
+                   struct engine_status *s);
 
 /* What happened to one device. */
 struct engine_outcome {

@@ -1,0 +1,237 @@
+#include "daemon/control.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+int control_connect(const char *path, int *fd, char *err, size_t errlen)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	*fd = -1;
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		mcu_ota_set_error(err, errlen, "socket path %s is too long", path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		int r = -errno;
+		mcu_ota_set_error(err, errlen, "socket: %s", strerror(errno));
+		return r;
+	}
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int r = -errno;
+		close(s);
+		if (r == -ENOENT || r == -ECONNREFUSED)
+			return r;
+		mcu_ota_set_error(err, errlen, "cannot reach the mcu-ota daemon at %s: %s%s", path,
+		                  strerror(-r),
+		                  r == -EACCES ? " (run as root, or as a member of the group that "
+		                                 "daemon.socket_group names)"
+		                               : "");
+		return r;
+	}
+	*fd = s;
+	return 0;
+}
+
+static int append(char *buf, size_t size, size_t *len, const char *key, const char *value)
+{
+	int w = snprintf(buf + *len, size - *len, "%s%s%s\n", key, value ? " " : "",
+	                 value ? value : "");
+	if (w < 0 || (size_t)w >= size - *len || (value && strchr(value, '\n')))
+		return -EINVAL;
+	*len += (size_t)w;
+	return 0;
+}
+
+int control_send_request(int fd, const char *command, const char *source, int source_fd,
+                         const char *const *devices, size_t n)
+{
+	char buf[CONTROL_MAX_REQUEST];
+	size_t len = 0;
+	int r = append(buf, sizeof(buf), &len, command, NULL);
+	if (r == 0 && (source || source_fd >= 0))
+		r = append(buf, sizeof(buf), &len, "source", source ? source : "-");
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = append(buf, sizeof(buf), &len, "device", devices[i]);
+	if (r == 0)
+		r = append(buf, sizeof(buf), &len, "", NULL);
+	if (r < 0)
+		return r;
+	struct iovec iov = {buf, len};
+	union {
+		char space[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (source_fd >= 0) { /* the descriptor travels with the first byte */
+		memset(&control, 0, sizeof(control));
+		msg.msg_control = control.space;
+		msg.msg_controllen = sizeof(control.space);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &source_fd, sizeof(int));
+	}
+	while (iov.iov_len) {
+		ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		iov.iov_base = (char *)iov.iov_base + w;
+		iov.iov_len -= (size_t)w;
+		msg.msg_control = NULL;
+		msg.msg_controllen = 0;
+	}
+	return 0;
+}
+
+static long long now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+int control_read_request(int fd, struct control_request *rq, unsigned timeout_ms, char *err,
+                         size_t errlen)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->source_fd = -1;
+	size_t len = 0;
+	long long end = now_ms() + timeout_ms;
+	while (!(len >= 2 && !memcmp(rq->buf + len - 2, "\n\n", 2)) &&
+	       !(len == 1 && rq->buf[0] == '\n')) {
+		long long left = end - now_ms();
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
+			mcu_ota_set_error(err, errlen, "no complete request within %u ms",
+			                  timeout_ms);
+			return -EPROTO;
+		}
+		if (len >= sizeof(rq->buf) - 1) {
+			mcu_ota_set_error(err, errlen, "request longer than %d bytes",
+			                  CONTROL_MAX_REQUEST);
+			return -EPROTO;
+		}
+		union {
+			char space[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} control;
+		struct iovec iov = {rq->buf + len, sizeof(rq->buf) - 1 - len};
+		struct msghdr msg = {.msg_iov = &iov,
+		                     .msg_iovlen = 1,
+		                     .msg_control = control.space,
+		                     .msg_controllen = sizeof(control.space)};
+		ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			mcu_ota_set_error(err, errlen, "the client left before its request ended");
+			return -EPROTO;
+		}
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+				int got;
+				memcpy(&got, CMSG_DATA(c), sizeof(int));
+				if (rq->source_fd >= 0)
+					close(got); /* one descriptor per request */
+				else
+					rq->source_fd = got;
+			}
+		len += (size_t)n;
+	}
+	rq->buf[len] = '\0';
+	char *save = NULL;
+	bool first = true;
+	for (char *line = strtok_r(rq->buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *value = strchr(line, ' ');
+		if (value)
+			*value++ = '\0';
+		if (first) {
+			if (value || strlen(line) >= sizeof(rq->command))
+				goto bad;
+			snprintf(rq->command, sizeof(rq->command), "%s", line);
+			first = false;
+		} else if (!strcmp(line, "source") && value && !rq->source) {
+			rq->source = value;
+		} else if (!strcmp(line, "device") && value &&
+		           rq->device_count < CONFIG_MAX_DEVICES) {
+			rq->devices[rq->device_count++] = value;
+		} else {
+			goto bad;
+		}
+	}
+	if (first)
+		goto bad;
+	return 0;
+bad:
+	mcu_ota_set_error(err, errlen, "not a request of this daemon's protocol");
+	return -EPROTO;
+}
+
+void control_request_free(struct control_request *rq)
+{
+	if (rq->source_fd >= 0)
+		close(rq->source_fd);
+	rq->source_fd = -1;
+}
+
+int control_reply(int fd, const char *fmt, ...)
+{
+	char line[CONTROL_MAX_LINE];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	size_t len = strlen(line);
+	for (size_t i = 0; i < len; i++)
+		if (line[i] == '\n' || line[i] == '\r')
+			line[i] = ' ';
+	line[len++] = '\n';
+	for (size_t off = 0; off < len;) {
+		ssize_t w = send(fd, line + off, len - off, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		off += (size_t)w;
+	}
+	return 0;
+}
+
+int control_read_line(struct control_reader *r, char *line, size_t n)
+{
+	for (;;) {
+		char *nl = memchr(r->buf, '\n', r->len);
+		if (nl) {
+			size_t l = (size_t)(nl - r->buf);
+			snprintf(line, n, "%.*s", (int)l, r->buf);
+			memmove(r->buf, nl + 1, r->len - l - 1);
+			r->len -= l + 1;
+			return 1;
+		}
+		if (r->len == sizeof(r->buf))
+			r->len = 0; /* a line longer than the protocol allows: drop it */
+		ssize_t got = read(r->fd, r->buf + r->len, sizeof(r->buf) - r->len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return -errno;
+		if (got == 0)
+			return 0;
+		r->len += (size_t)got;
+	}
+}

@@ -1,0 +1,68 @@
+/* The daemon's control socket (a unix stream socket, daemon.socket): one
+ * request per connection, then reply lines until the daemon closes it.
+ *
+ * Request: "key value" lines ended by an empty line; the first is the
+ * command ("status", "update", "rollback"), then "source S" (update: a URL,
+ * or the name of a file whose open descriptor comes with the request
+ * (SCM_RIGHTS): the daemon may not see the client's files) and "device
+ * NAME" lines.
+ *
+ * Reply lines (text never holds a newline):
+ *   log LEVEL TEXT                        what the command would have logged
+ *   progress DEVICE|- PHASE DONE TOTAL    a running job's progress
+ *   outcome DEVICE RESULT CODE VERSION|- TEXT   one device's end (engine_outcome)
+ *   error CODE TEXT                       the job failed before touching a device
+ *   busy TEXT                             refused: another job runs (try later)
+ *   device NAME PHASE DONE TOTAL          status: a device a job is working on
+ *   daemon KEY VALUE                      status: pid, job, next poll
+ *   end                                   the last line
+ * CODE is a negative errno, RESULT an update_result name. The client turns
+ * outcomes into output and an exit status as the direct command would. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config/config.h"
+#include "util/log.h"
+
+#define CONTROL_MAX_REQUEST 8192 /* bytes of one request */
+#define CONTROL_MAX_LINE    4096 /* bytes of one reply line */
+
+struct control_request {
+	char command[16];
+	const char *source; /* NULL, a URL, or the name of the file passed as source_fd */
+	int source_fd;      /* -1, or the descriptor passed with the request */
+	const char *devices[CONFIG_MAX_DEVICES];
+	size_t device_count;
+	char buf[CONTROL_MAX_REQUEST];
+};
+
+/* Connect to the daemon's socket. -ENOENT or -ECONNREFUSED: no daemon runs
+ * (the caller works alone); other codes with err set (e.g. -EACCES). */
+__attribute__((warn_unused_result)) int control_connect(const char *path, int *fd, char *err,
+                                                        size_t errlen);
+/* Send a request; source_fd >= 0 is passed along (source is then its name). */
+__attribute__((warn_unused_result)) int control_send_request(int fd, const char *command,
+                                                             const char *source, int source_fd,
+                                                             const char *const *devices, size_t n);
+/* Read one request (at most CONTROL_MAX_REQUEST bytes, within timeout_ms).
+ * -EPROTO with err set when it is not one. */
+__attribute__((warn_unused_result)) int control_read_request(int fd, struct control_request *rq,
+                                                             unsigned timeout_ms, char *err,
+                                                             size_t errlen);
+void control_request_free(struct control_request *rq); /* closes source_fd */
+
+/* Write one reply line (newlines in it become spaces). -EPIPE etc. when the
+ * peer is gone. */
+int control_reply(int fd, const char *fmt, ...) MCU_OTA_PRINTF(2, 3);
+
+/* Reading reply lines on the client. */
+struct control_reader {
+	int fd;
+	size_t len;
+	char buf[CONTROL_MAX_LINE * 2];
+};
+/* 1 with the next line in line (without the newline), 0 at the end of the
+ * stream, <0 on an error. */
+int control_read_line(struct control_reader *r, char *line, size_t n);
