@@ -185,17 +185,77 @@ static int daemon_job(int fd, const char *command, const char *source, int sourc
 	return code >= 0 && reported == EXIT_OK ? code : reported;
 }
 
+static int update_from(const struct config *c, const char *source, const char *const *devices,
+                       size_t n)
+{
+	struct engine_options eo = engine_options(c);
+	struct engine_outcome out[CONFIG_MAX_DEVICES];
+	size_t count = 0;
+	char err[1024];
+	int r = engine_update(&eo, source, devices, n, out, &count, err, sizeof(err));
+	if (r < 0) {
+		log_error("%s", err);
+		return update_error_code(r, source);
+	}
+	return report(out, count);
+}
+
+/* Each device (all that have one when n == 0) gets its configured firmware. */
+static int update_to_configured(const struct config *c, const char *const *devices, size_t n)
+{
+	int code = EXIT_OK, any = 0;
+	for (size_t k = 0; k < n; k++)
+		if (!config_device(c, devices[k])) {
+			log_error("no device \"%s\" in %s", devices[k], c->path);
+			return EXIT_USAGE;
+		}
+	for (size_t i = 0; i < c->device_count; i++) {
+		const struct device_config *d = &c->devices[i];
+		bool asked = n == 0;
+		for (size_t k = 0; k < n; k++)
+			asked = asked || !strcmp(devices[k], d->name);
+		if (!asked || (n == 0 && !d->firmware_source))
+			continue;
+		if (!d->firmware_source) {
+			log_error("device %s has no firmware section in %s: give a bundle", d->name,
+			          c->path);
+			return EXIT_USAGE;
+		}
+		struct engine_options eo = engine_options(c);
+		eo.expect_versions = &d->firmware_version;
+		struct engine_outcome out;
+		size_t count = 0;
+		char err[1024];
+		int r = engine_update(&eo, d->firmware_source, &d->name, 1, &out, &count, err,
+		                      sizeof(err));
+		int one = r < 0 ? update_error_code(r, d->firmware_source) : report(&out, count);
+		if (r < 0)
+			log_error("%s", err);
+		if (one > code || (code == EXIT_OK && one != EXIT_OK))
+			code = one;
+		any++;
+	}
+	if (!any) {
+		log_error("no device has a firmware section in %s: give a bundle", c->path);
+		return EXIT_USAGE;
+	}
+	return code;
+}
+
 static void update_help(FILE *f)
 {
 	fprintf(
 	    f,
-	    "Usage: mcu-ota update [--device NAME]... BUNDLE|URL\n\n"
+	    "Usage: mcu-ota update [--device NAME]... [BUNDLE|URL]\n\n"
 	    "Verifies the signed bundle (a file, or an https:// URL), then installs each of its\n"
 	    "images on the configured device it names: into the bootloader, write, read back,\n"
 	    "out again, and the device's health check. A device whose update fails at any\n"
 	    "step gets its image from before back (read from the chip before its first\n"
 	    "update). Several devices are updated in parallel. Nothing of a bundle that does\n"
 	    "not verify reaches a device.\n\n"
+	    "Without a bundle, each device named (or every one that has one) gets the\n"
+	    "firmware its configuration's firmware section names, now, even one that failed\n"
+	    "before. While the daemon runs, the update is its job (it gets the open file).\n\n"
 	    "  --device NAME  only this device (repeatable; it must have an image in the "
 	    "bundle)\n"
 	    "  -h, --help     this text\n\n"
@@ -242,10 +302,12 @@ int cli_update(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
+	if (optind < argc - 1) {
 		log_error("update takes one bundle (a file or an https:// URL); see --help");
 		return EXIT_USAGE;
 	}
+	/* no bundle: the firmware the configuration names ("update now") */
+	const char *source = optind < argc ? argv[optind] : NULL;
 	struct config cfg;
 	int code = load_config(&cfg);
 	if (code != EXIT_OK)
@@ -254,33 +316,26 @@ int cli_update(int argc, char **argv)
 	if (via == 1) {
 		/* the daemon may not see our files: it gets the open file */
 		int file = -1;
-		const char *source = argv[optind];
-		if (!fetch_is_url(source) && (file = open(source, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (source && !fetch_is_url(source) &&
+		    (file = open(source, O_RDONLY | O_CLOEXEC)) < 0) {
 			log_error("cannot read %s: %s", source, strerror(errno));
-			via = EXIT_BAD_INPUT;
+			code = EXIT_BAD_INPUT;
 		} else {
-			via = daemon_job(fd, "update", source, file, devices, n);
+			code = daemon_job(fd, "update", source, file, devices, n);
 		}
 		if (file >= 0)
 			close(file);
 		close(fd);
+		config_free(&cfg);
+		return code; /* the daemon did the work */
 	}
 	if (via != 0) {
 		config_free(&cfg);
 		return via;
 	}
 	install_signals();
-	struct engine_options eo = engine_options(&cfg);
-	struct engine_outcome out[CONFIG_MAX_DEVICES];
-	size_t count = 0;
-	char err[1024];
-	int r = engine_update(&eo, argv[optind], devices, n, out, &count, err, sizeof(err));
-	if (r < 0) {
-		log_error("%s", err);
-		config_free(&cfg);
-		return update_error_code(r, argv[optind]);
-	}
-	code = report(out, count);
+	code =
+	    source ? update_from(&cfg, source, devices, n) : update_to_configured(&cfg, devices, n);
 	config_free(&cfg);
 	return code;
 }
@@ -348,11 +403,13 @@ static int device_command(int argc, char **argv, bool recover)
 	if (code != EXIT_OK)
 		return code;
 	int fd, via = recover ? 0 : daemon_connect(&cfg, &fd);
+	if (via == 1) { /* the daemon does the work */
+		code = daemon_job(fd, "rollback", NULL, -1, &name, 1);
+		close(fd);
+		config_free(&cfg);
+		return code;
+	}
 	if (via != 0) {
-		if (via == 1) {
-			via = daemon_job(fd, "rollback", NULL, -1, &name, 1);
-			close(fd);
-		}
 		config_free(&cfg);
 		return via;
 	}

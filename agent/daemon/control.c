@@ -187,6 +187,18 @@ void control_request_free(struct control_request *rq)
 	rq->source_fd = -1;
 }
 
+void control_request_move(struct control_request *dst, struct control_request *src)
+{
+	if (dst == src)
+		return;
+	*dst = *src;
+	if (src->source)
+		dst->source = dst->buf + (src->source - src->buf);
+	for (size_t i = 0; i < src->device_count; i++)
+		dst->devices[i] = dst->buf + (src->devices[i] - src->buf);
+	src->source_fd = -1;
+}
+
 int control_reply(int fd, const char *fmt, ...)
 {
 	char line[CONTROL_MAX_LINE];

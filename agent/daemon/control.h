@@ -52,6 +52,9 @@ __attribute__((warn_unused_result)) int control_read_request(int fd, struct cont
                                                              unsigned timeout_ms, char *err,
                                                              size_t errlen);
 void control_request_free(struct control_request *rq); /* closes source_fd */
+/* *dst = *src with its strings pointing into dst's own buffer; src gives up
+ * its descriptor. */
+void control_request_move(struct control_request *dst, struct control_request *src);
 
 /* Write one reply line (newlines in it become spaces). -EPIPE etc. when the
  * peer is gone. */

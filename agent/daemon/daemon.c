@@ -62,7 +62,8 @@ struct daemon {
 	uint64_t watchdog_usec;
 	volatile sig_atomic_t cancel;
 
-	pthread_mutex_t mu; /* guards what follows, shared with the worker */
+	pthread_mutex_t client_mu; /* one line at a time to the job's client */
+	pthread_mutex_t mu;        /* guards what follows, shared with the worker */
 	struct job job;
 	char job_text[160];
 	struct live live[CONFIG_MAX_DEVICES + 1];
@@ -87,10 +88,11 @@ static void to_client(struct daemon *d, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	pthread_mutex_lock(&d->mu);
+	/* its own lock: a slow client must not hold up status answers */
+	pthread_mutex_lock(&d->client_mu);
 	if (d->job.client >= 0 && !d->client_gone && control_reply(d->job.client, "%s", line) < 0)
 		d->client_gone = true; /* the job goes on without it */
-	pthread_mutex_unlock(&d->mu);
+	pthread_mutex_unlock(&d->client_mu);
 }
 
 static void tee_log(void *ctx, enum mcu_ota_log_level level, const char *text)
@@ -255,8 +257,18 @@ static void reconcile_group(struct daemon *d, const struct job *j,
 		to_client(d, "error %d %s", r, err);
 		/* a download that did not complete may work next time; a bundle
 		 * that was refused is not fetched again until it changes */
-		bool refused = !url || fetched.size > 0 || r == -ESRCH;
-		if (refused && r != -ECANCELED)
+		bool refused;
+		if (r == -ECANCELED)
+			refused = false;
+		else if (r == -ESRCH) /* no image for the device, or not the version wanted */
+			refused = true;
+		else if (url) /* the reader refused the bytes, or the whole bundle, or its size */
+			refused = fetched.error == FETCH_ERR_SINK ||
+			          fetched.error == FETCH_ERR_NONE ||
+			          fetched.error == FETCH_ERR_TOO_BIG;
+		else
+			refused = r != -ENOENT && r != -EACCES && r != -EIO;
+		if (refused)
 			for (size_t i = 0; i < n; i++)
 				record(c, devs[i], etag, lm, POLL_FAILED);
 		return;
@@ -339,8 +351,7 @@ static void run_update(struct daemon *d, const struct job *j)
 	                            .progress = on_progress,
 	                            .progress_ctx = d,
 	                            .cancel = &d->cancel,
-	                            .source_name =
-	                                j->rq.source_fd >= 0 ? "(the client's file)" : NULL};
+	                            .source_name = j->rq.source};
 	struct engine_outcome out[CONFIG_MAX_DEVICES];
 	size_t count = 0;
 	int r = engine_update(&eo, source, j->rq.devices, j->rq.device_count, out, &count, err,
@@ -392,10 +403,13 @@ static void *worker(void *arg)
 }
 
 /* Start j (its request and client now belong to the job). */
-static void start_job(struct daemon *d, const struct job *j, const char *text)
+static void start_job(struct daemon *d, struct job *j, const char *text)
 {
 	pthread_mutex_lock(&d->mu);
-	d->job = *j;
+	d->job.kind = j->kind;
+	d->job.force = j->force;
+	d->job.client = j->client;
+	control_request_move(&d->job.rq, &j->rq);
 	d->job.cfg = d->cfg;
 	d->live_count = 0;
 	d->client_gone = false;
@@ -588,22 +602,27 @@ static int socket_open(struct daemon *d, char *err, size_t errlen)
 static void answer_status(struct daemon *d, int fd)
 {
 	long long left = d->next_poll_ms ? (d->next_poll_ms - now_ms()) / 1000 : -1;
-	pthread_mutex_lock(&d->mu);
-	(void)control_reply(fd, "daemon pid %ld", (long)getpid());
-	(void)control_reply(fd, "daemon job %s", d->busy ? d->job_text : "idle");
-	if (left >= 0)
-		(void)control_reply(fd, "daemon next_poll_s %lld", left < 0 ? 0 : left);
-	for (size_t i = 0; i < d->live_count; i++)
-		(void)control_reply(fd, "device %s %s %" PRIu64 " %" PRIu64, d->live[i].device,
-		                    d->live[i].phase, d->live[i].done, d->live[i].total);
+	struct live live[sizeof(d->live) / sizeof(*d->live)];
+	char text[sizeof(d->job_text)];
+	pthread_mutex_lock(&d->mu); /* a copy: the client may be slow to read */
+	size_t n = d->live_count;
+	memcpy(live, d->live, n * sizeof(*live));
+	snprintf(text, sizeof(text), "%s", d->busy ? d->job_text : "idle");
 	pthread_mutex_unlock(&d->mu);
+	(void)control_reply(fd, "daemon pid %ld", (long)getpid());
+	(void)control_reply(fd, "daemon job %s", text);
+	if (left >= 0)
+		(void)control_reply(fd, "daemon next_poll_s %lld", left);
+	for (size_t i = 0; i < n; i++)
+		(void)control_reply(fd, "device %s %s %" PRIu64 " %" PRIu64, live[i].device,
+		                    live[i].phase, live[i].done, live[i].total);
 	(void)control_reply(fd, "end");
 }
 
 /* An update or rollback asked for: check it, then run it as the job. */
 static bool take_job(struct daemon *d, int fd, struct control_request *rq)
 {
-	struct job j = {.client = fd, .rq = *rq};
+	struct job j = {.client = fd};
 	char text[160];
 	if (d->stopping || d->busy) {
 		pthread_mutex_lock(&d->mu);
@@ -648,7 +667,7 @@ static bool take_job(struct daemon *d, int fd, struct control_request *rq)
 		j.force = true;
 		snprintf(text, sizeof(text), "updating to the configured firmware");
 	}
-	rq->source_fd = -1; /* the job owns it now */
+	control_request_move(&j.rq, rq); /* the job owns the request and its descriptor */
 	start_job(d, &j, text);
 	return true;
 }
@@ -719,6 +738,7 @@ int daemon_run(const struct daemon_options *o)
 	struct daemon d = {.o = o, .listen_fd = -1, .lock_fd = -1, .sig_fd = -1, .done_fd = -1};
 	char err[1024];
 	pthread_mutex_init(&d.mu, NULL);
+	pthread_mutex_init(&d.client_mu, NULL);
 	d.job.client = -1;
 	d.job.rq.source_fd = -1;
 	snprintf(d.job_text, sizeof(d.job_text), "idle");
