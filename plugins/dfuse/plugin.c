@@ -27,6 +27,7 @@ struct selection {
 	long long vid, pid;
 	const char *serial; /* NULL = any; compared without regard to case */
 	const char *port;   /* NULL = any */
+	const char *family; /* NULL = any; else the bootloader must be of it */
 	char others[256];   /* devices of this VID:PID that did not match, for messages */
 };
 
@@ -101,7 +102,7 @@ static int usb_set_alt(void *ctx, uint8_t interface, uint8_t alt)
 }
 
 /* The settings read_selection reads: all this plugin reads. */
-static const char *const settings[] = {"serial", "port", "vid", "pid", NULL};
+static const char *const settings[] = {"serial", "port", "vid", "pid", "family", NULL};
 
 static int read_selection(const struct mcu_ota_host *host, struct selection *sel, char *err,
                           size_t errlen)
@@ -127,6 +128,13 @@ static int read_selection(const struct mcu_ota_host *host, struct selection *sel
 		sel->serial = NULL;
 	if (r4 < 0)
 		sel->port = NULL;
+	int r5 = host->config_string(host->ctx, "family", &sel->family);
+	if (r5 < 0 && r5 != -ENOENT) {
+		snprintf(err, errlen, "family must be a string such as \"STM32F4\"");
+		return -EINVAL;
+	}
+	if (r5 < 0)
+		sel->family = NULL;
 	return 0;
 }
 
@@ -194,6 +202,21 @@ static int try_device(struct dfuse_handle *u, libusb_device *dev, struct selecti
 	if (r == 0 && sel->serial && strcasecmp(sel->serial, u->dev.info.serial) != 0) {
 		note_other(sel, u->dev.info.serial, port);
 		r = 1;
+	}
+	/* the configured family guards against flashing another kind of chip */
+	int fam = r == 0 && sel->family ? dfuse_quirk_family_is(u->dev.quirk, sel->family) : 1;
+	if (fam == 0) {
+		snprintf(err, errlen,
+		         "the bootloader at port %s is an %s (told by its memory layout), but the "
+		         "configuration says family \"%s\": a different chip is selected, or the "
+		         "setting is wrong; nothing was written",
+		         port, u->dev.quirk->family, sel->family);
+		r = -EMEDIUMTYPE;
+	} else if (fam < 0) {
+		mcu_ota_log(host, MCU_OTA_LOG_WARNING,
+		            "the bootloader at port %s does not tell its family: family \"%s\" "
+		            "is not checked",
+		            port, sel->family);
 	}
 	if (r != 0) {
 		dfu_release(&u->dev);

@@ -1,6 +1,7 @@
 #include "quirks.h"
 
 #include <string.h>
+#include <strings.h>
 
 /* First match wins; the last row matches everything. Times are datasheet
  * maxima with margin (shared/ref/dfuse.md §6): F4 128 KiB sector at x8
@@ -59,4 +60,21 @@ const struct dfuse_quirk *dfuse_quirk_find(uint16_t vid, uint16_t pid, const cha
 				return q;
 	}
 	return &quirks[n - 1];
+}
+
+int dfuse_quirk_family_is(const struct dfuse_quirk *q, const char *family)
+{
+	if (!q->vid) /* the generic row */
+		return -1;
+	if (!strncasecmp(family, "STM32", 5))
+		family += 5;
+	const char *members = q->family + 5; /* "F2/F4" after "STM32" */
+	size_t n = strlen(family);
+	for (const char *m = members; *m;) {
+		size_t len = strcspn(m, "/");
+		if (len == n && !strncasecmp(m, family, n))
+			return 1;
+		m += len + (m[len] == '/');
+	}
+	return 0;
 }

@@ -28,3 +28,8 @@ struct dfuse_quirk {
  * interface strings of the device's alt settings. */
 const struct dfuse_quirk *dfuse_quirk_find(uint16_t vid, uint16_t pid, const char *const *alts,
                                            size_t alt_count);
+
+/* Whether the configured family name (e.g. "STM32F4", "stm32l4") is q's:
+ * q's family lists its members ("STM32F2/F4"), compared without regard to
+ * case. 0 no, 1 yes, -1 q is the generic row (the family cannot be told). */
+int dfuse_quirk_family_is(const struct dfuse_quirk *q, const char *family);

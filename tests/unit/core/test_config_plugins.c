@@ -74,7 +74,7 @@ static void a_typo_is_refused_with_file_line_setting_and_suggestion(void)
 	         entry_gpio, health_usb);
 	refused(body, 6,
 	        "devices[0].flasher.seral: the dfuse plugin has no setting \"seral\"; it knows: "
-	        "serial, port, vid, pid; did you mean \"serial\"?");
+	        "serial, port, vid, pid, family; did you mean \"serial\"?");
 }
 
 static void suggestions_cover_swaps_case_and_a_unit_left_off(void)
@@ -124,7 +124,7 @@ static void the_default_flasher_is_checked_too(void)
 	         health_usb);
 	refused(body, 5,
 	        "devices[0].flasher.serail: the dfuse plugin has no setting \"serail\"; it knows: "
-	        "serial, port, vid, pid; did you mean \"serial\"?");
+	        "serial, port, vid, pid, family; did you mean \"serial\"?");
 	char err[1024];
 	snprintf(body, sizeof(body), "%s    flasher = { port = \"1-1.2\"; };\n%s", entry_gpio,
 	         health_usb);

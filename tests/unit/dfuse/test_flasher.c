@@ -574,14 +574,36 @@ static void a_huge_poll_timeout_does_not_outlast_the_deadline(void)
 	rig_close(&g);
 }
 
-TEST_MAIN(TEST(describes_the_f407_as_the_rom_does), TEST(writes_every_profile),
-          TEST(out_of_range_image_erases_nothing), TEST(unchanged_sectors_are_skipped),
-          TEST(mass_erase_clears_the_whole_flash), TEST(device_starting_in_error_is_cleared),
-          TEST(read_protection_is_explained), TEST(write_protected_sector_fails_verification),
-          TEST(disconnect_mid_write_is_reported), TEST(stalled_request_is_retried),
-          TEST(flipped_bit_fails_verification), TEST(erase_that_stays_busy_times_out),
-          TEST(l4_stall_while_busy_is_waited_out), TEST(read_and_leave),
-          TEST(device_refusal_errtarget_is_explained),
+/* The dfuse plugin's family setting is checked against the family each
+ * profile's bootloader is told by (its memory layout). */
+static void family_setting_is_told_by_the_layout(void)
+{
+	static const struct {
+		const char *profile, *yes, *no;
+	} cases[] = {{"F407", "STM32F4", "STM32L4"},
+	             {"F405", "stm32f2", "STM32H7"},
+	             {"L4", "STM32L4", "STM32F4"},
+	             {"H743", "H7", "STM32F407"}};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct rig g;
+		if (rig_open(&g, cases[i].profile))
+			return;
+		CHECK_INT(dfuse_quirk_family_is(g.dev.quirk, cases[i].yes), 1);
+		CHECK_INT(dfuse_quirk_family_is(g.dev.quirk, cases[i].no), 0);
+		rig_close(&g);
+	}
+	struct dfuse_quirk generic = {.family = "STM32 (generic DfuSe)"};
+	CHECK_INT(dfuse_quirk_family_is(&generic, "STM32F4"), -1);
+}
+
+TEST_MAIN(TEST(describes_the_f407_as_the_rom_does), TEST(family_setting_is_told_by_the_layout),
+          TEST(writes_every_profile), TEST(out_of_range_image_erases_nothing),
+          TEST(unchanged_sectors_are_skipped), TEST(mass_erase_clears_the_whole_flash),
+          TEST(device_starting_in_error_is_cleared), TEST(read_protection_is_explained),
+          TEST(write_protected_sector_fails_verification), TEST(disconnect_mid_write_is_reported),
+          TEST(stalled_request_is_retried), TEST(flipped_bit_fails_verification),
+          TEST(erase_that_stays_busy_times_out), TEST(l4_stall_while_busy_is_waited_out),
+          TEST(read_and_leave), TEST(device_refusal_errtarget_is_explained),
           TEST(busy_without_holding_the_pipe_is_polled_at_its_pace),
           TEST(a_lost_block_is_not_reported_as_written),
           TEST(a_huge_poll_timeout_does_not_outlast_the_deadline))
