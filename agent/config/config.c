@@ -1,10 +1,13 @@
 #include "config/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include "bundle/version.h"
@@ -38,7 +41,8 @@ static MCU_OTA_PRINTF(5, 0) int vbad(const struct config *c, char *err, size_t e
 			break;
 		off += (size_t)w;
 	}
-	mcu_ota_set_error(err, errlen, "%s:%d: %s%s%s", c->path,
+	const char *file = s ? config_setting_source_file(s) : NULL; /* @include'd files too */
+	mcu_ota_set_error(err, errlen, "%s:%d: %s%s%s", file ? file : c->path,
 	                  s ? config_setting_source_line(s) : 0, name, *name ? ": " : "", what);
 	return -EINVAL;
 }
@@ -296,9 +300,21 @@ static int load_firmware(struct ctx *x, const config_setting_t *g, struct device
 		return bad(x, config_setting_get_member(g, "source"),
 		           "\"%s\": expected an https:// URL or an absolute path to a .swu bundle",
 		           d->firmware_source);
+	if (!strncasecmp(d->firmware_source, "http://", 7) && !x->c->fetch.allow_http)
+		return bad(
+		    x, config_setting_get_member(g, "source"),
+		    "\"%s\" is plain http: use https://, or allow it with fetch.allow_http = "
+		    "true",
+		    d->firmware_source);
 	if (d->firmware_version && strlen(d->firmware_version) > VERSION_MAX_LEN)
 		return bad(x, config_setting_get_member(g, "version"),
 		           "too long: at most %d characters", VERSION_MAX_LEN);
+	if (d->firmware_version && !version_valid(d->firmware_version))
+		return bad(x, config_setting_get_member(g, "version"),
+		           "\"%s\" is not a version a bundle can hold: expected numbers separated "
+		           "by dots, "
+		           "with an optional -suffix, e.g. \"2.0.0\" or \"2.1.0-rc1\"",
+		           d->firmware_version);
 	return 0;
 }
 
@@ -387,43 +403,65 @@ static int load_device(struct ctx *x, const config_setting_t *g, struct device_c
 	return fw ? load_firmware(x, fw, d) : 0;
 }
 
-/* The flasher's selection ("serial" or "port") of a device, or NULL. */
-static const char *selection(const struct device_config *d, const char **key)
+/* A device's flasher selection: its serial and port (NULL when not set). */
+static int selection(struct ctx *x, const struct device_config *d, const char **serial,
+                     const char **port)
 {
-	const char *v = NULL;
-	*key = "serial";
-	if (d->flasher.section && config_setting_lookup_string(d->flasher.section, "serial", &v))
-		return v;
-	*key = "port";
-	if (d->flasher.section && config_setting_lookup_string(d->flasher.section, "port", &v))
-		return v;
-	return NULL;
+	static const char *const keys[] = {"serial", "port"};
+	const char **out[] = {serial, port};
+	for (int i = 0; i < 2; i++) {
+		*out[i] = NULL;
+		const config_setting_t *s =
+		    d->flasher.section ? config_setting_get_member(d->flasher.section, keys[i])
+		                       : NULL;
+		if (s && config_setting_type(s) != CONFIG_TYPE_STRING)
+			return bad(x, s, "expected a string in double quotes");
+		if (s)
+			*out[i] = config_setting_get_string(s);
+	}
+	return 0;
 }
 
 /* With several devices, each one's bootloader must be told apart from the
  * others' (they all enumerate as 0483:df11): a loose selection could flash
- * another chip. */
+ * another chip. Two selections can match the same chip unless a key that
+ * both set differs (serial A and port 1-1 match chip A on port 1-1). */
 static int distinct_selections(struct ctx *x)
 {
 	struct config *c = x->c;
+	const char *serial[CONFIG_MAX_DEVICES], *port[CONFIG_MAX_DEVICES];
 	for (size_t i = 0; i < c->device_count; i++) {
 		const struct device_config *d = &c->devices[i];
-		const char *key, *v = selection(d, &key);
 		const config_setting_t *at =
 		    d->flasher.section
 		        ? d->flasher.section
 		        : config_setting_get_elem(config_lookup(&c->cfg, "devices"), (unsigned)i);
-		if (!v)
+		int r = selection(x, d, &serial[i], &port[i]);
+		if (r < 0)
+			return r;
+		if (!serial[i] && !port[i])
 			return bad(
 			    x, at,
 			    "with several devices, each flasher needs serial (the chip's "
 			    "USB serial) or port (its USB port path) so that no device's update "
 			    "can reach another chip");
 		for (size_t k = 0; k < i; k++) {
-			const char *key2, *v2 = selection(&c->devices[k], &key2);
-			if (!strcmp(key, key2) && !strcasecmp(v, v2))
-				return bad(x, at, "%s \"%s\" also selects device %s (line %d)", key,
-				           v, c->devices[k].name, c->devices[k].line);
+			bool serials_differ =
+			    serial[i] && serial[k] && strcasecmp(serial[i], serial[k]);
+			bool ports_differ = port[i] && port[k] && strcmp(port[i], port[k]);
+			if (serials_differ || ports_differ)
+				continue;
+			if ((serial[i] && serial[k]) || (port[i] && port[k]))
+				return bad(x, at, "%s \"%s\" also selects device %s (line %d)",
+				           serial[i] && serial[k] ? "serial" : "port",
+				           serial[i] && serial[k] ? serial[i] : port[i],
+				           c->devices[k].name, c->devices[k].line);
+			return bad(x, at,
+			           "%s \"%s\" and device %s's %s \"%s\" (line %d) could both match "
+			           "one chip: select every device by serial, or every one by port",
+			           serial[i] ? "serial" : "port", serial[i] ? serial[i] : port[i],
+			           c->devices[k].name, serial[k] ? "serial" : "port",
+			           serial[k] ? serial[k] : port[k], c->devices[k].line);
 		}
 	}
 	return 0;
@@ -448,7 +486,8 @@ static int load(struct ctx *x)
 		           "\"%s\" is relative: give an absolute path (the journal must be found "
 		           "whatever the working directory)",
 		           c->state_dir);
-	if ((r = get_string(x, root, "plugin_dir", false, &c->plugin_dir)) < 0)
+	if ((r = get_string(x, root, "plugin_dir", false, &c->plugin_dir)) < 0 ||
+	    (c->plugin_dir && (r = absolute(x, root, "plugin_dir", c->plugin_dir)) < 0))
 		return r;
 	c->cache_dir = CONFIG_DEFAULT_CACHE_DIR;
 	if ((r = get_string(x, root, "cache_dir", false, &c->cache_dir)) < 0 ||
@@ -504,28 +543,131 @@ static int load(struct ctx *x)
 	return n > 1 ? distinct_selections(x) : 0;
 }
 
+/* libconfig 1.5 reads an integer without the L suffix into 32 bits and
+ * wraps larger ones silently (4294967296 becomes 0). Find such a literal in
+ * the text first: 0 when there is none, else its line and text. */
+static int wide_integer(const char *t, size_t len, char *tok, size_t toklen)
+{
+	int line = 1;
+	for (size_t i = 0; i < len; i++) {
+		char ch = t[i];
+		if (ch == '\n') {
+			line++;
+		} else if (ch == '"') { /* a string, with its escapes */
+			for (i++; i < len && t[i] != '"'; i++)
+				if (t[i] == '\\')
+					i++;
+				else if (t[i] == '\n')
+					line++;
+		} else if (ch == '#' || (ch == '/' && i + 1 < len && t[i + 1] == '/')) {
+			while (i + 1 < len && t[i + 1] != '\n')
+				i++;
+		} else if (ch == '/' && i + 1 < len && t[i + 1] == '*') {
+			for (i += 2; i + 1 < len && !(t[i] == '*' && t[i + 1] == '/'); i++)
+				if (t[i] == '\n')
+					line++;
+			i++;
+		} else if (isdigit((unsigned char)ch) &&
+		           (i == 0 || !(isalnum((unsigned char)t[i - 1]) || t[i - 1] == '_' ||
+		                        t[i - 1] == '.'))) {
+			size_t e = i;
+			bool hex = ch == '0' && i + 1 < len && (t[i + 1] == 'x' || t[i + 1] == 'X');
+			e += hex ? 2 : 0;
+			while (e < len &&
+			       (hex ? isxdigit((unsigned char)t[e]) : isdigit((unsigned char)t[e])))
+				e++;
+			bool suffix = e < len && (t[e] == 'L' || t[e] == 'l');
+			bool real = !hex && e < len && (t[e] == '.' || t[e] == 'e' || t[e] == 'E');
+			char num[64];
+			snprintf(num, sizeof(num), "%.*s", (int)(e - i < 63 ? e - i : 63), t + i);
+			errno = 0;
+			unsigned long long v = strtoull(num, NULL, hex ? 16 : 10);
+			bool wide =
+			    errno == ERANGE || (hex ? v > 0xFFFFFFFFull : v > 0x7FFFFFFFull);
+			if (wide && !suffix && !real) {
+				snprintf(tok, toklen, "%s", num);
+				return line;
+			}
+			i = e > i ? e - 1 : i;
+		}
+	}
+	return 0;
+}
+
+/* The first integer setting on that line of the main file, or NULL. */
+static const config_setting_t *setting_at_line(const config_setting_t *s, int line)
+{
+	int t = config_setting_type(s);
+	if ((t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) &&
+	    (int)config_setting_source_line(s) == line && config_setting_parent(s))
+		return s;
+	if (t != CONFIG_TYPE_GROUP && t != CONFIG_TYPE_LIST && t != CONFIG_TYPE_ARRAY)
+		return NULL;
+	for (int i = 0; i < config_setting_length(s); i++) {
+		const config_setting_t *m =
+		    setting_at_line(config_setting_get_elem(s, (unsigned)i), line);
+		if (m)
+			return m;
+	}
+	return NULL;
+}
+
 int config_load(const char *path, struct config *c, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
-	config_init(&c->cfg);
-	snprintf(c->path, sizeof(c->path), "%s", path);
 	FILE *f = fopen(path, "re");
-	if (!f) {
-		int r = -errno;
+	struct stat st;
+	if (!f || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > CONFIG_MAX_FILE_SIZE) {
+		int r = !f ? -errno : !S_ISREG(st.st_mode) ? -EISDIR : -EFBIG;
 		mcu_ota_set_error(err, errlen, "cannot read the configuration %s: %s%s", path,
-		                  strerror(-r),
+		                  r == -EISDIR  ? "not a regular file"
+		                  : r == -EFBIG ? "larger than 1 MiB"
+		                                : strerror(-r),
 		                  r == -ENOENT ? " (give another with --config FILE)" : "");
-		return r;
+		if (f)
+			fclose(f);
+		return r == -EISDIR || r == -EFBIG ? -EINVAL : r;
+	}
+	char *text = malloc((size_t)st.st_size + 1), tok[64];
+	size_t len = text ? fread(text, 1, (size_t)st.st_size, f) : 0;
+	int wide = text ? wide_integer(text, len, tok, sizeof(tok)) : 0;
+	free(text);
+	rewind(f);
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	/* @include "x.conf" is found beside the file, whatever the working directory */
+	char dir[sizeof(c->path)];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash) {
+		slash[slash == dir] = '\0';
+		config_set_include_dir(&c->cfg, dir);
 	}
 	int ok = config_read(&c->cfg, f);
 	fclose(f);
 	if (!ok) {
-		mcu_ota_set_error(err, errlen, "%s:%d: %s", path, config_error_line(&c->cfg),
-		                  config_error_text(&c->cfg));
+		const char *file = config_error_file(&c->cfg);
+		mcu_ota_set_error(err, errlen, "%s:%d: %s", file ? file : path,
+		                  config_error_line(&c->cfg), config_error_text(&c->cfg));
 		config_free(c);
 		return -EINVAL;
 	}
 	struct ctx x = {c, err, errlen};
+	if (wide) { /* named by its setting when one is on that line */
+		const config_setting_t *at = setting_at_line(config_root_setting(&c->cfg), wide);
+		if (at)
+			bad(&x, at,
+			    "%s does not fit in 32 bits: write it as %sL (a 64-bit integer)", tok,
+			    tok);
+		else
+			mcu_ota_set_error(
+			    err, errlen,
+			    "%s:%d: %s does not fit in 32 bits: write it as %sL (a 64-bit "
+			    "integer)",
+			    path, wide, tok, tok);
+		config_free(c);
+		return -EINVAL;
+	}
 	int r = load(&x);
 	if (r < 0) {
 		config_free(c);
@@ -536,9 +678,8 @@ int config_load(const char *path, struct config *c, char *err, size_t errlen)
 
 void config_free(struct config *c)
 {
-	config_destroy(&c->cfg);
+	config_destroy(&c->cfg); /* safe on a zeroed config_t as well */
 	memset(c, 0, sizeof(*c));
-	config_init(&c->cfg); /* so that a second config_free is harmless */
 }
 
 const struct device_config *config_device(const struct config *c, const char *name)

@@ -42,6 +42,7 @@
 #define CONFIG_DEFAULT_PATH                  "/etc/mcu-ota/mcu-ota.conf"
 #define CONFIG_DEFAULT_STATE_DIR             "/var/lib/mcu-ota"
 #define CONFIG_MAX_DEVICES                   32
+#define CONFIG_MAX_FILE_SIZE                 (1 << 20)
 #define CONFIG_MAX_KEYS                      16
 #define CONFIG_DEFAULT_BOOTLOADER_TIMEOUT_MS 10000u
 #define CONFIG_DEFAULT_HEALTH_TIMEOUT_MS     10000u

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bundle/version.h"
 #include "config/config.h"
 #include "core/config_plugins.h"
 #include "daemon/control.h"
@@ -181,9 +182,10 @@ static bool wants_fetch(const struct config *c, const struct device_config *dev,
 {
 	struct engine_status s;
 	engine_status(c, dev, &s);
+	int cmp = 1; /* "2.0" is "2.0.0" */
 	bool runs_wanted = dev->firmware_version && s.has_current &&
-	                   !strcmp(s.current.version, dev->firmware_version) &&
-	                   s.journal.state == UPDATE_IDLE;
+	                   version_compare(s.current.version, dev->firmware_version, &cmp) == 0 &&
+	                   cmp == 0 && s.journal.state == UPDATE_IDLE;
 	poll_record_load(c->cache_dir, dev->name, rec);
 	bool same = !strcmp(rec->source, dev->firmware_source) &&
 	            !strcmp(rec->version, dev->firmware_version ? dev->firmware_version : "");
