@@ -2,8 +2,8 @@
  * into struct config, with its default when it is absent, and every way to
  * get it wrong is refused with the whole error text, "FILE:LINE:
  * setting.path: what is wrong, what is expected". Most cases are one row of
- * the tables `accepted` and `refused`; the tests named bug_* pin mistakes of
- * config.c and fail until config.c is fixed. */
+ * the tables `accepted` and `refused`; the tests after them pin mistakes a
+ * review found in config.c (each failed before its fix). */
 #include "check.h"
 #include "config/config.h"
 
@@ -905,7 +905,7 @@ static void refused_at(enum where w, const char *text, int line, const char *set
 	config_free(&cfg);
 }
 
-/* BUG: libconfig 1.5 (Debian) reads an integer without L through int: a
+/* Once a bug: libconfig 1.5 (Debian) reads an integer without L through int: a
  * decimal from 2^31 up or a hex from 2^32 up wraps, and config.c accepts the
  * wrapped value, or refuses naming a number that is not in the file:
  *   address = 4294967296;        -> loaded as 0x00000000
@@ -914,7 +914,7 @@ static void refused_at(enum where w, const char *text, int line, const char *set
  *   address = 4294967295;        -> "-1 is out of range: expected 0 to 4294967295"
  *   max_size = 4294967296;       -> "0 is out of range: expected 4096 to ..."
  * A value must be read as written or refused (e.g. "write 4294967296L"). */
-static void bug_integers_beyond_32_bits(void)
+static void integers_beyond_32_bits(void)
 {
 	static const struct {
 		enum where where;
@@ -955,11 +955,11 @@ static void bug_integers_beyond_32_bits(void)
 	}
 }
 
-/* BUG: an error in a file taken in with @include names the main file with
+/* Once a bug: an error in a file taken in with @include names the main file with
  * the line in the included one ("main.conf:3: log_level: ..." for line 3 of
  * inc.conf). It should name the included file (config_error_file(),
  * config_setting_source_file()), or @include should be refused at its line. */
-static void bug_errors_in_included_files(void)
+static void errors_in_included_files(void)
 {
 	static const char *const included[] = {"\n\nlog_level = \"loud\";\n",
 	                                       "\n\nlog_level = ;\n"};
@@ -979,10 +979,10 @@ static void bug_errors_in_included_files(void)
 	unlink(inc);
 }
 
-/* BUG: a directory given as the configuration ends the process: libconfig's
+/* Once a bug: a directory given as the configuration ends the process: libconfig's
  * scanner prints "input in flex scanner failed" and calls exit(2). config_load
  * must refuse what is not a regular file before config_read. */
-static void bug_a_directory_exits_the_process(void)
+static void a_directory_exits_the_process(void)
 {
 	char dir[4300], err[1024];
 	snprintf(dir, sizeof(dir), "%s/dir.conf", root);
@@ -1000,11 +1000,11 @@ static void bug_a_directory_exits_the_process(void)
 	rmdir(dir);
 }
 
-/* BUG: firmware.version is only checked for length: "v2", "latest" or
+/* Once a bug: firmware.version is only checked for length: "v2", "latest" or
  * "2.0.0 " are accepted, yet no bundle can hold them (swu_manifest refuses
  * image versions that are not version_valid()), so the daemon would fetch
  * and refuse forever. */
-static void bug_firmware_version_not_checked(void)
+static void firmware_version_not_checked(void)
 {
 	refused_at(IN_FIRMWARE, "source = \"/m.swu\"; version = \"v2\";", 4,
 	           "devices[0].firmware.version");
@@ -1014,27 +1014,27 @@ static void bug_firmware_version_not_checked(void)
 	           "devices[0].firmware.version");
 }
 
-/* BUG: an http:// source is accepted while fetch.allow_http is false (the
+/* Once a bug: an http:// source is accepted while fetch.allow_http is false (the
  * default); every download of it fails. The message itself says "expected an
  * https:// URL". */
-static void bug_http_source_without_allow_http(void)
+static void http_source_without_allow_http(void)
 {
 	refused_at(IN_FIRMWARE, "source = \"http://lan/m.swu\";", 4, "devices[0].firmware.source");
 }
 
-/* BUG: a relative plugin_dir is accepted; plugins are then dlopen()ed from
+/* Once a bug: a relative plugin_dir is accepted; plugins are then dlopen()ed from
  * the working directory, so "mcu-ota config check" in a shell and the daemon
  * (working directory /) load different code. Same rule as state_dir,
  * cache_dir and daemon.socket. */
-static void bug_relative_plugin_dir(void)
+static void relative_plugin_dir(void)
 {
 	refused_at(IN_TOP, "plugin_dir = \"lib/plugins\";", 1, "plugin_dir");
 }
 
-/* BUG: a device whose flasher has both serial and port is compared by its
+/* Once a bug: a device whose flasher has both serial and port is compared by its
  * serial only: a (port 1-1) and b (port 1-1, serial Q) are accepted though
  * both claim the chip on port 1-1, and a's update can reach b's chip. */
-static void bug_a_port_claimed_twice(void)
+static void a_port_claimed_twice(void)
 {
 	refused_at(WHOLE,
 	           BUNDLE_LINE "devices = (\n" DEV("a", "flasher = { port = \"1-1\"; };") ",\n" DEV(
@@ -1042,11 +1042,11 @@ static void bug_a_port_claimed_twice(void)
 	           4, "devices[1].flasher");
 }
 
-/* BUG: a selection of the wrong type is reported as missing: with two
+/* Once a bug: a selection of the wrong type is reported as missing: with two
  * devices, "flasher = { serial = 12; }" gives "devices[0].flasher: with
  * several devices, each flasher needs serial ... or port", though serial is
  * there; it should say that serial must be a string. */
-static void bug_selection_of_the_wrong_type(void)
+static void selection_of_the_wrong_type(void)
 {
 	refused_at(WHOLE,
 	           BUNDLE_LINE "devices = (\n" DEV("a", "flasher = { serial = 12; };") ",\n" DEV(
@@ -1054,11 +1054,11 @@ static void bug_selection_of_the_wrong_type(void)
 	           3, "devices[0].flasher.serial");
 }
 
-/* BUG: when the file cannot be opened, config_load returns with c->path
+/* Once a bug: when the file cannot be opened, config_load returns with c->path
  * still set and c->cfg holding libconfig's root setting (allocated by
  * config_init): the header promises "c is left empty", and a caller that
  * does not call config_free leaks. */
-static void bug_a_failed_open_leaves_the_struct_empty(void)
+static void a_failed_open_leaves_the_struct_empty(void)
 {
 	char err[1024], p[4300];
 	snprintf(p, sizeof(p), "%s/none.conf", root);
@@ -1082,9 +1082,8 @@ static void cleanup(void)
 TEST_MAIN(TEST(setup), TEST(every_good_value_is_read), TEST(every_mistake_is_refused),
           TEST(a_full_config_loads), TEST(config_error_at_names_file_line_and_setting),
           TEST(the_device_limit), TEST(a_missing_file), TEST(the_example_file_loads),
-          TEST(the_example_documents_every_setting), TEST(bug_integers_beyond_32_bits),
-          TEST(bug_errors_in_included_files), TEST(bug_a_directory_exits_the_process),
-          TEST(bug_firmware_version_not_checked), TEST(bug_http_source_without_allow_http),
-          TEST(bug_relative_plugin_dir), TEST(bug_a_port_claimed_twice),
-          TEST(bug_selection_of_the_wrong_type), TEST(bug_a_failed_open_leaves_the_struct_empty),
-          TEST(cleanup))
+          TEST(the_example_documents_every_setting), TEST(integers_beyond_32_bits),
+          TEST(errors_in_included_files), TEST(a_directory_exits_the_process),
+          TEST(firmware_version_not_checked), TEST(http_source_without_allow_http),
+          TEST(relative_plugin_dir), TEST(a_port_claimed_twice), TEST(selection_of_the_wrong_type),
+          TEST(a_failed_open_leaves_the_struct_empty), TEST(cleanup))
