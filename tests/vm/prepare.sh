@@ -40,8 +40,10 @@ need_root() {
 
 missing_pkgs=()
 for p in "${HOST_PKGS[@]}"; do
-  st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-  [ "$st" = installed ] || missing_pkgs+=("$p")
+  # one line per architecture: linux-libc-dev is Multi-Arch: same, and tests/cross.sh installs
+  # its arm64/armhf copies too (installing it again here would remove those)
+  st=$(dpkg-query -W -f='${db:Status-Status}\n' "$p" 2>/dev/null || true)
+  grep -qx installed <<<"$st" || missing_pkgs+=("$p")
 done
 if [ ${#missing_pkgs[@]} -gt 0 ]; then
   need_root "installing packages"
