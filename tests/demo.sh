@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# The main job, end to end: a simulated STM32F407 running factory firmware 1.0.0 is put into its
-# ROM bootloader through GPIO, mcu-ota flashes 2.0.0 over USB DFU (real kernel USB stack in a
-# QEMU guest), verifies it, and the chip boots the new image and reports 2.0.0.
+# The main job, end to end: `mcu-ota daemon` keeps a simulated STM32F407 on the firmware its
+# configuration names. An HTTPS server (nginx) serves a signed bundle of 2.0.0; the daemon
+# downloads and verifies it, puts the chip (factory firmware 1.0.0) into its ROM bootloader
+# through GPIO, keeps the old image, flashes 2.0.0 over USB DFU (the real kernel USB stack in a
+# QEMU guest) and verifies it, and the chip boots it and reports 2.0.0 (`mcu-ota status` shows
+# it). Then a tampered bundle is refused and an image that reports the wrong version is rolled
+# back and not tried again.
 #
 # Installs what it needs from Debian's archive (root), builds into $BUILD_DIR (default build/),
 # and boots the rig (tests/vm/README.md). The first run downloads Debian's kernel packages into
@@ -11,7 +15,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$top/build}
 t0=$(date +%s)
 
-echo "== mcu-ota demo: update an STM32 over USB DFU, end to end"
+echo "== mcu-ota demo: the daemon keeps an STM32 on its firmware (HTTPS, signed bundle, USB DFU), end to end"
 echo "== 1/3 packages (tests/deps.sh)"
 "$top/tests/deps.sh"
 echo "== 2/3 build into $build (tests/build.sh)"

@@ -58,7 +58,7 @@ wait_version() { wait_for "${3:-10}" eval "[ \"\$(app_version $1)\" = $2 ]"; }
 
 # status_field DEVICE KEY: a value of `mcu-ota status --json` for one device (strings unquoted).
 status_field() {
-	mcu-ota status --json | tr -d '\n' | sed 's/},/}\n/g' | grep "\"device\": \"$1\"" |
+	mcu-ota status --json | tr -d '\n' | sed 's/{"device"/\n{"device"/g' | grep "\"device\": \"$1\"" |
 		sed -n -e "s/.*\"$2\": \"\([^\"]*\)\".*/\1/p" -e t -e "s/.*\"$2\": \([^,}]*\).*/\1/p"
 }
 
@@ -157,4 +157,72 @@ write_https_config() {
 $_whc_saved}"
 	write_config "$@"
 	CONF_EXTRA=$_whc_saved
+}
+
+# ---- the daemon: `mcu-ota daemon` in the foreground, as systemd runs it, with notify-listen as
+# systemd's end of $NOTIFY_SOCKET.
+SOCK=$MCUOTA_WORK/run/control.sock
+CACHE_DIR=$MCUOTA_WORK/cache
+NOTIFY_LOG=$MCUOTA_WORK/notify.log
+DAEMON_LOG=$MCUOTA_WORK/daemon.log
+
+# daemon_settings [POLL_S]: the top-level settings of a daemon in this folder, for $CONF_EXTRA:
+# cache_dir, the control socket, polling every POLL_S seconds (default 0: only at start, on SIGHUP
+# and when asked), no jitter.
+daemon_settings() {
+	echo "cache_dir = \"$CACHE_DIR\";"
+	echo "daemon = { socket = \"$SOCK\"; poll_interval_s = ${1:-0}; poll_jitter_s = 0; };"
+}
+
+# notify_start: notify-listen on $MCUOTA_WORK/notify.sock, one line per message in $NOTIFY_LOG
+# ("pid=N READY=1 STATUS=idle"); exports NOTIFY_SOCKET for the daemons started after it.
+notify_start() {
+	NOTIFY_SOCKET=$MCUOTA_WORK/notify.sock
+	: >"$NOTIFY_LOG"
+	notify-listen "$NOTIFY_SOCKET" >>"$NOTIFY_LOG" 2>&1 &
+	NOTIFY_PID=$!
+	wait_for 5 test -S "$NOTIFY_SOCKET" || return 1
+	export NOTIFY_SOCKET
+}
+
+# notify_mark: how many messages came so far (the FROM of notify_seen and notify_wait).
+notify_mark() { wc -l <"$NOTIFY_LOG" | tr -d ' '; }
+# notify_seen FROM PATTERN: a message after the first FROM ones matches PATTERN (grep -E).
+notify_seen() { tail -n "+$(($1 + 1))" "$NOTIFY_LOG" | grep -qE -- "$2"; }
+# notify_wait FROM PATTERN [TIMEOUT_S]: until notify_seen (default 10 s).
+notify_wait() { wait_for "${3:-10}" notify_seen "$1" "$2"; }
+
+# daemon_start [OPTIONS...]: `mcu-ota OPTIONS daemon` in the background (DAEMON_PID), its output
+# appended to $DAEMON_LOG; returns once it sent READY=1 (30 s at most).
+daemon_start() {
+	_ds_mark=$(notify_mark)
+	echo "---- mcu-ota${*:+ $*} daemon" >>"$DAEMON_LOG"
+	mcu-ota "$@" daemon >>"$DAEMON_LOG" 2>&1 &
+	DAEMON_PID=$!
+	notify_wait "$_ds_mark" "^pid=$DAEMON_PID .*READY=1" 30
+}
+
+# daemon_reload: SIGHUP; returns once the daemon sent RELOADING=1 and then READY=1 again.
+daemon_reload() {
+	_dr_mark=$(notify_mark)
+	kill -HUP "$DAEMON_PID" || return 1
+	notify_wait "$_dr_mark" "RELOADING=1" 10 || return 1
+	notify_wait "$_dr_mark" "RELOADING=1.*READY=1|READY=1" 20
+}
+
+# daemon_stop: SIGTERM and wait; the exit status in DAEMON_RC (30 s at most, then SIGKILL, 137).
+daemon_stop() {
+	kill -TERM "$DAEMON_PID" 2>/dev/null
+	if ! wait_for 30 eval "! kill -0 $DAEMON_PID"; then
+		kill -KILL "$DAEMON_PID" 2>/dev/null
+	fi
+	wait "$DAEMON_PID"
+	DAEMON_RC=$?
+}
+
+# progress_field DEVICE KEY: phase, done, total or percent of the device's live progress in
+# `mcu-ota status --json` (empty when it is idle: "progress": null).
+progress_field() {
+	mcu-ota status --json | tr -d '\n' | sed 's/{"device"/\n{"device"/g' |
+		grep "\"device\": \"$1\"" | sed -n "s/.*\"progress\": {[^}]*\"$2\": \"*\([^\",}]*\).*/\1/p"
 }
