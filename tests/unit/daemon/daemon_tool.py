@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""The other ends of the daemon's sockets, for test_daemon.sh.
+
+  daemon_tool.py notify SOCKET LOG CONTROL
+      systemd's end of NOTIFY_SOCKET: binds a datagram socket at SOCKET and
+      appends each line of each message to LOG as "<ms since start> <line>".
+      Right after a READY=1 line it tries the daemon's control socket CONTROL
+      and logs "check control-socket connectable|refused: why", so that the
+      test can tell READY came after the socket listened. Exits by itself
+      after 300 s.
+
+  daemon_tool.py ctl SOCKET [--timeout S] [--send-nothing] LINE...
+      sends LINE\\n... then an empty line (a request of the control protocol)
+      and prints every reply line until the daemon closes the connection.
+  daemon_tool.py ctl SOCKET --raw PYTHON_BYTES
+      sends the bytes of a Python bytes expression (b"..." * N) as they are.
+
+Exit 0 when the daemon answered and closed, 2 on a timeout, 3 when it could
+not connect.
+"""
+import os
+import socket
+import sys
+import time
+
+
+def notify(path, log, control):
+    start = time.monotonic()
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.settimeout(1.0)
+    with open(log, "a", buffering=1) as out:
+        while time.monotonic() - start < 300:
+            try:
+                msg = s.recv(4096).decode("utf-8", "replace")
+            except socket.timeout:
+                continue
+            ms = int((time.monotonic() - start) * 1000)
+            for line in msg.split("\n"):
+                if line:
+                    out.write(f"{ms} {line}\n")
+                if line == "READY=1":  # the check's line comes right after it
+                    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    try:
+                        c.connect(control)
+                        out.write(f"{ms} check control-socket connectable\n")
+                    except OSError as e:
+                        out.write(f"{ms} check control-socket refused: {e}\n")
+                    finally:
+                        c.close()
+
+
+def ctl(argv):
+    path = argv[0]
+    timeout = 10.0
+    raw = None
+    nothing = False
+    lines = []
+    i = 1
+    while i < len(argv):
+        if argv[i] == "--timeout":
+            timeout = float(argv[i + 1])
+            i += 2
+        elif argv[i] == "--raw":
+            raw = eval(argv[i + 1], {"__builtins__": {}})  # the test's own bytes expression
+            i += 2
+        elif argv[i] == "--send-nothing":
+            nothing = True
+            i += 1
+        else:
+            lines.append(argv[i])
+            i += 1
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(path)
+    except OSError as e:
+        print(f"connect: {e}", file=sys.stderr)
+        return 3
+    data = b""
+    try:
+        if raw is not None:
+            s.sendall(raw)
+        elif not nothing:
+            s.sendall(("".join(line + "\n" for line in lines) + "\n").encode())
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except socket.timeout:
+        sys.stdout.write(data.decode("utf-8", "replace"))
+        print("timeout: the daemon did not close the connection", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"socket: {e}", file=sys.stderr)
+    sys.stdout.write(data.decode("utf-8", "replace"))
+    return 0
+
+
+def main():
+    if len(sys.argv) >= 5 and sys.argv[1] == "notify":
+        notify(sys.argv[2], sys.argv[3], sys.argv[4])
+        return 0
+    if len(sys.argv) >= 3 and sys.argv[1] == "ctl":
+        return ctl(sys.argv[2:])
+    print(__doc__, file=sys.stderr)
+    return 64
+
+
+if __name__ == "__main__":
+    sys.exit(main())
