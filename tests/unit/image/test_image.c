@@ -919,9 +919,12 @@ static void elf64_and_objects_refused(void)
 	elf.p[4] = 2;
 	CHECK(load(&elf, IMAGE_FORMAT_ELF, &img, err, sizeof(err)) < 0);
 	CHECK_CONTAINS(err, "offset 4 (0x4): ELF64");
-	/* A real ELF64 file: this test program. */
-	CHECK(image_load_file(self, IMAGE_FORMAT_AUTO, 0, &img, err, sizeof(err)) < 0);
-	CHECK_CONTAINS(err, "ELF64");
+	/* A real ELF64 file: this test program, where it is one (built for a 32-bit ARM target it
+	 * is an ELF32 ARM program, which the reader takes like any firmware ELF). */
+	if (sizeof(void *) == 8) {
+		CHECK(image_load_file(self, IMAGE_FORMAT_AUTO, 0, &img, err, sizeof(err)) < 0);
+		CHECK_CONTAINS(err, "ELF64");
+	}
 
 	CHECK(load(&obj, IMAGE_FORMAT_AUTO, &img, err, sizeof(err)) < 0);
 	CHECK_CONTAINS(err, "offset 16 (0x10): a relocatable object");
