@@ -930,8 +930,9 @@ int engine_update(const struct engine_options *o, const char *source, const char
                   size_t errlen)
 {
 	const struct config *c = o->config;
-	_cleanup_(swu_reader_freep) struct swu_reader *rd = NULL;
+	/* the sink outlives the reader: freeing a reader aborts its open image in the sink */
 	_cleanup_(swu_memory_sink_freep) struct swu_memory_sink *sink = NULL;
+	_cleanup_(swu_reader_freep) struct swu_reader *rd = NULL;
 	*count = 0;
 	for (size_t i = 0; i < n; i++)
 		if (!config_device(c, devices[i])) {

@@ -407,6 +407,36 @@ case_https_conditional_get() {
 	want_eq "content that works is installed" "$(chip_app "$chip")" 3.0.0
 }
 
+# 7. SIGTERM during a download (a server that stalls): the download is
+# cancelled, the daemon exits 0 at once, nothing reached the chip, and the
+# broken download is not remembered as a failed bundle.
+case_https_sigterm_cancels_download() {
+	if [ -z "${NET_DIR:-}" ]; then
+		echo "skip $case: needs the tests/net servers (run under tests/net/servers.sh)"
+		return
+	fi
+	local name id
+	name=$(basename "$d")-$$.swu
+	id=daemon-$(basename "$d")-$$
+	make_chip "$chip" 1.0.0
+	make_bundle "$NET_DIR/www/$name" 2.0.0 "" 20000
+	chmod a+r "$NET_DIR/www/$name"
+	TOP_EXTRA="fetch = { ca = \"$NET_DIR/pki/ca.pem\"; };" \
+		write_conf "https://127.0.0.1:$NET_FAULT/s/$id/stall/$name?n=1000&s=30"
+	start_daemon || return
+	if ! wait_for 10000 downloading; then
+		bad "the download did not start within 10 s" "$(ctl status)"
+		return
+	fi
+	stop_daemon
+	want_eq "SIGTERM during a download: exit 0" "$drc" 0
+	want_true "... within 3 s (${stop_ms} ms): the download was cancelled" [ "$stop_ms" -lt 3000 ]
+	want_eq "nothing reached the chip" "$(ops "$chip")" 0
+	want_not_in "the broken download is not recorded as a failed bundle" \
+		"$d/cache/motor.poll" "outcome=failed"
+}
+downloading() { ctl status | grep -q '^device - download 1000 '; }
+
 # 3. A bundle that fails is rolled back and not tried again while nothing
 # changed; "update now" (protocol: update + device) tries it again; a new
 # bundle file is tried at the next reconcile.
@@ -744,7 +774,7 @@ case_update_file_through_daemon() {
 # ---- running them ----
 
 all_cases=(notify_ready_status_watchdog local_file_installed_once https_conditional_get
-	failed_bundle_not_retried update_now_cli version_mismatch_refused bad_reload_keeps_config
+	https_sigterm_cancels_download failed_bundle_not_retried update_now_cli version_mismatch_refused bad_reload_keeps_config
 	busy_status_progress control_socket_garbage socket_permissions sigterm_during_update
 	sigterm_idle update_file_through_daemon)
 [ $# -gt 0 ] && all_cases=("$@")
