@@ -187,8 +187,9 @@ static bool wants_fetch(const struct config *c, const struct device_config *dev,
 	                   version_compare(s.current.version, dev->firmware_version, &cmp) == 0 &&
 	                   cmp == 0 && s.journal.state == UPDATE_IDLE;
 	poll_record_load(c->cache_dir, dev->name, rec);
-	bool same = !strcmp(rec->source, dev->firmware_source) &&
-	            !strcmp(rec->version, dev->firmware_version ? dev->firmware_version : "");
+	bool same_source = !strcmp(rec->source, dev->firmware_source);
+	bool same_version =
+	    !strcmp(rec->version, dev->firmware_version ? dev->firmware_version : "");
 	*conditional = false;
 	if (force)
 		return true;
@@ -196,10 +197,11 @@ static bool wants_fetch(const struct config *c, const struct device_config *dev,
 		log_debug("%s: runs %s as wanted", dev->name, dev->firmware_version);
 		return false;
 	}
-	/* a failed bundle waits for a change; "whatever the source holds" asks
-	 * whether it changed */
-	*conditional = same && (rec->outcome == POLL_FAILED ||
-	                        (rec->outcome == POLL_OK && !dev->firmware_version));
+	/* a failed bundle waits for a change (of it, or of the version wanted);
+	 * "whatever the source holds" asks whether it changed since it was
+	 * installed, whatever version was wanted then */
+	*conditional = same_source && ((rec->outcome == POLL_FAILED && same_version) ||
+	                               (rec->outcome == POLL_OK && !dev->firmware_version));
 	return true;
 }
 
