@@ -15,6 +15,9 @@ P = paths()
 c = Checks()
 if not is_on(P["install_man"]):
     skip("MCU_OTA_INSTALL_MAN is off")
+for tool in ("groff", "man"):
+    if not shutil.which(tool):
+        skip(f"{tool} is not installed (Debian: groff-base, man-db)")
 stage = P["stage"]
 if not os.path.isdir(stage):
     skip(f"no {stage} (the fixture packaging_stage did not run)")
