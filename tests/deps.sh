@@ -12,6 +12,8 @@ packages=(
 	swugenerator swupdate                     # bundles made and checked by the reference tools
 	curl time                                 # the fetch benchmark's by-hand pipeline
 	gpiod                                     # gpioset/gpioget: the update benchmark's by-hand side
+	mandoc groff-base man-db                  # the man pages' lint
+	busybox strace                            # the SysV script under busybox; the unit's sandbox traced
 )
 
 missing=()
@@ -27,4 +29,14 @@ if ((${#missing[@]})); then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# udev (its rule parser checks conf/60-mcu-ota.rules) must be the version of the systemd that
+# is installed, which a container's systemd may not be the newest of
+if ! dpkg-query -W -f='${Status}' udev 2>/dev/null | grep -q "install ok installed"; then
+	v=$(dpkg-query -W -f='${Version}' systemd 2>/dev/null || true)
+	if [ "$(id -u)" -eq 0 ]; then
+		echo "deps: installing udev${v:+ $v}"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			"udev${v:+=$v}" >/dev/null || echo "deps: udev not installed: the udev rules test skips" >&2
+	fi
 fi
