@@ -858,6 +858,16 @@ static void *update_thread(void *arg)
 		log_error("%s: %s", r->dev->name, r->out->message);
 		return NULL;
 	}
+	/* the very image that runs (a server that re-published the same bytes):
+	 * the chip is not put through its bootloader for nothing */
+	char sum[65];
+	if (have && r->j.state == UPDATE_IDLE && cur.address == address &&
+	    sha256_hex(buf, len, sum) == 0 && !strcmp(sum, cur.sha256)) {
+		free(buf);
+		say(r, "%s already runs (the same image, sha256 %.16s...)", version, sum);
+		log_info("%s: nothing to do: %s", r->dev->name, r->out->message);
+		return NULL;
+	}
 	int rc = slot_put(r, STORE_STAGED, buf, len, address, version);
 	free(buf);
 	if (rc == 0) {
@@ -866,6 +876,7 @@ static void *update_thread(void *arg)
 			snprintf(r->j.sha256, sizeof(r->j.sha256), "%s", st.sha256);
 		snprintf(r->j.version, sizeof(r->j.version), "%s", version);
 		r->j.error[0] = '\0';
+		r->j.result = RESULT_NONE; /* until this attempt ends: not the last one's */
 		rc = save(r, UPDATE_STAGED);
 	}
 	if (rc < 0) {

@@ -369,6 +369,31 @@ static void first_update_reads_the_chip_back(void)
 	CHECK_STR(j.version, "2.0.0");
 }
 
+/* A server that publishes the same image again (a new ETag, a rebuilt
+ * bundle) must not put the chip through its bootloader; a changed one must. */
+static void the_image_that_runs_is_not_flashed_again(void)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "required");
+	const struct image_spec a = {.device = "mcu", .version = "2.0.0", .len = 9000},
+	                        b = {.device = "mcu", .version = "2.0.0", .len = 9001};
+	make_bundle("b2", &a, 1);
+	CHECK_INT(update("b2", &out), 0);
+	CHECK_INT(out.result, RESULT_INSTALLED);
+	int ops = ops_lines("mcu");
+	make_bundle("b2again", &a, 1);
+	CHECK_INT(update("b2again", &out), 0);
+	CHECK_INT(out.result, RESULT_NONE);
+	CHECK_INT(out.code, 0);
+	CHECK_CONTAINS(out.message, "2.0.0 already runs (the same image");
+	CHECK_INT(ops_lines("mcu"), ops);
+	CHECK_INT(journal_of("mcu").result, RESULT_INSTALLED);
+	make_bundle("b2other", &b, 1);
+	CHECK_INT(update("b2other", &out), 0);
+	CHECK_INT(out.result, RESULT_INSTALLED);
+	CHECK(ops_lines("mcu") > ops);
+}
+
 static void a_second_update_needs_no_backup(void)
 {
 	struct engine_outcome out;
@@ -956,8 +981,9 @@ static void regression_loose_selection_flashes_another_chip(void)
 }
 
 TEST_MAIN(TEST(setup_root), TEST(first_update_reads_the_chip_back),
-          TEST(a_second_update_needs_no_backup), TEST(health_failure_rolls_back),
-          TEST(flash_failure_rolls_back), TEST(no_boot_rolls_back_to_a_known_version),
+          TEST(the_image_that_runs_is_not_flashed_again), TEST(a_second_update_needs_no_backup),
+          TEST(health_failure_rolls_back), TEST(flash_failure_rolls_back),
+          TEST(no_boot_rolls_back_to_a_known_version),
           TEST(failed_rollback_is_failed_and_not_retried),
           TEST(unreadable_chip_with_backup_required_is_not_updated),
           TEST(unreadable_chip_with_backup_optional_is_updated), TEST(downgrade_is_refused),
