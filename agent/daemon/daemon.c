@@ -629,9 +629,22 @@ static bool take_job(struct daemon *d, int fd, struct control_request *rq)
 	struct job j = {.client = fd};
 	char text[160];
 	if (d->stopping || d->busy) {
-		pthread_mutex_lock(&d->mu);
-		(void)control_reply(fd, "busy the daemon is %s; try again when it is done",
-		                    d->stopping ? "stopping" : d->job_text);
+		char now[512] = "";
+		pthread_mutex_lock(&d->mu); /* what it is doing, device by device */
+		for (size_t i = 0; i < d->live_count; i++) {
+			const struct live *l = &d->live[i];
+			size_t off = strlen(now);
+			if (l->total)
+				snprintf(now + off, sizeof(now) - off, "%s%s: %s %u%%",
+				         off ? ", " : " (", l->device, l->phase, l->last_pct);
+			else
+				snprintf(now + off, sizeof(now) - off, "%s%s: %s",
+				         off ? ", " : " (", l->device, l->phase);
+		}
+		if (*now)
+			snprintf(now + strlen(now), sizeof(now) - strlen(now), ")");
+		(void)control_reply(fd, "busy the daemon is %s%s; try again when it is done",
+		                    d->stopping ? "stopping" : d->job_text, now);
 		pthread_mutex_unlock(&d->mu);
 		return false;
 	}

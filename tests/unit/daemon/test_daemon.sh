@@ -580,10 +580,11 @@ case_busy_status_progress() {
 	timeout 10 "$m" --config "$conf" update --device motor "$d/b2.swu" >"$d/out" 2>&1
 	rc=$?
 	want_eq "update FILE while busy: exit 1" "$rc" 1
-	want_in "... refused: busy, try again" "$d/out" \
-		"error: the daemon is reconciling; try again when it is done"
+	want_in "... refused: busy, what it does, try again" "$d/out" \
+		"error: the daemon is reconciling (motor: "
+	want_in "... try again" "$d/out" "); try again when it is done"
 	ctl update "device motor" >"$d/reply"
-	want_in "update now while busy: busy" "$d/reply" "busy the daemon is reconciling; try again"
+	want_in "update now while busy: busy" "$d/reply" "busy the daemon is reconciling (motor: "
 	timeout 10 "$m" --config "$conf" rollback --device motor >"$d/out" 2>&1
 	rc=$?
 	want_eq "rollback while busy: exit 1" "$rc" 1
