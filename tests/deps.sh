@@ -27,7 +27,8 @@ if ((${#missing[@]})); then
 		exit 1
 	fi
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
+	# an index of another architecture that is mid-sync must not stop the install of ours
+	apt-get update -qq || apt-get update -qq || echo "deps: apt-get update reported errors; installing from the lists there are" >&2
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # udev (its rule parser checks conf/60-mcu-ota.rules) must be the version of the systemd that
