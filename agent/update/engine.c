@@ -859,9 +859,10 @@ static void *update_thread(void *arg)
 		return NULL;
 	}
 	/* the very image that runs (a server that re-published the same bytes):
-	 * the chip is not put through its bootloader for nothing */
+	 * the daemon does not put the chip through its bootloader for nothing */
 	char sum[65];
-	if (have && r->j.state == UPDATE_IDLE && cur.address == address &&
+	if (r->o->skip_running_image && have && r->j.state == UPDATE_IDLE &&
+	    !strcmp(cur.version, version) && cur.address == address &&
 	    sha256_hex(buf, len, sum) == 0 && !strcmp(sum, cur.sha256)) {
 		free(buf);
 		say(r, "%s already runs (the same image, sha256 %.16s...)", version, sum);

@@ -63,6 +63,10 @@ struct engine_options {
 	const char *if_none_match;
 	const char *if_modified_since;
 	struct fetch_result *fetched; /* the download's result (validators) */
+	/* The image that runs, the same version and bytes, is left alone (the
+	 * daemon's polls: a re-published bundle); off, it is written again (a
+	 * person who asks for it may be mending a chip). */
+	bool skip_running_image;
 };
 
 /* What the store says of a device, read without its lock (atomic files):
