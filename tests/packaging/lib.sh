@@ -37,3 +37,20 @@ finish() {
 is_on() {
 	case ${1^^} in 1 | ON | YES | TRUE | Y) return 0 ;; *) return 1 ;; esac
 }
+
+# daemon_conf DIR: writes DIR/mcu-ota.conf, a configuration the real daemon starts with (state,
+# cache and socket in DIR; one device without firmware: nothing touches hardware)
+daemon_conf() {
+	cat >"$1/mcu-ota.conf" <<CONF
+state_dir = "$1/state";
+cache_dir = "$1/cache";
+daemon = { socket = "$1/run/control.sock"; poll_interval_s = 0; };
+bundle = { keys = [ "$1/release.pem" ]; };
+devices = ( {
+	name = "motor";
+	entry = { plugin = "gpio"; chip = "gpiochip0"; boot0 = "BOOT0"; nrst = "NRST"; };
+	flasher = { plugin = "dfuse"; serial = "3574364C3034"; };
+	health = { plugin = "usb-version"; vid = 0x0483; pid = 0x5740; };
+} );
+CONF
+}

@@ -48,22 +48,12 @@ fi
 if command -v strace >/dev/null && strace -f -o /dev/null true 2>/dev/null; then
 	bin=$stage$bindir/mcu-ota
 	opts=(--config "$tmp/mcu-ota.conf" --plugin-dir "$stage$plugindir")
-	cat >"$tmp/mcu-ota.conf" <<EOF
-state_dir = "$tmp/state";
-cache_dir = "$tmp/cache";
-daemon = { socket = "$tmp/run/control.sock"; poll_interval_s = 0; };
-bundle = { keys = [ "$tmp/release.pem" ]; };
-devices = ( {
-	name = "motor";
-	entry = { plugin = "gpio"; chip = "gpiochip0"; boot0 = "BOOT0"; nrst = "NRST"; };
-	flasher = { plugin = "dfuse"; serial = "3574364C3034"; };
-	health = { plugin = "usb-version"; vid = 0x0483; pid = 0x5740; };
-} );
-EOF
+	daemon_conf "$tmp"
 	strace -f -qq -o "$tmp/trace" "$bin" "${opts[@]}" daemon 2>"$tmp/daemon.log" &
 	tracer=$!
 	for _ in $(seq 100); do [ -S "$tmp/run/control.sock" ] && break; sleep 0.1; done
-	"$bin" "${opts[@]}" status >/dev/null 2>&1
+	out=$("$bin" "${opts[@]}" status 2>&1)
+	check "mcu-ota status answers the traced daemon: ${out//$'\n'/ | }" test $? -eq 0
 	pid=$(cat "$tmp/run/control.sock.lock" 2>/dev/null)
 	if [ -n "$pid" ] && kill -HUP "$pid"; then
 		sleep 1

@@ -35,20 +35,7 @@ PIDFILE=$tmp/run/mcu-ota.pid
 MCU_OTA_OPTS="--config $tmp/mcu-ota.conf --plugin-dir $stage$plugindir"
 STOP_TIMEOUT=20
 EOF
-good_conf() {
-	cat >"$tmp/mcu-ota.conf" <<EOF
-state_dir = "$tmp/state";
-cache_dir = "$tmp/cache";
-daemon = { socket = "$tmp/run/control.sock"; poll_interval_s = 0; };
-bundle = { keys = [ "$tmp/release.pem" ]; };
-devices = ( {
-	name = "motor";
-	entry = { plugin = "gpio"; chip = "gpiochip0"; boot0 = "BOOT0"; nrst = "NRST"; };
-	flasher = { plugin = "dfuse"; serial = "3574364C3034"; };
-	health = { plugin = "usb-version"; vid = 0x0483; pid = 0x5740; };
-} );
-EOF
-}
+good_conf() { daemon_conf "$tmp"; }
 bad_conf() { echo 'devices = ( { name = "motor"; } );' >"$tmp/mcu-ota.conf"; }
 good_conf
 # A prefix like /usr/local has no SYSCONFDIR/default: an empty SYSCONFDIR gets one.
