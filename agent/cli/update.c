@@ -143,7 +143,7 @@ static int daemon_job(int fd, const char *command, const char *source, int sourc
 		return EXIT_FAILURE_GENERIC;
 	}
 	struct control_reader rd = {.fd = fd};
-	static struct engine_outcome out[CONFIG_MAX_DEVICES];
+	struct engine_outcome out[CONFIG_MAX_DEVICES];
 	size_t count = 0;
 	int code = -1;
 	char line[CONTROL_MAX_LINE];

@@ -9,7 +9,6 @@
  *
  * Reply lines (text never holds a newline):
  *   log LEVEL TEXT                        what the command would have logged
- *   progress DEVICE|- PHASE DONE TOTAL    a running job's progress
  *   outcome DEVICE RESULT CODE VERSION|- TEXT   one device's end (engine_outcome)
  *   error CODE TEXT                       the job failed before touching a device
  *   busy TEXT                             refused: another job runs (try later)

@@ -40,24 +40,27 @@ struct live {
 	char device[STORE_NAME_MAX + 1];
 	char phase[24];
 	uint64_t done, total;
-	unsigned last_pct;
 };
+
+static unsigned percent(uint64_t done, uint64_t total)
+{
+	return total ? (unsigned)(done * 100 / total) : 0;
+}
 
 struct job {
 	enum job_kind kind;
 	bool force; /* reconcile: asked for, so the poll records do not hold it back */
 	int client; /* -1: no one waits for this job */
 	struct control_request rq; /* the client's request (devices, source) */
-	const struct config *cfg;
 };
 
 struct daemon {
 	const struct daemon_options *o;
-	struct config *cfg;     /* in force */
+	struct config *cfg;     /* in force; jobs use it, so a reload waits for them (pending) */
 	struct config *pending; /* a reload that waits for the running job */
 	int listen_fd, lock_fd, sig_fd, done_fd;
 	pthread_t worker;
-	bool busy, threaded, stopping, reconcile_due;
+	bool busy, stopping, reconcile_due;
 	long long next_poll_ms; /* 0: no polling */
 	long long next_watchdog_ms;
 	uint64_t watchdog_usec;
@@ -106,7 +109,7 @@ static void on_progress(void *ctx, const char *device, const char *phase, uint64
 {
 	struct daemon *d = ctx;
 	const char *name = *device ? device : "-";
-	unsigned pct = total ? (unsigned)(done * 100 / total) : 0;
+	unsigned pct = percent(done, total);
 	bool tell = false;
 	pthread_mutex_lock(&d->mu);
 	struct live *l = NULL;
@@ -118,16 +121,17 @@ static void on_progress(void *ctx, const char *device, const char *phase, uint64
 		snprintf(l->device, sizeof(l->device), "%s", name);
 	}
 	if (l) {
-		tell = strcmp(l->phase, phase) || pct != l->last_pct || done == total;
+		tell =
+		    strcmp(l->phase, phase) || pct != percent(l->done, l->total) || done == total;
 		snprintf(l->phase, sizeof(l->phase), "%s", phase);
 		l->done = done;
 		l->total = total;
-		l->last_pct = pct;
 	}
 	pthread_mutex_unlock(&d->mu);
+	/* for the service manager; a waiting client reads the engine's own
+	 * progress lines in the log it is sent */
 	if (!tell)
 		return;
-	to_client(d, "progress %s %s %" PRIu64 " %" PRIu64, name, phase, done, total);
 	if (total)
 		notify("STATUS=%s: %s %u%%", *device ? device : "bundle", phase, pct);
 	else
@@ -139,6 +143,18 @@ static void send_outcomes(struct daemon *d, const struct engine_outcome *out, si
 	for (size_t i = 0; i < n; i++)
 		to_client(d, "outcome %s %d %d %s %s", out[i].device, (int)out[i].result,
 		          out[i].code, out[i].version[0] ? out[i].version : "-", out[i].message);
+}
+
+/* The engine's options for a job: progress into the live table, stopped by
+ * SIGTERM; a waiting client sees the steps (quiet off). */
+static struct engine_options job_options(struct daemon *d, const struct job *j)
+{
+	return (struct engine_options){.config = d->cfg,
+	                               .plugin_dir = d->o->plugin_dir,
+	                               .quiet = j->client < 0,
+	                               .progress = on_progress,
+	                               .progress_ctx = d,
+	                               .cancel = &d->cancel};
 }
 
 /* ---- reconcile ---- */
@@ -205,11 +221,17 @@ static bool wants_fetch(const struct config *c, const struct device_config *dev,
 	return true;
 }
 
+static void log_unchanged(const char *device, const char *source, const struct poll_record *rec)
+{
+	log_info("%s: %s is unchanged since it %s", device, source,
+	         rec->outcome == POLL_FAILED ? "failed: not tried again" : "was installed");
+}
+
 static void reconcile_group(struct daemon *d, const struct job *j,
                             const struct device_config **devs, size_t n, bool conditional,
                             const struct poll_record *rec)
 {
-	const struct config *c = j->cfg;
+	const struct config *c = d->cfg;
 	const char *source = devs[0]->firmware_source;
 	const char *names[CONFIG_MAX_DEVICES], *versions[CONFIG_MAX_DEVICES];
 	char stamp[256] = "", err[1024];
@@ -226,39 +248,28 @@ static void reconcile_group(struct daemon *d, const struct job *j,
 			return;
 		}
 		if (conditional && !strcmp(stamp, rec->etag)) {
-			log_info("%s: %s is unchanged since it %s", names[0], source,
-			         rec->outcome == POLL_FAILED ? "failed: not tried again"
-			                                     : "was installed");
+			log_unchanged(names[0], source, rec);
 			return;
 		}
 	}
 	struct fetch_result fetched = {0};
-	struct engine_options eo = {
-	    .config = c,
-	    .plugin_dir = d->o->plugin_dir,
-	    .quiet = j->client < 0,
-	    .skip_running_image = !j->force,
-	    .progress = on_progress,
-	    .progress_ctx = d,
-	    .cancel = &d->cancel,
-	    .expect_versions = versions,
-	    .if_none_match = conditional && url && rec->etag[0] ? rec->etag : NULL,
-	    .if_modified_since =
-	        conditional && url && rec->last_modified[0] ? rec->last_modified : NULL,
-	    .fetched = &fetched,
-	};
+	struct engine_options eo = job_options(d, j);
+	eo.skip_running_image = !j->force;
+	eo.expect_versions = versions;
+	eo.if_none_match = conditional && url && rec->etag[0] ? rec->etag : NULL;
+	eo.if_modified_since =
+	    conditional && url && rec->last_modified[0] ? rec->last_modified : NULL;
+	eo.fetched = &fetched;
 	struct engine_outcome out[CONFIG_MAX_DEVICES];
 	size_t count = 0;
 	int r = engine_update(&eo, source, names, n, out, &count, err, sizeof(err));
 	const char *etag = url ? fetched.etag : stamp, *lm = url ? fetched.last_modified : "";
 	if (r == 0 && url && fetched.not_modified) {
-		log_info("%s: %s is unchanged since it %s", names[0], source,
-		         rec->outcome == POLL_FAILED ? "failed: not tried again" : "was installed");
+		log_unchanged(names[0], source, rec);
 		return;
 	}
 	if (r < 0) {
 		log_error("%s: %s", names[0], err);
-		send_outcomes(d, NULL, 0);
 		to_client(d, "error %d %s", r, err);
 		/* a download that did not complete may work next time; a bundle
 		 * that was refused is not fetched again until it changes */
@@ -288,19 +299,14 @@ static void reconcile_group(struct daemon *d, const struct job *j,
 
 static void reconcile(struct daemon *d, const struct job *j)
 {
-	const struct config *c = j->cfg;
+	const struct config *c = d->cfg;
 	/* first, what a crash left unfinished */
 	for (size_t i = 0; i < c->device_count && !d->cancel; i++) {
 		struct engine_status s;
 		engine_status(c, &c->devices[i], &s);
 		if (s.journal.state == UPDATE_IDLE || s.journal.state == UPDATE_FAILED)
 			continue;
-		struct engine_options eo = {.config = c,
-		                            .plugin_dir = d->o->plugin_dir,
-		                            .quiet = true,
-		                            .progress = on_progress,
-		                            .progress_ctx = d,
-		                            .cancel = &d->cancel};
+		struct engine_options eo = job_options(d, j);
 		struct engine_outcome out;
 		log_info("%s: finishing the update a stop interrupted (%s)", c->devices[i].name,
 		         update_state_name(s.journal.state));
@@ -350,13 +356,8 @@ static void run_update(struct daemon *d, const struct job *j)
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", j->rq.source_fd);
 		source = path;
 	}
-	struct engine_options eo = {.config = j->cfg,
-	                            .plugin_dir = d->o->plugin_dir,
-	                            .quiet = false, /* a client waits: it sees the steps */
-	                            .progress = on_progress,
-	                            .progress_ctx = d,
-	                            .cancel = &d->cancel,
-	                            .source_name = j->rq.source};
+	struct engine_options eo = job_options(d, j);
+	eo.source_name = j->rq.source;
 	struct engine_outcome out[CONFIG_MAX_DEVICES];
 	size_t count = 0;
 	int r = engine_update(&eo, source, j->rq.devices, j->rq.device_count, out, &count, err,
@@ -371,14 +372,9 @@ static void run_update(struct daemon *d, const struct job *j)
 
 static void run_rollback(struct daemon *d, const struct job *j)
 {
-	struct engine_options eo = {.config = j->cfg,
-	                            .plugin_dir = d->o->plugin_dir,
-	                            .quiet = false, /* a client waits: it sees the steps */
-	                            .progress = on_progress,
-	                            .progress_ctx = d,
-	                            .cancel = &d->cancel};
+	struct engine_options eo = job_options(d, j);
 	struct engine_outcome out;
-	engine_rollback(&eo, config_device(j->cfg, j->rq.devices[0]), &out);
+	engine_rollback(&eo, config_device(d->cfg, j->rq.devices[0]), &out);
 	send_outcomes(d, &out, 1);
 }
 
@@ -407,6 +403,8 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+static void job_tidy(struct daemon *d);
+
 /* Start j (its request and client now belong to the job). */
 static void start_job(struct daemon *d, struct job *j, const char *text)
 {
@@ -415,20 +413,20 @@ static void start_job(struct daemon *d, struct job *j, const char *text)
 	d->job.force = j->force;
 	d->job.client = j->client;
 	control_request_move(&d->job.rq, &j->rq);
-	d->job.cfg = d->cfg;
 	d->live_count = 0;
 	d->client_gone = false;
 	snprintf(d->job_text, sizeof(d->job_text), "%s", text);
 	pthread_mutex_unlock(&d->mu);
+	int r = pthread_create(&d->worker, NULL, worker, d);
+	if (r != 0) {
+		log_error("cannot start a worker thread: %s; the job is dropped", strerror(r));
+		to_client(d, "error %d cannot start the job: %s", -r, strerror(r));
+		to_client(d, "end");
+		job_tidy(d);
+		return;
+	}
 	d->busy = true;
 	notify("STATUS=%s", text);
-	int r = pthread_create(&d->worker, NULL, worker, d);
-	d->threaded = r == 0;
-	if (r != 0) {
-		log_error("cannot start a worker thread (%s): the job runs in the main loop",
-		          strerror(r));
-		worker(d); /* rather than not at all; job_done tidies up */
-	}
 }
 
 static void schedule_poll(struct daemon *d)
@@ -452,27 +450,27 @@ static void start_reconcile(struct daemon *d)
 	start_job(d, &j, "reconciling");
 }
 
+static void config_delete(struct config *c)
+{
+	if (c)
+		config_free(c);
+	free(c);
+}
+
 static void apply_config(struct daemon *d, struct config *c)
 {
 	if (d->cfg && strcmp(d->cfg->daemon.socket, c->daemon.socket))
 		log_warning("daemon.socket changed to %s: it takes effect when the daemon restarts",
 		            c->daemon.socket);
-	if (d->cfg) {
-		config_free(d->cfg);
-		free(d->cfg);
-	}
+	config_delete(d->cfg);
 	d->cfg = c;
 	if (!d->o->log_level_given && c->log_level >= 0)
 		log_set_level((enum mcu_ota_log_level)c->log_level);
 }
 
-static void job_done(struct daemon *d)
+/* The worker has ended (or never started): its client and request go. */
+static void job_tidy(struct daemon *d)
 {
-	uint64_t v;
-	if (read(d->done_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		log_debug("eventfd: %s", strerror(errno));
-	if (d->threaded)
-		pthread_join(d->worker, NULL);
 	pthread_mutex_lock(&d->mu);
 	if (d->job.client >= 0)
 		close(d->job.client);
@@ -490,6 +488,15 @@ static void job_done(struct daemon *d)
 	notify("STATUS=idle");
 }
 
+static void job_done(struct daemon *d)
+{
+	uint64_t v;
+	if (read(d->done_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_debug("eventfd: %s", strerror(errno));
+	pthread_join(d->worker, NULL);
+	job_tidy(d);
+}
+
 /* ---- configuration ---- */
 
 static int load(const struct daemon_options *o, struct config **out, char *err, size_t errlen)
@@ -503,8 +510,7 @@ static int load(const struct daemon_options *o, struct config **out, char *err, 
 	if (r == 0)
 		r = config_check_plugins(c, o->plugin_dir, err, errlen);
 	if (r < 0) {
-		config_free(c);
-		free(c);
+		config_delete(c);
 		return r;
 	}
 	*out = c;
@@ -523,10 +529,7 @@ static void reload(struct daemon *d)
 	}
 	log_info("reload: %s read", d->o->config_path);
 	if (d->busy) {
-		if (d->pending) {
-			config_free(d->pending);
-			free(d->pending);
-		}
+		config_delete(d->pending);
 		d->pending = c; /* the running job keeps the configuration it started with */
 	} else {
 		apply_config(d, c);
@@ -637,7 +640,8 @@ static bool take_job(struct daemon *d, int fd, struct control_request *rq)
 			size_t off = strlen(now);
 			if (l->total)
 				snprintf(now + off, sizeof(now) - off, "%s%s: %s %u%%",
-				         off ? ", " : " (", l->device, l->phase, l->last_pct);
+				         off ? ", " : " (", l->device, l->phase,
+				         percent(l->done, l->total));
 			else
 				snprintf(now + off, sizeof(now) - off, "%s%s: %s",
 				         off ? ", " : " (", l->device, l->phase);
@@ -834,11 +838,7 @@ out:
 		close(d.sig_fd);
 	if (d.done_fd >= 0)
 		close(d.done_fd);
-	if (d.pending) {
-		config_free(d.pending);
-		free(d.pending);
-	}
-	config_free(d.cfg);
-	free(d.cfg);
+	config_delete(d.pending);
+	config_delete(d.cfg);
 	return rc;
 }
