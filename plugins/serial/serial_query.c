@@ -158,11 +158,12 @@ static int ask(struct query *q, uint64_t deadline, char *version, size_t version
 static int query_check(const struct mcu_ota_host *host, const char *expected_version,
                        unsigned deadline_ms, char *err, size_t errlen)
 {
-	static struct query q; /* large; the agent runs one check at a time */
+	/* on the stack (about 4 KiB): the engine checks several devices at once,
+	 * in threads of its own, and this plugin is loaded once for all of them */
+	struct query q = {0};
 	char version[SERIAL_LINE_MAX + 1];
 	int r;
 
-	memset(&q, 0, sizeof(q));
 	if ((r = configure(host, &q, err, errlen)) < 0)
 		return r;
 	uint64_t start = tty_now_ms(), deadline = start + deadline_ms;
