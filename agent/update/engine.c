@@ -277,8 +277,9 @@ static int sha256_hex(const uint8_t *data, size_t len, char out[65])
 	return 0;
 }
 
+/* sha256 (65 bytes, or NULL) gets the image's. */
 static int slot_put(struct run *r, enum store_slot slot, const uint8_t *data, size_t len,
-                    uint32_t address, const char *version)
+                    uint32_t address, const char *version, char *sha256)
 {
 	char err[512];
 	struct slot_meta m = {.size = len, .address = address};
@@ -287,6 +288,8 @@ static int slot_put(struct run *r, enum store_slot slot, const uint8_t *data, si
 		            version, sizeof(m.version) - 1);
 	snprintf(m.version, sizeof(m.version), "%s", version);
 	int rc = sha256_hex(data, len, m.sha256);
+	if (sha256)
+		snprintf(sha256, 65, "%s", m.sha256);
 	struct store_writer w;
 	if (rc == 0)
 		rc = store_write_begin(&r->store, slot, &m, &w, err, sizeof(err));
@@ -300,6 +303,20 @@ static int slot_put(struct run *r, enum store_slot slot, const uint8_t *data, si
 	if (rc < 0)
 		return fail(r, rc, "%s", err);
 	return 0;
+}
+
+/* data becomes the staged image, and the journal says so: the start of every
+ * install, an update's or a rollback's. */
+static int stage(struct run *r, const uint8_t *data, size_t len, uint32_t address,
+                 const char *version)
+{
+	int rc = slot_put(r, STORE_STAGED, data, len, address, version, r->j.sha256);
+	if (rc < 0)
+		return rc;
+	snprintf(r->j.version, sizeof(r->j.version), "%s", version);
+	r->j.error[0] = '\0';
+	r->j.result = RESULT_NONE; /* until this attempt ends: not the last one's */
+	return save(r, UPDATE_STAGED);
 }
 
 static int write_to_chip(struct run *r, const uint8_t *data, size_t len, uint32_t address)
@@ -385,7 +402,7 @@ static int backup(struct run *r)
 	if (used > len)
 		used = len;
 	rc = slot_put(r, STORE_CURRENT, buf, used, r->dev->address,
-	              used ? ENGINE_VERSION_UNKNOWN : ENGINE_VERSION_BLANK);
+	              used ? ENGINE_VERSION_UNKNOWN : ENGINE_VERSION_BLANK, NULL);
 	free(buf);
 	if (rc == 0)
 		log_info("%s: kept %zu bytes of the chip's firmware as the image to restore",
@@ -767,14 +784,8 @@ void engine_rollback(const struct engine_options *o, const struct device_config 
 	log_info("%s: rolling back to the previous image, %s", dev->name, prev.version);
 	/* previous goes through staged like any update, so a crash is recovered
 	 * the same way; committing then swaps current and previous */
-	rc = slot_put(&r, STORE_STAGED, data, len, prev.address, prev.version);
+	rc = stage(&r, data, len, prev.address, prev.version);
 	free(data);
-	if (rc == 0) {
-		snprintf(r.j.version, sizeof(r.j.version), "%s", prev.version);
-		snprintf(r.j.sha256, sizeof(r.j.sha256), "%s", prev.sha256);
-		r.j.error[0] = '\0';
-		rc = save(&r, UPDATE_STAGED);
-	}
 	if (rc == 0)
 		install(&r, UPDATE_STAGED);
 	run_close(&r);
@@ -869,17 +880,8 @@ static void *update_thread(void *arg)
 		log_info("%s: nothing to do: %s", r->dev->name, r->out->message);
 		return NULL;
 	}
-	int rc = slot_put(r, STORE_STAGED, buf, len, address, version);
+	int rc = stage(r, buf, len, address, version);
 	free(buf);
-	if (rc == 0) {
-		struct slot_meta st;
-		if (store_meta(&r->store, STORE_STAGED, &st, err, sizeof(err)) == 0)
-			snprintf(r->j.sha256, sizeof(r->j.sha256), "%s", st.sha256);
-		snprintf(r->j.version, sizeof(r->j.version), "%s", version);
-		r->j.error[0] = '\0';
-		r->j.result = RESULT_NONE; /* until this attempt ends: not the last one's */
-		rc = save(r, UPDATE_STAGED);
-	}
 	if (rc < 0) {
 		log_error("%s: %s", r->dev->name, r->out->message);
 		return NULL;

@@ -843,6 +843,12 @@ static void crash_during_a_rollback_command(void)
 	CHECK_INT(update("b2", &out), 0);
 	CHECK_INT(update("b3", &out), 0);
 	CHECK(crash_at("flashing", NULL));
+	/* meanwhile the journal shows the rollback under way, not the last
+	 * update's result beside it (status reads it) */
+	struct journal j = journal_of("mcu");
+	CHECK_INT(j.state, UPDATE_FLASHING);
+	CHECK_STR(j.version, "2.0.0");
+	CHECK_INT(j.result, RESULT_NONE);
 	recover("mcu", &out);
 	CHECK_INT(out.result, RESULT_INSTALLED);
 	CHECK_STR(chip_app("mcu"), "2.0.0");
