@@ -434,6 +434,33 @@ int usb_match_wait(const struct mcu_ota_host *host, const struct usb_match *m, u
 	return r;
 }
 
+int usb_match_open(libusb_device *dev, const char *name, libusb_device_handle **h, char *err,
+                   size_t errlen)
+{
+	int r = libusb_open(dev, h);
+	if (r == 0)
+		return 0;
+	snprintf(err, errlen, "cannot open the application %s: %s%s", name, libusb_strerror(r),
+	         r == LIBUSB_ERROR_ACCESS ? "; the agent needs write access to its /dev/bus/usb "
+	                                    "node (a udev rule)"
+	                                  : "");
+	return r == LIBUSB_ERROR_ACCESS ? -EACCES : r == LIBUSB_ERROR_NO_DEVICE ? -ENODEV : -EIO;
+}
+
+enum usb_match_outcome usb_match_outcome(int transfer)
+{
+	switch (transfer) {
+	case LIBUSB_ERROR_PIPE:
+		return USB_MATCH_STALLED;
+	case LIBUSB_ERROR_IO:
+	case LIBUSB_ERROR_TIMEOUT:
+	case LIBUSB_ERROR_NO_DEVICE:
+		return USB_MATCH_LOST;
+	default:
+		return transfer < 0 ? USB_MATCH_FAILED : USB_MATCH_ACKNOWLEDGED;
+	}
+}
+
 int usb_match_wait_gone(const struct usb_match_device *d, unsigned deadline_ms, unsigned *waited_ms,
                         char *err, size_t errlen)
 {
@@ -462,4 +489,20 @@ int usb_match_wait_gone(const struct usb_match_device *d, unsigned deadline_ms, 
 		uint64_t rest = end - t;
 		sleep_ms(rest < GONE_POLL_MS ? (unsigned)rest : GONE_POLL_MS);
 	}
+}
+
+int usb_match_await_leave(const struct mcu_ota_host *host, const struct usb_match_device *d,
+                          const char *what, int transfer, unsigned leave_ms, char *err,
+                          size_t errlen)
+{
+	if (transfer < 0)
+		mcu_ota_log(host, MCU_OTA_LOG_DEBUG, "%s ended with %s; watching the bus", what,
+		            libusb_strerror(transfer));
+	unsigned waited;
+	int r = usb_match_wait_gone(d, leave_ms, &waited, err, errlen);
+	if (r == 0)
+		mcu_ota_log(host, MCU_OTA_LOG_INFO,
+		            "the application %04x:%04x left the bus %u ms after %s", d->vid, d->pid,
+		            waited, what);
+	return r;
 }

@@ -62,11 +62,39 @@ void usb_match_describe_bus(libusb_context *usb, const struct usb_match *m, cons
 int usb_match_find(libusb_context *usb, const struct usb_match *m, const char *rom_note,
                    libusb_device **dev, struct usb_match_device *found, char *err, size_t errlen);
 
+/* Opens dev, the application name ("0483:5740 (serial X at port 1-1)"):
+ * 0, or -EACCES (the message says a udev rule is missing), -ENODEV or -EIO. */
+int usb_match_open(libusb_device *dev, const char *name, libusb_device_handle **h, char *err,
+                   size_t errlen);
+
+/* How a request that makes the application leave the bus ended, as far as
+ * its answer goes. Firmware often resets before it completes the status
+ * stage, so only USB_MATCH_FAILED is a failure by itself: for the others,
+ * whether the application leaves the bus decides. */
+enum usb_match_outcome {
+	USB_MATCH_ACKNOWLEDGED, /* the status stage completed */
+	USB_MATCH_STALLED,      /* refused, or reset at once */
+	USB_MATCH_LOST,         /* I/O error, timeout, gone: reset before the status stage? */
+	USB_MATCH_FAILED,       /* any other error: the request did not go out */
+};
+
+/* The outcome of a libusb_control_transfer's result. */
+enum usb_match_outcome usb_match_outcome(int transfer);
+
 /* Polls the bus (a fresh libusb context per look) until the enumeration d
  * is gone: 0, with the milliseconds it took in *waited_ms (may be NULL);
  * -ETIMEDOUT when it is still there after deadline_ms. */
 int usb_match_wait_gone(const struct usb_match_device *d, unsigned deadline_ms, unsigned *waited_ms,
                         char *err, size_t errlen);
+
+/* After the request what ("DFU_DETACH") ended with transfer (its libusb
+ * result; not USB_MATCH_FAILED): waits up to leave_ms for the application d
+ * to leave the bus, and logs how long it took. 0 when it left; -ETIMEDOUT
+ * when it stayed (the caller words err: why depends on the outcome);
+ * another negative errno with err set. */
+int usb_match_await_leave(const struct mcu_ota_host *host, const struct usb_match_device *d,
+                          const char *what, int transfer, unsigned leave_ms, char *err,
+                          size_t errlen);
 
 /* Called with an open handle of a matching device and the milliseconds left.
  * Returns 0 when the check is done, 1 when the device is not ready yet (err

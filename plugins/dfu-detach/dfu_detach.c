@@ -173,21 +173,9 @@ static int find_runtime(libusb_device *dev, const char *name, long long wanted, 
 	return -EOPNOTSUPP;
 }
 
-/* How DETACH ended, as far as the application's answer goes. */
-enum outcome { ACKNOWLEDGED, STALLED, LOST };
-
-static enum outcome classify(int r)
-{
-	if (r >= 0)
-		return ACKNOWLEDGED;
-	if (r == LIBUSB_ERROR_PIPE)
-		return STALLED;
-	return LOST;
-}
-
 /* Claims the interface, asks its state, sends DETACH and, when the device does
- * not detach by itself, resets it. Returns the outcome of DETACH, or a
- * negative errno with err set. */
+ * not detach by itself, resets it. Returns 0 with DETACH's libusb result in
+ * *transfer, or a negative errno with err set (DETACH did not go out). */
 static int detach(const struct mcu_ota_host *host, libusb_device_handle *h, const char *name,
                   const struct runtime *rt, unsigned timeout, int *transfer, char *err,
                   size_t errlen)
@@ -222,9 +210,7 @@ static int detach(const struct mcu_ota_host *host, libusb_device_handle *h, cons
 	    rt->attributes & DFU_WILL_DETACH ? "" : " (then a USB reset: no bitWillDetach)");
 	*transfer = libusb_control_transfer(h, 0x21, DFU_DETACH, (uint16_t)timeout, (uint16_t)itf,
 	                                    NULL, 0, IO_TIMEOUT_MS);
-	enum outcome o = classify(*transfer);
-	if (*transfer < 0 && o == LOST && *transfer != LIBUSB_ERROR_IO &&
-	    *transfer != LIBUSB_ERROR_TIMEOUT && *transfer != LIBUSB_ERROR_NO_DEVICE) {
+	if (usb_match_outcome(*transfer) == USB_MATCH_FAILED) {
 		snprintf(err, errlen, "DFU_DETACH to the application %s failed: %s", name,
 		         libusb_strerror(*transfer));
 		(void)libusb_release_interface(h, itf);
@@ -238,7 +224,7 @@ static int detach(const struct mcu_ota_host *host, libusb_device_handle *h, cons
 		            r < 0 ? libusb_strerror(r) : "the same device came back");
 	}
 	(void)libusb_release_interface(h, itf); /* fails when the device is gone: fine */
-	return (int)o;
+	return 0;
 }
 
 static int detach_enter(const struct mcu_ota_host *host, char *err, size_t errlen)
@@ -268,17 +254,8 @@ static int detach_enter(const struct mcu_ota_host *host, char *err, size_t errle
 	struct runtime rt;
 	r = find_runtime(dev, name, c.interface, &rt, err, errlen);
 	libusb_device_handle *h = NULL;
-	if (r == 0) {
-		r = libusb_open(dev, &h);
-		if (r < 0) {
-			snprintf(err, errlen, "cannot open the application %s: %s%s", name,
-			         libusb_strerror(r),
-			         r == LIBUSB_ERROR_ACCESS ? "; the agent needs write access to its "
-			                                    "/dev/bus/usb node (a udev rule)"
-			                                  : "");
-			r = r == LIBUSB_ERROR_ACCESS ? -EACCES : -EIO;
-		}
-	}
+	if (r == 0)
+		r = usb_match_open(dev, name, &h, err, errlen);
 	libusb_unref_device(dev);
 	if (r < 0) {
 		libusb_exit(usb);
@@ -315,41 +292,25 @@ static int detach_enter(const struct mcu_ota_host *host, char *err, size_t errle
 	libusb_exit(usb);
 	if (r < 0)
 		return r;
-	enum outcome o = (enum outcome)r;
-	if (o != ACKNOWLEDGED)
-		mcu_ota_log(host, MCU_OTA_LOG_DEBUG, "DFU_DETACH ended with %s; watching the bus",
-		            libusb_strerror(transfer));
-
-	unsigned waited;
-	char why[256];
-	r = usb_match_wait_gone(&found, (unsigned)c.leave_ms, &waited, why, sizeof(why));
-	if (r == 0) {
-		mcu_ota_log(host, MCU_OTA_LOG_INFO,
-		            "the application %04x:%04x left the bus %u ms "
-		            "after DFU_DETACH",
-		            found.vid, found.pid, waited);
-		return 0;
-	}
-	if (r != -ETIMEDOUT) {
-		snprintf(err, errlen, "%s", why);
+	r = usb_match_await_leave(host, &found, "DFU_DETACH", transfer, (unsigned)c.leave_ms, err,
+	                          errlen);
+	if (r != -ETIMEDOUT)
 		return r;
-	}
 	const char *reset = rt.attributes & DFU_WILL_DETACH ? "" : " and the USB reset";
-	switch (o) {
-	case ACKNOWLEDGED:
+	switch (usb_match_outcome(transfer)) {
+	case USB_MATCH_ACKNOWLEDGED:
 		snprintf(err, errlen,
 		         "the application %s acknowledged DFU_DETACH on interface %d but stayed on "
 		         "the bus after it%s for %lld ms: its firmware does not act on DETACH (it "
 		         "should jump to the system memory bootloader)",
 		         name, rt.interface, reset, c.leave_ms);
 		return -ETIMEDOUT;
-	case STALLED:
+	case USB_MATCH_STALLED:
 		snprintf(err, errlen,
 		         "the application %s stalled DFU_DETACH on interface %d and stayed on the "
 		         "bus for %lld ms: its DFU runtime interface refuses DETACH",
 		         name, rt.interface, c.leave_ms);
 		return -EOPNOTSUPP;
-	case LOST:
 	default:
 		snprintf(err, errlen,
 		         "DFU_DETACH to the application %s on interface %d failed (%s) and it "

@@ -141,13 +141,6 @@ static int read_config(const struct mcu_ota_host *host, struct usb_match *m,
 	return 0;
 }
 
-/* How the request ended, as far as the application's answer goes. */
-enum outcome {
-	ACKNOWLEDGED, /* the status stage completed */
-	STALLED,      /* refused, or reset at once */
-	LOST,         /* I/O error, timeout, gone: reset before the status stage? */
-};
-
 static int vendor_enter(const struct mcu_ota_host *host, char *err, size_t errlen)
 {
 	struct usb_match m;
@@ -168,32 +161,25 @@ static int vendor_enter(const struct mcu_ota_host *host, char *err, size_t errle
 		libusb_exit(usb);
 		return r;
 	}
-	char who[256];
+	char who[256], name[256 + 16];
 	snprintf(who, sizeof(who), "%s%s at port %s", found.serial[0] ? "serial " : "",
 	         found.serial, found.port);
+	snprintf(name, sizeof(name), "%04x:%04x (%s)", m.vid, m.pid, who);
 
 	libusb_device_handle *h;
-	r = libusb_open(dev, &h);
+	r = usb_match_open(dev, name, &h, err, errlen);
 	libusb_unref_device(dev);
 	if (r < 0) {
 		libusb_exit(usb);
-		snprintf(err, errlen, "cannot open the application %04x:%04x (%s): %s%s", m.vid,
-		         m.pid, who, libusb_strerror(r),
-		         r == LIBUSB_ERROR_ACCESS ? "; the agent needs write access to its "
-		                                    "/dev/bus/usb node (a udev rule)"
-		                                  : "");
-		return r == LIBUSB_ERROR_ACCESS      ? -EACCES
-		       : r == LIBUSB_ERROR_NO_DEVICE ? -ENODEV
-		                                     : -EIO;
+		return r;
 	}
 	char sent[128];
 	snprintf(sent, sizeof(sent),
 	         "bmRequestType 0x%02llx, bRequest 0x%02llx, wValue 0x%04llx, wIndex 0x%04llx",
 	         q.request_type, q.request, q.value, q.index);
 	mcu_ota_log(host, MCU_OTA_LOG_INFO,
-	            "asking the application %04x:%04x (%s) to start its "
-	            "bootloader (%s, %zu data bytes)",
-	            m.vid, m.pid, who, sent, q.length ? (size_t)q.length : q.data_len);
+	            "asking the application %s to start its bootloader (%s, %zu data bytes)", name,
+	            sent, q.length ? (size_t)q.length : q.data_len);
 	uint8_t buf[DATA_MAX];
 	memcpy(buf, q.data, q.data_len);
 	bool in = q.request_type & LIBUSB_ENDPOINT_IN;
@@ -203,53 +189,33 @@ static int vendor_enter(const struct mcu_ota_host *host, char *err, size_t errle
 	libusb_close(h);
 	libusb_exit(usb);
 
-	enum outcome o = ACKNOWLEDGED;
-	if (n == LIBUSB_ERROR_PIPE) {
-		o = STALLED;
-	} else if (n == LIBUSB_ERROR_IO || n == LIBUSB_ERROR_TIMEOUT ||
-	           n == LIBUSB_ERROR_NO_DEVICE) {
-		o = LOST;
-	} else if (n < 0) {
+	enum usb_match_outcome o = usb_match_outcome(n);
+	if (o == USB_MATCH_FAILED) {
 		snprintf(err, errlen,
 		         "sending the request (%s) to the application %04x:%04x (%s) "
 		         "failed: %s",
 		         sent, m.vid, m.pid, who, libusb_strerror(n));
 		return -EIO;
 	}
-	if (o != ACKNOWLEDGED)
-		mcu_ota_log(host, MCU_OTA_LOG_DEBUG, "the request ended with %s; watching the bus",
-		            libusb_strerror(n));
-
-	unsigned waited;
-	char why[256];
-	r = usb_match_wait_gone(&found, (unsigned)q.leave_ms, &waited, why, sizeof(why));
-	if (r == 0) {
-		mcu_ota_log(host, MCU_OTA_LOG_INFO,
-		            "the application %04x:%04x left the bus %u ms "
-		            "after the request",
-		            m.vid, m.pid, waited);
-		return 0;
-	}
-	if (r != -ETIMEDOUT) {
-		snprintf(err, errlen, "%s", why);
+	r = usb_match_await_leave(host, &found, "the request", n, (unsigned)q.leave_ms, err,
+	                          errlen);
+	if (r != -ETIMEDOUT)
 		return r;
-	}
 	static const char causes[] = "it does not implement the command, or it is wired to other "
 	                             "values (request_type, request, value, index)";
 	switch (o) {
-	case ACKNOWLEDGED:
+	case USB_MATCH_ACKNOWLEDGED:
 		snprintf(err, errlen,
 		         "the application %04x:%04x acknowledged the request but "
 		         "stayed on the bus: %s; sent %s to %s, watched %lld ms",
 		         m.vid, m.pid, causes, sent, who, q.leave_ms);
 		return -ETIMEDOUT;
-	case STALLED:
+	case USB_MATCH_STALLED:
 		snprintf(err, errlen,
 		         "the application %04x:%04x stalled the request and stayed "
 		         "on the bus: %s; sent %s to %s, watched %lld ms",
 		         m.vid, m.pid, causes, sent, who, q.leave_ms);
 		return -EOPNOTSUPP;
-	case LOST:
 	default:
 		snprintf(err, errlen,
 		         "the request to the application %04x:%04x failed (%s) and it "
