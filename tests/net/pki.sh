@@ -2,11 +2,11 @@
 # Makes the test PKI for tests/net in DIR, with openssl only:
 #   ca.pem / ca.key            the test CA (trusted by the tests)
 #   other-ca.pem               a second CA nobody trusts
-#   good.{pem,key}             127.0.0.1 + localhost, signed by ca
-#   expired.{pem,key}          127.0.0.1 + localhost, valid 2020-2021 only
-#   notyet.{pem,key}           127.0.0.1 + localhost, valid from 2090
+#   good.{pem,key}             127.0.0.1 + ::1 + localhost, signed by ca (the VM rig's too)
+#   expired.{pem,key}          127.0.0.1 + ::1 + localhost, valid 2020-2021 only
+#   notyet.{pem,key}           127.0.0.1 + ::1 + localhost, valid from 2090
 #   wronghost.{pem,key}        only other.example, signed by ca
-#   untrusted.{pem,key}        127.0.0.1 + localhost, signed by other-ca
+#   untrusted.{pem,key}        127.0.0.1 + ::1 + localhost, signed by other-ca
 #   client.{pem,key}           a client certificate (mutual TLS), signed by ca
 #   rogue-client.{pem,key}     a client certificate signed by other-ca
 #   capath/                    ca.pem as an OpenSSL hashed directory
@@ -65,7 +65,7 @@ leaf() { # ca name cn san ext start end
 
 make_ca ca "/CN=mcu-ota test CA"
 make_ca other-ca "/CN=mcu-ota untrusted CA"
-here="IP:127.0.0.1,DNS:localhost"
+here="IP:127.0.0.1,IP:::1,DNS:localhost"
 leaf ca good 127.0.0.1 "$here" server 20200101000000Z 20991231235959Z
 leaf ca expired 127.0.0.1 "$here" server 20200101000000Z 20210101000000Z
 leaf ca notyet 127.0.0.1 "$here" server 20900101000000Z 20991231235959Z
