@@ -700,21 +700,22 @@ static int run_open(struct run *r, const struct engine_options *o, const struct 
 	host_from_section(r, &r->entry_h, dev->entry.section);
 	host_from_section(r, &r->flasher_h, dev->flasher.section);
 	host_from_section(r, &r->health_h, dev->health.section);
-	int rc = plugin_load(plugin_dir(dir), dev->entry.plugin, MCU_OTA_PLUGIN_ENTRY, &r->entry_p,
-	                     err, sizeof(err));
-	if (rc == 0)
-		rc = plugin_load(plugin_dir(dir), dev->flasher.plugin, MCU_OTA_PLUGIN_FLASHER,
-		                 &r->flasher_p, err, sizeof(err));
-	if (rc == 0)
-		rc = plugin_load(plugin_dir(dir), dev->health.plugin, MCU_OTA_PLUGIN_HEALTH,
-		                 &r->health_p, err, sizeof(err));
-	/* a setting the plugin does not know is a typo: nothing is touched */
-	if (rc == 0)
-		rc = config_check_plugin(o->config, &dev->entry, &r->entry_p, err, sizeof(err));
-	if (rc == 0)
-		rc = config_check_plugin(o->config, &dev->flasher, &r->flasher_p, err, sizeof(err));
-	if (rc == 0)
-		rc = config_check_plugin(o->config, &dev->health, &r->health_p, err, sizeof(err));
+	const struct {
+		const struct config_plugin *section;
+		enum mcu_ota_plugin_kind kind;
+		struct plugin *p;
+	} parts[] = {{&dev->entry, MCU_OTA_PLUGIN_ENTRY, &r->entry_p},
+	             {&dev->flasher, MCU_OTA_PLUGIN_FLASHER, &r->flasher_p},
+	             {&dev->health, MCU_OTA_PLUGIN_HEALTH, &r->health_p}};
+	int rc = 0;
+	for (size_t i = 0; i < sizeof(parts) / sizeof(*parts) && rc == 0; i++) {
+		rc = plugin_load(plugin_dir(dir), parts[i].section->plugin, parts[i].kind,
+		                 parts[i].p, err, sizeof(err));
+		/* a setting the plugin does not know is a typo: nothing is touched */
+		if (rc == 0)
+			rc = config_check_plugin(o->config, parts[i].section, parts[i].p, err,
+			                         sizeof(err));
+	}
 	if (rc == 0) {
 		rc = store_open(o->config->state_dir, dev->name, &r->store, err, sizeof(err));
 		r->locked = rc == 0;
