@@ -172,16 +172,25 @@ static MCU_OTA_PRINTF(3, 4) void append(char *buf, size_t buflen, const char *fm
 	va_end(ap);
 }
 
+/* The devices on the bus: their count, or -EIO with err set. */
+static ssize_t list_devices(libusb_context *usb, libusb_device ***list, char *err, size_t errlen)
+{
+	ssize_t n = libusb_get_device_list(usb, list);
+	if (n < 0) {
+		snprintf(err, errlen, "cannot list USB devices: %s", libusb_strerror((int)n));
+		return -EIO;
+	}
+	return n;
+}
+
 void usb_match_describe_bus(libusb_context *usb, const struct usb_match *m, const char *rom_note,
                             char *out, size_t outlen)
 {
 	libusb_device **list;
-	ssize_t n = libusb_get_device_list(usb, &list);
 	out[0] = '\0';
-	if (n < 0) {
-		snprintf(out, outlen, "cannot list USB devices: %s", libusb_strerror((int)n));
+	ssize_t n = list_devices(usb, &list, out, outlen);
+	if (n < 0)
 		return;
-	}
 	unsigned listed = 0, more = 0;
 	for (ssize_t i = 0; i < n; i++) {
 		struct libusb_device_descriptor d;
@@ -224,12 +233,10 @@ int usb_match_find(libusb_context *usb, const struct usb_match *m, const char *r
                    libusb_device **dev, struct usb_match_device *found, char *err, size_t errlen)
 {
 	libusb_device **list;
-	ssize_t n = libusb_get_device_list(usb, &list);
 	*dev = NULL;
-	if (n < 0) {
-		snprintf(err, errlen, "cannot list USB devices: %s", libusb_strerror((int)n));
-		return -EIO;
-	}
+	ssize_t n = list_devices(usb, &list, err, errlen);
+	if (n < 0)
+		return (int)n;
 	char candidates[512] = "", why[256] = "";
 	unsigned matches = 0;
 	for (ssize_t i = 0; i < n; i++) {
@@ -294,11 +301,9 @@ static int still_there(libusb_context *usb, const struct usb_match_device *d, ch
                        size_t errlen)
 {
 	libusb_device **list;
-	ssize_t n = libusb_get_device_list(usb, &list);
-	if (n < 0) {
-		snprintf(err, errlen, "cannot list USB devices: %s", libusb_strerror((int)n));
-		return -EIO;
-	}
+	ssize_t n = list_devices(usb, &list, err, errlen);
+	if (n < 0)
+		return (int)n;
 	int there = 0;
 	for (ssize_t i = 0; i < n && !there; i++) {
 		struct libusb_device_descriptor desc;
@@ -318,11 +323,9 @@ static int poll_once(libusb_context *usb, const struct usb_match *m, unsigned le
                      size_t errlen)
 {
 	libusb_device **list;
-	ssize_t n = libusb_get_device_list(usb, &list);
-	if (n < 0) {
-		snprintf(err, errlen, "cannot list USB devices: %s", libusb_strerror((int)n));
-		return -EIO;
-	}
+	ssize_t n = list_devices(usb, &list, err, errlen);
+	if (n < 0)
+		return (int)n;
 	int result = 1;
 	for (ssize_t i = 0; i < n && result == 1; i++) {
 		struct libusb_device_descriptor d;
@@ -377,9 +380,7 @@ static int poll_once(libusb_context *usb, const struct usb_match *m, unsigned le
 	return result;
 }
 
-/* A fresh libusb context per look: a context's device list is kept up to date
- * by hotplug events, which a gateway without udev may not deliver. */
-static int usb_open_context(libusb_context **usb, char *err, size_t errlen)
+int usb_match_init(libusb_context **usb, char *err, size_t errlen)
 {
 	int r = libusb_init(usb);
 	if (r < 0) {
@@ -396,10 +397,12 @@ int usb_match_wait(const struct mcu_ota_host *host, const struct usb_match *m, u
 	uint64_t start = now_ms(), end = start + deadline_ms;
 	char why[512] = "";
 	int r;
+	/* a fresh libusb context per look: a context's device list is kept up
+	 * to date by hotplug events, which a gateway without udev may not deliver */
 	for (;;) {
 		uint64_t t = now_ms();
 		unsigned left = t < end ? (unsigned)(end - t) : 0;
-		if ((r = usb_open_context(&usb, err, errlen)) < 0)
+		if ((r = usb_match_init(&usb, err, errlen)) < 0)
 			return r;
 		r = poll_once(usb, m, left ? left : 1, ready, user, why, sizeof(why), err, errlen);
 		if (r <= 0) {
@@ -467,7 +470,7 @@ int usb_match_wait_gone(const struct usb_match_device *d, unsigned deadline_ms, 
 	uint64_t start = now_ms(), end = start + deadline_ms;
 	for (;;) {
 		libusb_context *usb;
-		int r = usb_open_context(&usb, err, errlen);
+		int r = usb_match_init(&usb, err, errlen);
 		if (r < 0)
 			return r;
 		r = still_there(usb, d, err, errlen);

@@ -32,6 +32,9 @@ struct usb_match_device {
 	char port[USB_MATCH_PORT_MAX + 1];
 };
 
+/* libusb_init, with the message every USB plugin gives when it fails: 0 or -EIO. */
+int usb_match_init(libusb_context **usb, char *err, size_t errlen);
+
 /* Reads "vid", "pid" (required ints 0..65535), "serial" and "port"
  * (optional strings; port as the kernel names it, "1-1.3"). */
 int usb_match_config(const struct mcu_ota_host *host, struct usb_match *m, char *err,

@@ -236,10 +236,8 @@ static int detach_enter(const struct mcu_ota_host *host, char *err, size_t errle
 		return r;
 
 	libusb_context *usb;
-	if ((r = libusb_init(&usb)) < 0) {
-		snprintf(err, errlen, "cannot initialise libusb: %s", libusb_strerror(r));
-		return -EIO;
-	}
+	if ((r = usb_match_init(&usb, err, errlen)) < 0)
+		return r;
 	libusb_device *dev;
 	struct usb_match_device found;
 	r = usb_match_find(usb, &m, ROM_NOTE, &dev, &found, err, errlen);
