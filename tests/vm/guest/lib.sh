@@ -68,6 +68,16 @@ gpio_sim_base() {
 	return 1
 }
 
+# gpio_sim_label: the label of the last created chip (what the gpio plugins' chip= matches).
+gpio_sim_label() {
+	for _c in /sys/class/gpio/gpiochip*; do
+		case "$(readlink -f "$_c")" in
+		*/"$GPIOSIM_DEV"/*) cat "$_c/label"; return 0 ;;
+		esac
+	done
+	return 1
+}
+
 # ---- the chip (stm32-chip: the STM32 model on raw_gadget + gpio-sim) and the board around it
 
 # Test firmware built by tests/vm/CMakeLists.txt (fw-1.0.0.bin, fw-2.0.0.bin, fw-2.0.0-1m.bin, ...).
@@ -157,3 +167,38 @@ board_reset() {
 
 # usb_string VID PID ATTR: a sysfs string of the device (product, manufacturer, serial).
 usb_string() { _us=$(usb_dev "$1" "$2") && cat "$_us/$3"; }
+
+# app_up [VERSION]: the example application (0483:5740) is on the bus and the chip model runs it
+# (and it reports VERSION over its vendor request).
+app_up() {
+	wait_usb 0483 5740 5 && wait_chip app 5 && { [ -z "${1:-}" ] || [ "$(app-query version)" = "$1" ]; }
+}
+
+# ---- time: now (seconds since boot), since T (seconds since now was T), between E LO HI
+# (LO <= E < HI), took T LO HI (between LO and HI seconds since T)
+now() { cut -d' ' -f1 /proc/uptime; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+between() { awk -v e="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(e >= lo && e < hi) }'; }
+took() { between "$(since "$1")" "$2" "$3"; }
+
+# ---- plugins one operation at a time (plugin-run, tests/vm/plugin-run.c)
+# plugin_run [-v] PLUGIN OP ARGS...: the operation of an installed plugin, its stderr shown and
+# kept in run.err; returns its exit status (1: the operation failed).
+plugin_run() {
+	_pr_v=
+	[ "$1" != -v ] || { _pr_v=-v; shift; }
+	plugin-run $_pr_v "$MCU_OTA_PLUGIN_DIR" "$@" 2>run.err
+	_rc=$?
+	cat run.err
+	return $_rc
+}
+# must_fail WHAT PATTERN ARGS...: $RUN ARGS... (the scenario's plugin call; plugin_run unless it
+# sets RUN) exits 1 and its message in run.err matches PATTERN.
+must_fail() {
+	_what=$1 _pat=$2
+	shift 2
+	${RUN:-plugin_run} "$@"
+	_rc=$?
+	[ $_rc = 1 ] || fail "$_what: exit $_rc, expected 1"
+	grep -q "$_pat" run.err || fail "$_what: the message does not match '$_pat'"
+}

@@ -25,7 +25,6 @@ FLOORS=$MCUOTA_WORK/floors
 : >"$RESULTS"
 : >"$FLOORS"
 
-now() { cut -d' ' -f1 /proc/uptime; }
 
 # floor JOB IMAGE [PRELOAD]
 floor() {
@@ -47,7 +46,7 @@ run_one() {
 	mcu-ota) mcu-ota flash "$_img" --leave >out.txt 2>&1 ;;
 	esac
 	_rc=$?
-	_s=$(awk -v a="$_t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
+	_s=$(since "$_t0")
 	if [ "$_rc" != 0 ]; then
 		tr '\r' '\n' <out.txt | tail -n 20
 		fail "$_job: $_tool exited $_rc"

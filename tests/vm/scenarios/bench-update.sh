@@ -33,7 +33,6 @@ IMG=$FW/fw-2.0.0-1m.bin
 SIZE=1048576
 FACTORY=$FW/fw-1.0.0.bin
 
-now() { cut -d' ' -f1 /proc/uptime; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 # stamp: each line of stdin prefixed with the uptime when it came (awk: no process per line)
 stamp() { awk '{ getline u < "/proc/uptime"; close("/proc/uptime"); split(u, a, " "); print a[1], $0; fflush() }'; }

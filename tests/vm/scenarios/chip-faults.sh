@@ -9,9 +9,6 @@
 FAULTS=$MCUOTA_WORK/faults
 : >"$FAULTS"
 
-now() { cut -d' ' -f1 /proc/uptime; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
-
 # expect_failure NAME CODE MESSAGE-FRAGMENT MAX-SECONDS COMMAND...: the command must exit with
 # CODE within MAX-SECONDS, print MESSAGE-FRAGMENT and no success line.
 expect_failure() {

@@ -6,34 +6,19 @@ APP="vid=1155 pid=22336" # 0483:5740
 SERIAL=3574364C3034      # the chip's default serial (ROM and application)
 PR="plugin-run $MCU_OTA_PLUGIN_DIR"
 
-now() { cut -d' ' -f1 /proc/uptime; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-# between E LO HI: LO <= E < HI
-between() { awk -v e="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(e >= lo && e < hi) }'; }
-app_up() { wait_usb 0483 5740 5 && wait_chip app 5; }
 back_to_app() {
 	board_reset app || fail "board_reset app failed"
 	app_up || fail "the application did not come back (chip $(chip_state mode))"
 }
 
-# enter PLUGIN SETTINGS...: the plugin's enter, its stderr kept in run.err; returns its status.
+# enter PLUGIN SETTINGS...: the plugin's enter (plugin_run); must_fail WHAT PATTERN PLUGIN
+# SETTINGS... expects it to exit 1.
 enter() {
 	_p=$1
 	shift
-	$PR "$_p" enter "$@" 2>run.err
-	_rc=$?
-	cat run.err
-	return $_rc
+	plugin_run "$_p" enter "$@"
 }
-# must_fail WHAT PATTERN PLUGIN SETTINGS...: enter exits 1 and its message matches PATTERN.
-must_fail() {
-	_what=$1 _pat=$2
-	shift 2
-	enter "$@"
-	_rc=$?
-	[ $_rc = 1 ] || fail "$_what: exit $_rc, expected 1"
-	grep -q "$_pat" run.err || fail "$_what: the message does not match '$_pat'"
-}
+RUN=enter
 # into_rom WHAT PLUGIN SETTINGS...: enter succeeds, the ROM comes up, mcu-ota list sees it.
 into_rom() {
 	_what=$1

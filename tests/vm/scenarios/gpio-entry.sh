@@ -4,8 +4,8 @@
 
 PR="plugin-run $MCU_OTA_PLUGIN_DIR gpio"
 
-# run OP SETTINGS...: the plugin, its stderr kept in run.err; returns its exit status.
-run() { $PR "$@" 2>run.err; _rc=$?; cat run.err; return $_rc; }
+# run OP SETTINGS...: the gpio plugin (plugin_run).
+run() { plugin_run gpio "$@"; }
 # levels: "BOOT0 NRST" as the chip side sees them, and the chip's mode.
 levels() { echo "$(cat "$BOOT0_V") $(cat "$NRST_V") $(chip_state mode)"; }
 # at S: sleep until S seconds after the mark, then print the levels.
@@ -16,19 +16,13 @@ at() {
 	sleep "$_w"
 	levels
 }
-app_up() {
-	wait_usb 0483 5740 5 && wait_chip app 5 && [ "$(app-query version)" = 1.0.0 ]
-}
 
 CHIP_LOG=$MCUOTA_WORK/chip.log chip_start --profile F407 --flash-file "$FW/fw-1.0.0.bin" \
 	|| fail "the chip model did not start"
-app_up || fail "the factory firmware did not come up"
+app_up 1.0.0 || fail "the factory firmware did not come up"
 BOOT0_V=$(gpio_sim_line 0)/value
 NRST_V=$(gpio_sim_line 1)/value
-for _c in /sys/class/gpio/gpiochip*; do
-	case "$(readlink -f "$_c")" in */"$GPIOSIM_DEV"/*) LABEL=$(cat "$_c/label") ;; esac
-done
-[ -n "$LABEL" ] || fail "cannot find the gpio-sim chip's label"
+LABEL=$(gpio_sim_label) || fail "cannot find the gpio-sim chip's label"
 log "gpio-sim chip $GPIOSIM_CHIP, label \"$LABEL\"; the application 1.0.0 runs"
 
 # ---- enter by label and line names; the levels during the pulse, during the hold and after
@@ -58,7 +52,7 @@ boots=$(chip_state app_boots)
 t0=$(cut -d' ' -f1 /proc/uptime)
 run exit chip="/dev/$GPIOSIM_CHIP" boot0=BOOT0 nrst=NRST || fail "gpio exit failed"
 wait_usb_gone 0483 df11 5 || fail "the ROM stayed on the bus after gpio exit"
-app_up || fail "the application did not come back after gpio exit"
+app_up 1.0.0 || fail "the application did not come back after gpio exit"
 log "application back $(awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.2f", b - a }') s after exit started"
 [ "$(chip_state app_boots)" = $((boots + 1)) ] || fail "the application booted $(chip_state app_boots) times, expected $((boots + 1))"
 set -- $(levels)
@@ -70,7 +64,7 @@ run enter chip="$GPIOSIM_CHIP" boot0=0 nrst=1 || fail "gpio enter by offsets fai
 wait_usb 0483 df11 5 || fail "no ROM DFU device after gpio enter by offsets"
 wait_chip rom 2 || fail "the chip is in mode $(chip_state mode), not rom (offsets)"
 run exit chip="$GPIOSIM_CHIP" boot0=0 nrst=1 || fail "gpio exit by offsets failed"
-app_up || fail "the application did not come back after gpio exit by offsets"
+app_up 1.0.0 || fail "the application did not come back after gpio exit by offsets"
 
 # ---- the lines swapped: the plugin cannot tell, but no ROM may start
 log "enter with the lines swapped: boot0=NRST nrst=BOOT0"
@@ -78,7 +72,7 @@ roms=$(chip_state rom_starts)
 run enter chip="$LABEL" boot0=NRST nrst=BOOT0 || fail "gpio enter (swapped) failed: $(cat run.err)"
 if wait_usb 0483 df11 2; then fail "a DFU device appeared with the lines swapped"; fi
 [ "$(chip_state rom_starts)" = "$roms" ] || fail "the ROM started with the lines swapped"
-app_up || fail "the chip is not running the application after the swapped enter (mode $(chip_state mode))"
+app_up 1.0.0 || fail "the chip is not running the application after the swapped enter (mode $(chip_state mode))"
 
 # ---- active-low: the kernel inverts, the chip side sees the physical levels
 log "enter with boot0_active_low=true: BOOT0 is driven low while selected, the application boots"
@@ -94,7 +88,7 @@ wait $pid || { cat run.err; fail "gpio enter (boot0_active_low) failed"; }
 log "BOOT0 NRST mode: pulse '$during_pulse', hold '$during_hold'"
 [ "$during_pulse" = "0 0 reset" ] || fail "boot0_active_low, during the pulse: '$during_pulse', expected BOOT0 low, NRST low"
 case "$during_hold" in "0 1 app" | "0 1 reset") ;; *) fail "boot0_active_low, during the hold: '$during_hold', expected BOOT0 low, NRST high" ;; esac
-app_up || fail "the application did not boot with BOOT0 inverted"
+app_up 1.0.0 || fail "the application did not boot with BOOT0 inverted"
 [ "$(chip_state rom_starts)" = "$roms" ] || fail "the ROM started although BOOT0 was inverted"
 [ "$(chip_state app_boots)" = $((boots + 1)) ] || fail "the chip was not reset with boot0_active_low"
 
@@ -109,7 +103,7 @@ wait $pid || { cat run.err; fail "gpio enter (nrst_active_low=false) failed"; }
 log "BOOT0 NRST mode: pulse '$during_pulse', hold '$during_hold'"
 [ "$during_pulse" = "1 1 app" ] || fail "nrst_active_low=false, during the pulse: '$during_pulse', expected BOOT0 high, NRST high, the application running"
 [ "$during_hold" = "1 0 reset" ] || fail "nrst_active_low=false, during the hold: '$during_hold', expected BOOT0 high, NRST low, the chip in reset"
-app_up || fail "the application did not come back once NRST was released"
+app_up 1.0.0 || fail "the application did not come back once NRST was released"
 
 # ---- errors: non-zero, and the message says what to check
 log "a line that does not exist"

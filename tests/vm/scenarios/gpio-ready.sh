@@ -4,35 +4,16 @@
 
 PR="plugin-run $MCU_OTA_PLUGIN_DIR gpio-ready check"
 
-# check ARGS...: the check, its stderr kept in run.err; returns its exit status.
-check() {
-	$PR "$@" 2>run.err
-	_rc=$?
-	cat run.err
-	return $_rc
-}
-# must_fail WHAT PATTERN ARGS...: exit 1 and the message matches PATTERN.
-must_fail() {
-	_what=$1 _pat=$2
-	shift 2
-	check "$@"
-	_rc=$?
-	[ $_rc = 1 ] || fail "$_what: exit $_rc, expected 1"
-	grep -q "$_pat" run.err || fail "$_what: the message does not match '$_pat'"
-}
-now() { cut -d' ' -f1 /proc/uptime; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-took() { awk -v e="$(since "$1")" -v lo="$2" -v hi="$3" 'BEGIN { exit !(e >= lo && e < hi) }'; }
-app_up() { wait_usb 0483 5740 5 && wait_chip app 5; }
+# check ARGS...: gpio-ready's check (plugin_run); must_fail WHAT PATTERN ARGS... runs it.
+check() { plugin_run gpio-ready check "$@"; }
+RUN=check
 ready() { cat "$(gpio_sim_line 2)/value"; }
 
 chip_start --profile F407 --flash-file "$FW/fw-1.0.0.bin" --ready-line 2 \
 	|| fail "the chip model did not start"
 app_up || fail "the factory firmware did not come up"
 wait_for 2 eval '[ "$(ready)" = 1 ]' || fail "READY is not high while the application runs"
-for _c in /sys/class/gpio/gpiochip*; do
-	case "$(readlink -f "$_c")" in */"$GPIOSIM_DEV"/*) LABEL=$(cat "$_c/label") ;; esac
-done
+LABEL=$(gpio_sim_label) || fail "cannot find the gpio-sim chip's label"
 C="chip=$GPIOSIM_CHIP"
 log "the application 1.0.0 runs, READY high; chip $GPIOSIM_CHIP, label \"$LABEL\""
 

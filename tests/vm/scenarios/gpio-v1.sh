@@ -4,24 +4,10 @@
 
 D=$MCU_OTA_PLUGIN_DIR
 
-# run PLUGIN OP SETTINGS...: the plugin with debug logs, its stderr kept in run.err.
-run() {
-	_p=$1
-	shift
-	plugin-run -v "$D" "$_p" "$@" 2>run.err
-	_rc=$?
-	cat run.err
-	return $_rc
-}
-# must_fail WHAT PATTERN PLUGIN OP ARGS...: exit 1 and the message matches PATTERN.
-must_fail() {
-	_what=$1 _pat=$2
-	shift 2
-	run "$@"
-	_rc=$?
-	[ $_rc = 1 ] || fail "$_what: exit $_rc, expected 1"
-	grep -q "$_pat" run.err || fail "$_what: the message does not match '$_pat'"
-}
+# run PLUGIN OP SETTINGS...: plugin_run with debug logs; must_fail WHAT PATTERN PLUGIN OP
+# SETTINGS... expects exit 1.
+run() { plugin_run -v "$@"; }
+RUN=run
 # used_uapi VERSION: the last run logged that it used the GPIO uapi VERSION.
 used_uapi() { grep -q "GPIO $1 uapi" run.err; }
 levels() { echo "$(cat "$BOOT0_V") $(cat "$NRST_V") $(chip_state mode)"; }
@@ -32,10 +18,6 @@ at() {
 	sleep "$_w"
 	levels
 }
-now() { cut -d' ' -f1 /proc/uptime; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-took() { awk -v e="$(since "$1")" -v lo="$2" -v hi="$3" 'BEGIN { exit !(e >= lo && e < hi) }'; }
-app_up() { wait_usb 0483 5740 5 && wait_chip app 5 && [ "$(app-query version)" = 1.0.0 ]; }
 # sampled OP SETTINGS...: gpio OP with a 1 s pulse and a 2 s hold; sets PULSE, HOLD, AFTER.
 sampled() {
 	_op=$1
@@ -52,14 +34,11 @@ sampled() {
 
 chip_start --profile F407 --flash-file "$FW/fw-1.0.0.bin" --ready-line 2 \
 	|| fail "the chip model did not start"
-app_up || fail "the factory firmware did not come up"
+app_up 1.0.0 || fail "the factory firmware did not come up"
 BOOT0_V=$(gpio_sim_line 0)/value
 NRST_V=$(gpio_sim_line 1)/value
 READY_V=$(gpio_sim_line 2)/value
-for _c in /sys/class/gpio/gpiochip*; do
-	case "$(readlink -f "$_c")" in */"$GPIOSIM_DEV"/*) LABEL=$(cat "$_c/label") ;; esac
-done
-[ -n "$LABEL" ] || fail "cannot find the gpio-sim chip's label"
+LABEL=$(gpio_sim_label) || fail "cannot find the gpio-sim chip's label"
 C="chip=$GPIOSIM_CHIP"
 L="chip=$LABEL boot0=BOOT0 nrst=NRST uapi=v1"
 log "gpio-sim chip $GPIOSIM_CHIP, label \"$LABEL\"; the application 1.0.0 runs"
@@ -82,7 +61,7 @@ boots=$(chip_state app_boots)
 run gpio exit chip="/dev/$GPIOSIM_CHIP" boot0=0 nrst=1 uapi=v1 || fail "v1 exit failed"
 used_uapi v1 || fail "v1 exit did not use the v1 uapi"
 wait_usb_gone 0483 df11 5 || fail "the ROM stayed on the bus after v1 exit"
-app_up || fail "the application did not come back after v1 exit"
+app_up 1.0.0 || fail "the application did not come back after v1 exit"
 [ "$(chip_state app_boots)" = $((boots + 1)) ] || fail "the application booted $(chip_state app_boots) times, expected $((boots + 1))"
 set -- $(levels)
 [ "$1 $2" = "0 1" ] || fail "after v1 exit BOOT0=$1 NRST=$2, expected BOOT0 low and NRST high"
@@ -91,7 +70,7 @@ log "v1, default timings, chip by name"
 run gpio enter $C boot0=BOOT0 nrst=NRST uapi=v1 || fail "v1 enter (default timings) failed"
 wait_usb 0483 df11 5 && wait_chip rom 2 || fail "no ROM after v1 enter (default timings)"
 run gpio exit $C boot0=BOOT0 nrst=NRST uapi=v1 || fail "v1 exit (default timings) failed"
-app_up || fail "no application after v1 exit (default timings)"
+app_up 1.0.0 || fail "no application after v1 exit (default timings)"
 
 log "v1, boot0_active_low=true: BOOT0 driven low while selected, the application boots"
 roms=$(chip_state rom_starts)
@@ -99,7 +78,7 @@ boots=$(chip_state app_boots)
 sampled enter $L boot0_active_low=true
 [ "$PULSE" = "0 0 reset" ] || fail "v1 boot0_active_low, during the pulse: '$PULSE', expected BOOT0 low, NRST low"
 case "$HOLD" in "0 1 app" | "0 1 reset") ;; *) fail "v1 boot0_active_low, during the hold: '$HOLD', expected BOOT0 low, NRST high" ;; esac
-app_up || fail "the application did not boot with BOOT0 inverted (v1)"
+app_up 1.0.0 || fail "the application did not boot with BOOT0 inverted (v1)"
 [ "$(chip_state rom_starts)" = "$roms" ] || fail "the ROM started although BOOT0 was inverted (v1)"
 [ "$(chip_state app_boots)" = $((boots + 1)) ] || fail "the chip was not reset with boot0_active_low (v1)"
 
@@ -107,7 +86,7 @@ log "v1, nrst_active_low=false, push-pull: NRST asserted by a high line, the chi
 sampled enter $L nrst_active_low=false nrst_open_drain=false
 [ "$PULSE" = "1 1 app" ] || fail "v1 nrst_active_low=false, during the pulse: '$PULSE', expected BOOT0 high, NRST high, the application running"
 [ "$HOLD" = "1 0 reset" ] || fail "v1 nrst_active_low=false, during the hold: '$HOLD', expected BOOT0 high, NRST low, the chip in reset"
-app_up || fail "the application did not come back once NRST was released (v1, active high)"
+app_up 1.0.0 || fail "the application did not come back once NRST was released (v1, active high)"
 
 log "v1, push-pull active-low NRST (nrst_open_drain=false): enter -> ROM, exit -> application, NRST driven high after"
 sampled enter $L nrst_open_drain=false
@@ -116,7 +95,7 @@ wait_usb 0483 df11 5 && wait_chip rom 2 || fail "no ROM after v1 enter with a pu
 set -- $(levels)
 [ "$1 $2" = "0 1" ] || fail "after v1 push-pull enter BOOT0=$1 NRST=$2, expected 0 1"
 run gpio exit $L nrst_open_drain=false || fail "v1 exit with a push-pull NRST failed"
-app_up || fail "no application after v1 exit with a push-pull NRST"
+app_up 1.0.0 || fail "no application after v1 exit with a push-pull NRST"
 
 log "v1, NRST held by another consumer (sysfs): refused with the consumers named, nothing driven"
 boots=$(chip_state app_boots)
@@ -176,7 +155,7 @@ log "passed $el s after NRST was released; $ticks clock ticks of CPU in the firs
 awk -v e="$el" 'BEGIN { exit !(e < 1.5) }' || fail "READY took $el s to be seen (v1)"
 [ "$ticks" -lt 40 ] || fail "the v1 check used $ticks ticks of CPU in 2 s: it polls instead of waiting"
 echo "${nrst##*gpio}" >/sys/class/gpio/unexport || fail "cannot unexport NRST"
-app_up || fail "the application is not up after the reset"
+app_up 1.0.0 || fail "the application is not up after the reset"
 
 log "v1, READY held by another consumer: refused naming it"
 ready=$(board_gpio READY) || fail "no READY line"
@@ -189,7 +168,7 @@ run gpio enter $L || fail "v1 enter (for the ROM check) failed"
 wait_chip rom 5 || fail "the chip is in mode $(chip_state mode), not rom"
 must_fail "v1 in the ROM" "stayed inactive for 800 ms" gpio-ready check --deadline 800 $R
 run gpio exit $L || fail "v1 exit (after the ROM check) failed"
-app_up || fail "the application did not come back from the ROM"
+app_up 1.0.0 || fail "the application did not come back from the ROM"
 run gpio-ready check $R || fail "v1 gpio-ready after the ROM failed"
 
 # ---- the uapi setting

@@ -5,29 +5,8 @@
 TTY=$MCUOTA_WORK/ttyAPP # the chip's --serial-link: a symlink to its pty, like /dev/serial/by-id/...
 PR="plugin-run $MCU_OTA_PLUGIN_DIR"
 
-# run PLUGIN OP ARGS...: the plugin, its stderr kept in run.err; returns its exit status.
-run() {
-	_p=$1 _op=$2
-	shift 2
-	$PR "$_p" "$_op" "$@" 2>run.err
-	_rc=$?
-	cat run.err
-	return $_rc
-}
-# must_fail WHAT PATTERN PLUGIN OP ARGS...: exit 1 and the message matches PATTERN.
-must_fail() {
-	_what=$1 _pat=$2
-	shift 2
-	run "$@"
-	_rc=$?
-	[ $_rc = 1 ] || fail "$_what: exit $_rc, expected 1"
-	grep -q "$_pat" run.err || fail "$_what: the message does not match '$_pat'"
-}
-now() { cut -d' ' -f1 /proc/uptime; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-# within A B: the time since A is in [A_MIN, B) seconds
-took() { awk -v e="$(since "$1")" -v lo="$2" -v hi="$3" 'BEGIN { exit !(e >= lo && e < hi) }'; }
-app_up() { wait_usb 0483 5740 5 && wait_chip app 5; }
+# run PLUGIN OP ARGS...: plugin_run; must_fail WHAT PATTERN PLUGIN OP ARGS... expects exit 1.
+run() { plugin_run "$@"; }
 
 chip_start --profile F407 --flash-file "$FW/fw-1.0.0.bin" --serial-link "$TTY" \
 	|| fail "the chip model did not start"
