@@ -134,8 +134,7 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
-/* Printable: anything else becomes '?' so that a device cannot garble a message. */
-static void printable(char *s)
+void usb_match_printable(char *s)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
@@ -156,7 +155,7 @@ static int read_serial(libusb_device_handle *h, const struct libusb_device_descr
 		return n;
 	}
 	out[(size_t)n < outlen ? (size_t)n : outlen - 1] = '\0';
-	printable(out);
+	usb_match_printable(out);
 	return 0;
 }
 

@@ -47,6 +47,10 @@ int usb_match_config(const struct mcu_ota_host *host, struct usb_match *m, char 
 int usb_match_config_int(const struct mcu_ota_host *host, const char *key, long long min,
                          long long max, long long *out, char *err, size_t errlen);
 
+/* Replaces every byte outside printable ASCII with '?' in place, so that what
+ * a device sends (a serial, a version) cannot garble a message. */
+void usb_match_printable(char *s);
+
 /* "0483:5740 with serial X at port 1-1", for messages. */
 void usb_match_name(const struct usb_match *m, char *out, size_t outlen);
 

@@ -40,13 +40,6 @@ static void trim(char *s)
 	memmove(s, s + i, n - i + 1);
 }
 
-static void printable(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
-			*s = '?';
-}
-
 /* The settings read_config reads, and the selection (usb_match_config). */
 static const char *const settings[] = {USB_MATCH_SETTINGS,
                                        "version_from",
@@ -129,7 +122,7 @@ static int read_version(libusb_device_handle *h, unsigned left_ms, void *user, c
 	char version[VERSION_MAX + 1];
 	snprintf(version, sizeof(version), "%s", (char *)buf);
 	trim(version);
-	printable(version);
+	usb_match_printable(version);
 	if (!q->expected) {
 		mcu_ota_log(q->host, MCU_OTA_LOG_INFO, "the application reports %s", version);
 		return 0;
