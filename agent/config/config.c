@@ -12,6 +12,7 @@
 
 #include "bundle/version.h"
 #include "util/format.h"
+#include "util/suggest.h"
 
 /* Where an error goes: the file, the line of the setting, its path. */
 struct ctx {
@@ -81,7 +82,10 @@ static int only_known(struct ctx *x, const config_setting_t *group, const char *
 			for (const char *const *k = known; *k; k++)
 				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
 				         k == known ? "" : ", ", *k);
-			return bad(x, m, "unknown setting in %s (known: %s)", where, list);
+			const char *near = suggest_name(nm, known);
+			return bad(x, m, "unknown setting in %s (known: %s)%s%s%s", where, list,
+			           near ? "; did you mean \"" : "", near ? near : "",
+			           near ? "\"?" : "");
 		}
 	}
 	return 0;

@@ -6,65 +6,7 @@
 #include <string.h>
 
 #include "util/log.h"
-
-#define SUGGEST_MAX  2  /* edits between a typo and the name it suggests */
-#define NAME_LEN_MAX 64 /* longer names are not compared */
-
-static unsigned min3(unsigned a, unsigned b, unsigned c)
-{
-	unsigned m = a < b ? a : b;
-	return m < c ? m : c;
-}
-
-/* Edits from a to b: insert, delete, substitute, or swap two neighbours
- * ("seiral"). Names longer than NAME_LEN_MAX are far from everything. */
-static unsigned distance(const char *a, const char *b)
-{
-	size_t n = strlen(a), m = strlen(b);
-	unsigned d[NAME_LEN_MAX + 1][NAME_LEN_MAX + 1];
-	if (n > NAME_LEN_MAX || m > NAME_LEN_MAX)
-		return ~0u;
-	for (size_t i = 0; i <= n; i++)
-		d[i][0] = (unsigned)i;
-	for (size_t j = 0; j <= m; j++)
-		d[0][j] = (unsigned)j;
-	for (size_t i = 1; i <= n; i++)
-		for (size_t j = 1; j <= m; j++) {
-			unsigned v = min3(d[i - 1][j] + 1, d[i][j - 1] + 1,
-			                  d[i - 1][j - 1] + (a[i - 1] != b[j - 1]));
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
-			    d[i - 2][j - 2] + 1 < v)
-				v = d[i - 2][j - 2] + 1;
-			d[i][j] = v;
-		}
-	return d[n][m];
-}
-
-/* Whether candidate is a likelier meaning of typo than the best so far: at
- * most SUGGEST_MAX edits away, or typo is candidate without its unit
- * ("reset_pulse" for "reset_pulse_ms"); a name that shares nothing with the
- * typo is no suggestion. */
-static bool closer(const char *typo, const char *candidate, unsigned *best)
-{
-	size_t n = strlen(typo);
-	unsigned d = distance(typo, candidate);
-	if (d > SUGGEST_MAX && !strncmp(candidate, typo, n) && candidate[n] == '_')
-		d = SUGGEST_MAX;
-	if (d > SUGGEST_MAX || d >= n || d >= *best)
-		return false;
-	*best = d;
-	return true;
-}
-
-static const char *suggest_setting(const char *typo, const char *const *known)
-{
-	const char *found = NULL;
-	unsigned best = ~0u;
-	for (const char *const *k = known; *k; k++)
-		if (closer(typo, *k, &best))
-			found = *k;
-	return found;
-}
+#include "util/suggest.h"
 
 /* The plugin of dir ("mcu-ota-NAME.so") whose name is closest to typo, into
  * out; false when none is close. */
@@ -82,13 +24,13 @@ static bool suggest_plugin(const char *dir, const char *typo, char *out, size_t 
 		    strncmp(e->d_name, prefix, strlen(prefix)) ||
 		    strcmp(e->d_name + n - strlen(suffix), suffix))
 			continue;
-		char name[NAME_LEN_MAX + 1];
+		char name[SUGGEST_NAME_MAX + 1];
 		size_t len = n - strlen(prefix) - strlen(suffix);
-		if (len > NAME_LEN_MAX)
+		if (len > SUGGEST_NAME_MAX)
 			continue;
 		memcpy(name, e->d_name + strlen(prefix), len);
 		name[len] = '\0';
-		if (closer(typo, name, &best)) {
+		if (suggest_closer(typo, name, &best)) {
 			snprintf(out, outlen, "%s", name);
 			found = true;
 		}
@@ -134,7 +76,7 @@ int config_check_plugin(const struct config *c, const struct config_plugin *cp,
 				break;
 			off += (size_t)w;
 		}
-		const char *near = suggest_setting(name, known);
+		const char *near = suggest_name(name, known);
 		return config_error_at(c, m, err, errlen,
 		                       "the %s plugin has no setting \"%s\"; it knows: %s%s%s%s",
 		                       cp->plugin, name, list, near ? "; did you mean \"" : "",
@@ -174,7 +116,7 @@ int config_check_plugins(const struct config *c, const char *dir, char *err, siz
 		for (size_t k = 0; k < sizeof(parts) / sizeof(parts[0]); k++) {
 			const struct config_plugin *cp = parts[k].cp;
 			struct plugin p;
-			char why[1024], near[NAME_LEN_MAX + 1];
+			char why[1024], near[SUGGEST_NAME_MAX + 1];
 			int r = plugin_load(from, cp->plugin, parts[k].kind, &p, why, sizeof(why));
 			if (r < 0) {
 				bool hint = r == -ENOENT &&

@@ -423,7 +423,8 @@ static const struct refusal refused[] = {
     {WHOLE, "@include \"/nonexistent/mcu-ota.conf\"\n", 1, "cannot open include file"},
 
     /* the top level */
-    {IN_TOP, "stat_dir = \"/x\";", 1, "stat_dir: unknown setting in the file " KNOWN_TOP},
+    {IN_TOP, "stat_dir = \"/x\";", 1,
+     "stat_dir: unknown setting in the file " KNOWN_TOP "; did you mean \"state_dir\"?"},
     {IN_TOP, "state_dir = 1;", 1, "state_dir: " A_STRING},
     {IN_TOP, "state_dir = \"\";", 1, "state_dir: " NOT_EMPTY},
     {IN_TOP, "state_dir = \"var/mcu\";", 1,
@@ -445,7 +446,7 @@ static const struct refusal refused[] = {
     {IN_TOP, "daemon = 1;", 1, "daemon: expected a group { ... }"},
     {IN_DAEMON, "sock = \"/s\";", 1,
      "daemon.sock: unknown setting in daemon (known: socket, socket_group, poll_interval_s, "
-     "poll_jitter_s)"},
+     "poll_jitter_s); did you mean \"socket\"?"},
     {IN_DAEMON, "socket = 1;", 1, "daemon.socket: " A_STRING},
     {IN_DAEMON, "socket = \"\";", 1, "daemon.socket: " NOT_EMPTY},
     {IN_DAEMON, "socket = \"run/c.sock\";", 1, "daemon.socket: \"run/c.sock\" " RELATIVE},
@@ -481,7 +482,7 @@ static const struct refusal refused[] = {
     {WHOLE, "bundle = 1;\n" DEVICE_HEAD DEVICE_TAIL, 1, "bundle: expected a group { ... }"},
     {WHOLE, "bundle = {\n  keys = [\"/k\"];\n  kyes = [\"/k\"]; };\n", 3,
      "bundle.kyes: unknown setting in bundle (known: keys, ca, ca_dir, crl, signer_cn, "
-     "max_size, max_image_size)"},
+     "max_size, max_image_size); did you mean \"keys\"?"},
     {IN_BUNDLE, "keys = \"/k\";", 1,
      "bundle.keys: expected a list of key files [\"a.pem\", \"b.pem\"]"},
     {IN_BUNDLE, "keys = [\"\"];", 1,
@@ -570,7 +571,8 @@ static const struct refusal refused[] = {
      "devices[1].name: \"a\" is already the name of the device at line 3"},
 
     /* a device */
-    {IN_DEVICE, "adress = 1;", 4, "devices[0].adress: unknown setting in a device " KNOWN_DEVICE},
+    {IN_DEVICE, "adress = 1;", 4,
+     "devices[0].adress: unknown setting in a device " KNOWN_DEVICE "; did you mean \"address\"?"},
     {WHOLE, BUNDLE_LINE "devices = (\n  { " ENTRY "\n    " HEALTH " });\n", 3,
      "devices[0]: \"name\" is missing: it is required here"},
     {WHOLE, BUNDLE_LINE "devices = (\n" DEV("", "") ");\n", 3, "devices[0].name: " NOT_EMPTY},
