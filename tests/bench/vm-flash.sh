@@ -11,6 +11,8 @@
 #                                [--tools dfu-util,mcu-ota] [--no-reflash] [--out FILE]
 # Builds DIR first (default build/, as tests/build.sh). About 8 minutes with 3 runs.
 set -euo pipefail
+# shellcheck source=vm-lib.sh
+. "$(dirname "$0")/vm-lib.sh"
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_DIR:-$top/build}
 reps=3
@@ -33,32 +35,8 @@ done
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || { echo "vm-flash: --reps wants a count" >&2; exit 2; }
 [[ "$sizes" =~ ^(128k|512k|1m)(,(128k|512k|1m))*$ ]] || { echo "vm-flash: --sizes: 128k, 512k, 1m" >&2; exit 2; }
 
-if [ -d "$build" ]; then
-	cmake --build "$build" -j"$(nproc)" >/dev/null
-else
-	BUILD_DIR=$build "$top/tests/build.sh" >/dev/null
-fi
 # dfu-util: 1 MiB ~60 s per run; mcu-ota ~15 s; plus chip starts
 limit=$((reps * 200 + 120))
-log=$(mktemp /tmp/mcu-ota-vm-flash.XXXXXX)
-trap 'rm -f "$log"' EXIT
 echo "vm-flash: $reps runs of each, sizes $sizes, tools $tools (limit ${limit}s)" >&2
-set +e
-"$top/tests/vm/run.sh" --build-dir "$build" --scenario-timeout "$limit" --timeout $((limit + 120)) \
-	--append "bench_reps=$reps bench_sizes=$sizes bench_tools=$tools bench_reflash=$reflash" \
-	bench-flash >"$log" 2>&1
-rc=$?
-set -e
-sed -n '/^===== bench-flash =====$/,/^----- bench-flash/p' "$log" | sed '1d'
-if [ "$rc" != 0 ]; then
-	tail -n 45 "$log" >&2
-	echo "vm-flash: the benchmark failed (run.sh exit $rc)" >&2
-	exit 1
-fi
-if [ -n "$out" ]; then
-	{
-		echo "# tests/bench/vm-flash.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) $(git -C "$top" rev-parse --short HEAD 2>/dev/null)"
-		sed -n '/^BENCH /p; /^F407 in real time/,/^\* against/p' "$log"
-	} >"$out"
-	echo "vm-flash: results in $out" >&2
-fi
+vm_bench vm-flash bench-flash "$limit" \
+	"bench_reps=$reps bench_sizes=$sizes bench_tools=$tools bench_reflash=$reflash" '^\* against'

@@ -13,6 +13,8 @@
 # Builds DIR first (default build/, as tests/build.sh). About 5 minutes a run (N=3: 15 minutes);
 # the by-hand runs are most of it (dfu-util writes 1 MiB in ~115 s). Needs gpiod (tests/deps.sh).
 set -euo pipefail
+# shellcheck source=vm-lib.sh
+. "$(dirname "$0")/vm-lib.sh"
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_DIR:-$top/build}
 reps=3
@@ -36,31 +38,7 @@ if [ "$hand" = 1 ]; then
 	done
 fi
 
-if [ -d "$build" ]; then
-	cmake --build "$build" -j"$(nproc)" >/dev/null
-else
-	BUILD_DIR=$build "$top/tests/build.sh" >/dev/null
-fi
 # a run: mcu-ota ~16 + 4 + 17 + 8 s, by hand 2 x ~116 s, chip starts and checks
 limit=$((reps * (hand ? 320 : 80) + 120))
-log=$(mktemp /tmp/mcu-ota-vm-update.XXXXXX)
-trap 'rm -f "$log"' EXIT
 echo "vm-update: $reps runs of each job$([ "$hand" = 1 ] || echo ", no by-hand runs") (limit ${limit}s)" >&2
-set +e
-"$top/tests/vm/run.sh" --build-dir "$build" --scenario-timeout "$limit" --timeout $((limit + 120)) \
-	--append "bench_reps=$reps bench_hand=$hand" bench-update >"$log" 2>&1
-rc=$?
-set -e
-sed -n '/^===== bench-update =====$/,/^----- bench-update/p' "$log" | sed '1d'
-if [ "$rc" != 0 ]; then
-	tail -n 45 "$log" >&2
-	echo "vm-update: the benchmark failed (run.sh exit $rc)" >&2
-	exit 1
-fi
-if [ -n "$out" ]; then
-	{
-		echo "# tests/bench/vm-update.sh $(date -u +%Y-%m-%dT%H:%M:%SZ) $(git -C "$top" rev-parse --short HEAD 2>/dev/null)"
-		sed -n '/^BENCH /p; /^F407 in real time/,/^bytes of 2.0.0/p' "$log"
-	} >"$out"
-	echo "vm-update: results in $out" >&2
-fi
+vm_bench vm-update bench-update "$limit" "bench_reps=$reps bench_hand=$hand" '^bytes of 2.0.0'
