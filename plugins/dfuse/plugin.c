@@ -12,6 +12,7 @@
 #include <mcu-ota/plugin.h>
 
 #include "dfu.h"
+#include "usb_match.h"
 
 #define DEFAULT_VID 0x0483
 #define DEFAULT_PID 0xdf11
@@ -138,16 +139,6 @@ static int read_selection(const struct mcu_ota_host *host, struct selection *sel
 	return 0;
 }
 
-/* "bus-port.port.port", as dfu-util's --path and the kernel's sysfs name it. */
-static void port_path(libusb_device *dev, char *out, size_t outlen)
-{
-	uint8_t ports[8];
-	int n = libusb_get_port_numbers(dev, ports, sizeof(ports));
-	int w = snprintf(out, outlen, "%u", libusb_get_bus_number(dev));
-	for (int i = 0; i < n && w > 0 && (size_t)w < outlen; i++)
-		w += snprintf(out + w, outlen - (size_t)w, "%c%u", i ? '.' : '-', ports[i]);
-}
-
 static void handle_close(struct dfuse_handle *u)
 {
 	if (!u)
@@ -179,7 +170,7 @@ static int try_device(struct dfuse_handle *u, libusb_device *dev, struct selecti
 	if (libusb_get_device_descriptor(dev, &dd) < 0 || dd.idVendor != sel->vid ||
 	    dd.idProduct != sel->pid)
 		return 1;
-	port_path(dev, port, sizeof(port));
+	usb_match_port_path(dev, port, sizeof(port));
 	if (sel->port && strcmp(sel->port, port) != 0) {
 		note_other(sel, NULL, port);
 		return 1;
