@@ -598,12 +598,14 @@ static int wide_integer(const char *t, size_t len, char *tok, size_t toklen)
 	return 0;
 }
 
-/* The first integer setting on that line of the main file, or NULL. */
+/* The first integer setting on that line of the main file (read from
+ * memory: no source file name), or NULL. */
 static const config_setting_t *setting_at_line(const config_setting_t *s, int line)
 {
 	int t = config_setting_type(s);
 	if ((t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) &&
-	    (int)config_setting_source_line(s) == line && config_setting_parent(s))
+	    (int)config_setting_source_line(s) == line && config_setting_parent(s) &&
+	    !config_setting_source_file(s))
 		return s;
 	if (t != CONFIG_TYPE_GROUP && t != CONFIG_TYPE_LIST && t != CONFIG_TYPE_ARRAY)
 		return NULL;
@@ -633,11 +635,20 @@ int config_load(const char *path, struct config *c, char *err, size_t errlen)
 			fclose(f);
 		return r == -EISDIR || r == -EFBIG ? -EINVAL : r;
 	}
+	/* read once: scanned for wide integers, then parsed from memory */
 	char *text = malloc((size_t)st.st_size + 1), tok[64];
 	size_t len = text ? fread(text, 1, (size_t)st.st_size, f) : 0;
-	int wide = text ? wide_integer(text, len, tok, sizeof(tok)) : 0;
-	free(text);
-	rewind(f);
+	bool complete = !ferror(f);
+	fclose(f);
+	if (!text || !complete) {
+		free(text);
+		mcu_ota_set_error(err, errlen, "cannot read the configuration %s: %s", path,
+		                  text ? "read error" : "out of memory");
+		return text ? -EIO : -ENOMEM;
+	}
+	text[len] = '\0';
+	int wide = wide_integer(text, len, tok, sizeof(tok));
+	config_init(&c->cfg);
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	/* @include "x.conf" is found beside the file, whatever the working directory */
 	char dir[sizeof(c->path)];
@@ -647,8 +658,8 @@ int config_load(const char *path, struct config *c, char *err, size_t errlen)
 		slash[slash == dir] = '\0';
 		config_set_include_dir(&c->cfg, dir);
 	}
-	int ok = config_read(&c->cfg, f);
-	fclose(f);
+	int ok = config_read_string(&c->cfg, text);
+	free(text);
 	if (!ok) {
 		const char *file = config_error_file(&c->cfg);
 		mcu_ota_set_error(err, errlen, "%s:%d: %s", file ? file : path,
