@@ -96,6 +96,15 @@ log "a downgrade is refused unless the device allows it"
 upd 1 update "$FW/bundle-noboot.swu"
 expect_out "downgrade from 3.0.0 to 2.1.0 is not allowed"
 [ "$(chip_state mode)" = app ] || fail "a refused downgrade touched the chip"
+
+log "a bootloader of another family than the configuration names is refused before anything is written"
+write_config "$(device_block mcu "$GPIOSIM_CHIP" "$SERIAL" "allow_downgrade = true;" | sed '/flasher =/s/; };/; family = "STM32L4"; };/')"
+grep -q 'family = "STM32L4"' "$CONF" || fail "the family setting is not in the configuration"
+upd 1 update "$FW/bundle-2.0.0.swu"
+expect_out 'is an STM32F2/F4 (told by its memory layout), but the configuration says family "STM32L4"'
+expect_out "nothing was written"
+[ "$(chip_state mode)" = app ] || fail "the refused chip was left in its bootloader"
+runs 3.0.0
 write_config "$(device_block mcu "$GPIOSIM_CHIP" "$SERIAL" "allow_downgrade = true;")"
 
 log "a rollback that fails too (the erase never ends once the ROM restarts): the device is marked failed, exit 9"
