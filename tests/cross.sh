@@ -20,6 +20,9 @@
 # Build logs: DIR/build-cross-<arch>/cross-{configure,build}.log, install.log.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=tests/apt-lib.sh
+. "$top/tests/apt-lib.sh"
+apt_who=cross
 build_root=$top
 arches=()
 usage() { echo "usage: $0 [--build-root DIR] [arm64|armhf|all]" >&2; exit 2; }
@@ -51,15 +54,13 @@ done
 # (a line per installed architecture: pkg-config is installed for each, the cross wrappers)
 is_installed() { [[ $'\n'$(dpkg-query -W -f='${db:Status-Status}\n' "$1" 2>/dev/null) == *$'\n'installed* ]]; }
 
-apt_opts=(-o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
-
 # apt-get update, retried; an index that keeps failing (a mirror caught mid-sync) is tolerated as
 # long as every architecture we install for still has one (bookworm's main), and named.
 apt_update() {
 	local i log
 	log=$(mktemp)
 	for i in 1 2 3; do
-		if apt-get "${apt_opts[@]}" update -qq 2>"$log"; then rm -f "$log"; return 0; fi
+		if apt_get update -qq 2>"$log"; then rm -f "$log"; return 0; fi
 		say "apt-get update failed (try $i of 3)"
 		[ "$i" = 3 ] || sleep $((i * 5))
 	done
@@ -178,7 +179,15 @@ install_missing() {
 	((${#missing[@]})) || return 0
 	say "installing ${missing[*]}"
 	[ "$(id -u)" -eq 0 ] || die "these packages are missing and installing them needs root: ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
+	# a fresh Debian knows only its own architecture: without this, apt finds no
+	# libusb-1.0-0-dev:arm64 at all
+	local a
+	for a in "${arches[@]}"; do
+		if ! dpkg --print-foreign-architectures | grep -qx "$a"; then
+			say "dpkg --add-architecture $a"
+			dpkg --add-architecture "$a"
+		fi
+	done
 	apt_update
 	# the foreign-architecture libraries only: the toolchains' dependencies are the build
 	# machine's own (and their alternatives, gcc:<arch>, would drag in a native toolchain)
@@ -198,7 +207,7 @@ install_missing() {
 	done
 	local i
 	for i in 1 2; do
-		apt-get "${apt_opts[@]}" install -y -qq --no-install-recommends --no-remove --allow-downgrades \
+		apt_get install -y -qq --no-install-recommends --no-remove --allow-downgrades \
 			"${install[@]}" "${pins[@]}" >/dev/null && break
 		[ "$i" = 2 ] && die "apt-get install failed"
 		say "apt-get install failed; once more"

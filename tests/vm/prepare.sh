@@ -8,6 +8,7 @@
 # Writes $CACHE/env (shell syntax) for mkinitramfs.sh and run.sh.
 set -euo pipefail
 
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${MCU_OTA_VM_CACHE:-/var/cache/mcu-ota-vm}
 ENV_FILE=$CACHE/env
 
@@ -21,7 +22,8 @@ case "$CACHE" in
 esac
 
 # ---------------------------------------------------------------- host tools
-# Debian packages the rig needs on the host (checked with dpkg-query: cheap when all present)
+# The rig's host packages are in the project's one list (tests/deps.sh): checked here with
+# dpkg-query (cheap when all are present), installed by deps.sh when one is missing.
 HOST_PKGS=(qemu-system-x86 busybox-static kmod cpio xz-utils dfu-util build-essential
            libelf-dev linux-libc-dev gzip binutils)
 
@@ -29,7 +31,7 @@ apt_updated=0
 apt_update_once() {
   if [ "$apt_updated" = 0 ]; then
     say "apt-get update"
-    apt-get update -q >&2 || die "apt-get update failed"
+    apt-get -o DPkg::Lock::Timeout=600 update -q >&2 || die "apt-get update failed"
     apt_updated=1
   fi
 }
@@ -40,20 +42,13 @@ need_root() {
 
 missing_pkgs=()
 for p in "${HOST_PKGS[@]}"; do
-  # one line per architecture: linux-libc-dev is Multi-Arch: same, and tests/cross.sh installs
-  # its arm64/armhf copies too (installing it again here would remove those)
+  # one line per architecture: linux-libc-dev is Multi-Arch: same
   st=$(dpkg-query -W -f='${db:Status-Status}\n' "$p" 2>/dev/null || true)
   grep -qx installed <<<"$st" || missing_pkgs+=("$p")
 done
 if [ ${#missing_pkgs[@]} -gt 0 ]; then
-  need_root "installing packages"
-  say "installing host packages: ${missing_pkgs[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  if ! apt-get install -y -q --no-install-recommends "${missing_pkgs[@]}" >&2; then
-    apt_update_once
-    apt-get install -y -q --no-install-recommends "${missing_pkgs[@]}" >&2 \
-      || die "apt-get install ${missing_pkgs[*]} failed"
-  fi
+  say "missing host packages: ${missing_pkgs[*]}; installing the project's packages (tests/deps.sh)"
+  "$(dirname "$HERE")/deps.sh" >&2 || die "tests/deps.sh failed: the rig needs ${missing_pkgs[*]}"
 fi
 
 # ---------------------------------------------------------------- cached and complete?
