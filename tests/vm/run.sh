@@ -93,12 +93,16 @@ cleanup() {
 trap cleanup EXIT
 
 # ---------------------------------------------------------------- guest contents
-say "building gadget-smoke"
-gcc -O2 -g -Wall -Wextra -Wshadow -Werror -I"$VM_UAPI_INCLUDE" \
-  -o "$WORK/gadget-smoke" "$HERE/gadget-smoke.c" \
-  || { say "ERROR: gadget-smoke did not build"; exit 2; }
-
-MK=(-o "$WORK" -b "$WORK/gadget-smoke")
+# gadget-smoke: CMake builds it into DIR/tests/vm (found with the other executables there);
+# without a build folder it is compiled here
+MK=(-o "$WORK")
+if [ -z "$BUILD_DIR" ] || [ ! -x "$BUILD_DIR/tests/vm/gadget-smoke" ]; then
+  say "building gadget-smoke"
+  gcc -O2 -g -Wall -Wextra -Wshadow -Werror -I"$VM_UAPI_INCLUDE" \
+    -o "$WORK/gadget-smoke" "$HERE/gadget-smoke.c" \
+    || { say "ERROR: gadget-smoke did not build"; exit 2; }
+  MK+=(-b "$WORK/gadget-smoke")
+fi
 for d in "${SCEN_DIRS[@]}"; do MK+=(-s "$d"); done
 if [ -n "$BUILD_DIR" ]; then
   if [ -x "$BUILD_DIR/mcu-ota" ]; then
@@ -112,7 +116,7 @@ if [ -n "$BUILD_DIR" ]; then
   for d in "$BUILD_DIR/tests/sim" "$BUILD_DIR/tests/vm"; do
     [ -d "$d" ] || continue
     while IFS= read -r -d '' f; do
-      [ "$(head -c4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ] && MK+=(-b "$f")
+      [ "$(od -An -tx1 -N4 "$f" | tr -d ' \n')" = 7f454c46 ] && MK+=(-b "$f")
     done < <(find "$d" -maxdepth 1 -type f -perm -u+x -print0)
   done
   for f in "$BUILD_DIR"/tests/vm/firmware/fw-*.bin "$BUILD_DIR"/tests/vm/firmware/bundle-*.swu \
@@ -130,7 +134,7 @@ APPEND="console=ttyS0 loglevel=4 panic=-1 mitigations=off scenarios=$LIST scenar
 LOG=$WORK/console.log
 QEMU=(qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m 512 -nographic -no-reboot -nodefaults
       -no-user-config -serial stdio -nic none
-      -kernel "$VM_KERNEL" -initrd "$WORK/initramfs.cpio.gz" -append "$APPEND")
+      -kernel "$VM_KERNEL" -initrd "$WORK/initramfs.img" -append "$APPEND")
 say "booting kernel $VM_KVER: ${SCENARIOS[*]} (limit ${TIMEOUT}s, ${SCEN_TIMEOUT}s per scenario)"
 T_BOOT=$(date +%s.%N)
 set +e
