@@ -1081,11 +1081,11 @@ static void cleanup(void)
 	rmdir(root);
 }
 
-TEST_MAIN(TEST(setup), TEST(every_good_value_is_read), TEST(every_mistake_is_refused),
-          TEST(a_full_config_loads), TEST(config_error_at_names_file_line_and_setting),
-          TEST(the_device_limit), TEST(a_missing_file), TEST(the_example_file_loads),
-          TEST(the_example_documents_every_setting), TEST(integers_beyond_32_bits),
-          TEST(errors_in_included_files), TEST(a_directory_exits_the_process),
-          TEST(firmware_version_not_checked), TEST(http_source_without_allow_http),
-          TEST(relative_plugin_dir), TEST(a_port_claimed_twice), TEST(selection_of_the_wrong_type),
-          TEST(a_failed_open_leaves_the_struct_empty), TEST(cleanup))
+TEST_MAIN_WITH(setup, cleanup, TEST(every_good_value_is_read), TEST(every_mistake_is_refused),
+               TEST(a_full_config_loads), TEST(config_error_at_names_file_line_and_setting),
+               TEST(the_device_limit), TEST(a_missing_file), TEST(the_example_file_loads),
+               TEST(the_example_documents_every_setting), TEST(integers_beyond_32_bits),
+               TEST(errors_in_included_files), TEST(a_directory_exits_the_process),
+               TEST(firmware_version_not_checked), TEST(http_source_without_allow_http),
+               TEST(relative_plugin_dir), TEST(a_port_claimed_twice),
+               TEST(selection_of_the_wrong_type), TEST(a_failed_open_leaves_the_struct_empty))

@@ -422,11 +422,11 @@ static void setup(void)
 	}
 }
 
-TEST_MAIN(TEST(setup), TEST(a_typo_is_refused_with_file_line_setting_and_suggestion),
-          TEST(suggestions_cover_swaps_case_and_a_unit_left_off), TEST(nothing_close_no_suggestion),
-          TEST(the_default_flasher_is_checked_too),
-          TEST(a_plugin_that_does_not_load_is_named_at_its_setting),
-          TEST(only_a_plugin_that_declares_its_settings_is_checked),
-          TEST(plugin_settings_reads_only_what_the_table_covers),
-          TEST(the_example_configuration_passes), TEST(every_readme_example_is_accepted),
-          TEST(readme_tables_list_exactly_the_declared_settings))
+TEST_MAIN_WITH(setup, NULL, TEST(a_typo_is_refused_with_file_line_setting_and_suggestion),
+               TEST(suggestions_cover_swaps_case_and_a_unit_left_off),
+               TEST(nothing_close_no_suggestion), TEST(the_default_flasher_is_checked_too),
+               TEST(a_plugin_that_does_not_load_is_named_at_its_setting),
+               TEST(only_a_plugin_that_declares_its_settings_is_checked),
+               TEST(plugin_settings_reads_only_what_the_table_covers),
+               TEST(the_example_configuration_passes), TEST(every_readme_example_is_accepted),
+               TEST(readme_tables_list_exactly_the_declared_settings))

@@ -672,21 +672,21 @@ static void a_locked_device_is_refused(void)
 	const struct image_spec a = {.device = "mcu", .version = "2.0.0", .len = 6000};
 	make_bundle("b2", &a, 1);
 	snprintf(state, sizeof(state), "%s/state", dir);
+	int ready[2];
+	CHECK_INT(pipe(ready), 0);
 	pid_t pid = fork();
-	if (pid == 0) { /* another process holds the device */
+	if (pid == 0) { /* another process holds the device, and says so once it does */
+		close(ready[0]);
 		if (store_open(state, "mcu", &s, err, sizeof(err)) < 0)
 			_exit(1);
+		(void)!write(ready[1], "L", 1);
 		pause();
 		_exit(0);
 	}
-	for (int i = 0; i < 100; i++) { /* until it has the lock */
-		char lock[4500];
-		snprintf(lock, sizeof(lock), "%s/devices/mcu/lock", state);
-		if (access(lock, F_OK) == 0)
-			break;
-		usleep(10000);
-	}
-	usleep(50000);
+	close(ready[1]);
+	char said = 0;
+	CHECK_INT(read(ready[0], &said, 1), 1); /* EOF instead: the child could not lock */
+	close(ready[0]);
 	CHECK_INT(update("b2", &out), 0);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
@@ -1010,25 +1010,27 @@ static void regression_loose_selection_flashes_another_chip(void)
 	CHECK_STR(chip_app("chips/a"), "1.0.0"); /* chip a must be left alone */
 }
 
-TEST_MAIN(TEST(setup_root), TEST(first_update_reads_the_chip_back),
-          TEST(the_image_that_runs_is_not_flashed_again), TEST(a_second_update_needs_no_backup),
-          TEST(health_failure_rolls_back), TEST(flash_failure_rolls_back),
-          TEST(no_boot_rolls_back_to_a_known_version),
-          TEST(failed_rollback_is_failed_and_not_retried),
-          TEST(unreadable_chip_with_backup_required_is_not_updated),
-          TEST(unreadable_chip_with_backup_optional_is_updated), TEST(downgrade_is_refused),
-          TEST(same_version_is_skipped_with_install_if_different),
-          TEST(rollback_swaps_current_and_previous), TEST(rollback_without_previous_is_an_error),
-          TEST(a_locked_device_is_refused), TEST(devices_are_updated_in_parallel),
-          TEST(an_unverified_bundle_touches_nothing), TEST(crash_when_staged),
-          TEST(crash_when_backing_up), TEST(crash_when_entering), TEST(crash_when_flashing),
-          TEST(crash_when_exiting), TEST(crash_when_checking), TEST(crash_when_committing),
-          TEST(crash_when_rolling_back), TEST(crash_when_flashing_with_a_damaged_staged_image),
-          TEST(crash_during_a_rollback_command),
-          TEST(regression_rollback_after_interrupted_update_is_not_done),
-          TEST(regression_update_after_interrupted_update_is_not_done),
-          TEST(regression_optional_backup_with_unreadable_map), TEST(regression_64_byte_version),
-          TEST(regression_damaged_current_image_is_not_checked_before_flashing),
-          TEST(regression_failed_device_skips_reinstall),
-          TEST(regression_loose_selection_flashes_another_chip),
-          TEST(rollback_to_a_blank_chip_is_refused), TEST(cleanup_root))
+TEST_MAIN_WITH(setup_root, cleanup_root, TEST(first_update_reads_the_chip_back),
+               TEST(the_image_that_runs_is_not_flashed_again),
+               TEST(a_second_update_needs_no_backup), TEST(health_failure_rolls_back),
+               TEST(flash_failure_rolls_back), TEST(no_boot_rolls_back_to_a_known_version),
+               TEST(failed_rollback_is_failed_and_not_retried),
+               TEST(unreadable_chip_with_backup_required_is_not_updated),
+               TEST(unreadable_chip_with_backup_optional_is_updated), TEST(downgrade_is_refused),
+               TEST(same_version_is_skipped_with_install_if_different),
+               TEST(rollback_swaps_current_and_previous),
+               TEST(rollback_without_previous_is_an_error), TEST(a_locked_device_is_refused),
+               TEST(devices_are_updated_in_parallel), TEST(an_unverified_bundle_touches_nothing),
+               TEST(crash_when_staged), TEST(crash_when_backing_up), TEST(crash_when_entering),
+               TEST(crash_when_flashing), TEST(crash_when_exiting), TEST(crash_when_checking),
+               TEST(crash_when_committing), TEST(crash_when_rolling_back),
+               TEST(crash_when_flashing_with_a_damaged_staged_image),
+               TEST(crash_during_a_rollback_command),
+               TEST(regression_rollback_after_interrupted_update_is_not_done),
+               TEST(regression_update_after_interrupted_update_is_not_done),
+               TEST(regression_optional_backup_with_unreadable_map),
+               TEST(regression_64_byte_version),
+               TEST(regression_damaged_current_image_is_not_checked_before_flashing),
+               TEST(regression_failed_device_skips_reinstall),
+               TEST(regression_loose_selection_flashes_another_chip),
+               TEST(rollback_to_a_blank_chip_is_refused))

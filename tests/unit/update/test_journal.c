@@ -89,6 +89,6 @@ static void teardown(void)
 	CHECK_INT(system(cmd), 0);
 }
 
-TEST_MAIN(TEST(setup), TEST(every_state_round_trips),
-          TEST(newlines_in_errors_do_not_break_the_format), TEST(damage_is_refused_with_advice),
-          TEST(teardown))
+TEST_MAIN_WITH(setup, teardown, TEST(every_state_round_trips),
+               TEST(newlines_in_errors_do_not_break_the_format),
+               TEST(damage_is_refused_with_advice))

@@ -211,6 +211,6 @@ static void teardown(void)
 	CHECK_INT(system(cmd), 0);
 }
 
-TEST_MAIN(TEST(setup), TEST(stage_and_promote), TEST(a_bad_image_never_gets_in),
-          TEST(damage_is_detected), TEST(promotion_survives_a_crash_at_every_step),
-          TEST(one_process_per_device), TEST(teardown))
+TEST_MAIN_WITH(setup, teardown, TEST(stage_and_promote), TEST(a_bad_image_never_gets_in),
+               TEST(damage_is_detected), TEST(promotion_survives_a_crash_at_every_step),
+               TEST(one_process_per_device))

@@ -102,5 +102,5 @@ static void teardown(void)
 	rmdir(dir);
 }
 
-TEST_MAIN(TEST(setup), TEST(writes_content_and_mode), TEST(old_content_stays_until_commit),
-          TEST(abort_leaves_nothing), TEST(failure_leaves_nothing), TEST(teardown))
+TEST_MAIN_WITH(setup, teardown, TEST(writes_content_and_mode), TEST(old_content_stays_until_commit),
+               TEST(abort_leaves_nothing), TEST(failure_leaves_nothing))
