@@ -3,7 +3,9 @@
 
   daemon_tool.py notify SOCKET LOG CONTROL
       systemd's end of NOTIFY_SOCKET: binds a datagram socket at SOCKET and
-      appends each line of each message to LOG as "<ms since start> <line>".
+      appends each line of each message to LOG as "<ms since start> <line>",
+      the time being the kernel's stamp of the message's arrival (when it
+      was sent, however late this program reads it).
       Right after a READY=1 line it tries the daemon's control socket CONTROL
       and logs "check control-socket connectable|refused: why", so that the
       test can tell READY came after the socket listened. Exits by itself
@@ -15,31 +17,47 @@
   daemon_tool.py ctl SOCKET --raw PYTHON_BYTES
       sends the bytes of a Python bytes expression (b"..." * N) as they are.
 
+  daemon_tool.py beside-silent SOCKET LINE...
+      connects a client that sends nothing, then sends LINE... on a second
+      connection and prints its reply; then "silent: <each line>" of what
+      the silent client got once the daemon gave up on it.
+
 Exit 0 when the daemon answered and closed, 2 on a timeout, 3 when it could
 not connect.
 """
 import os
 import socket
+import struct
 import sys
 import time
+
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's number
 
 
 def notify(path, log, control):
     start = time.monotonic()
+    wall_start = time.time()
     try:
         os.unlink(path)
     except FileNotFoundError:
         pass
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     s.bind(path)
     s.settimeout(1.0)
     with open(log, "a", buffering=1) as out:
         while time.monotonic() - start < 300:
             try:
-                msg = s.recv(4096).decode("utf-8", "replace")
+                data, anc, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(16))
             except socket.timeout:
                 continue
-            ms = int((time.monotonic() - start) * 1000)
+            msg = data.decode("utf-8", "replace")
+            stamp = time.time()
+            for level, kind, value in anc:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(value) >= 16:
+                    sec, nsec = struct.unpack("qq", value[:16])
+                    stamp = sec + nsec / 1e9
+            ms = int((stamp - wall_start) * 1000)
             for line in msg.split("\n"):
                 if line:
                     out.write(f"{ms} {line}\n")
@@ -102,7 +120,35 @@ def ctl(argv):
     return 0
 
 
+def beside_silent(path, lines):
+    silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    silent.settimeout(30)
+    silent.connect(path)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(path)
+    s.sendall(("".join(line + "\n" for line in lines) + "\n").encode())
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    sys.stdout.write(data.decode("utf-8", "replace"))
+    got = b""
+    while True:
+        chunk = silent.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    for line in got.decode("utf-8", "replace").splitlines():
+        print("silent: " + line)
+    return 0
+
+
 def main():
+    if len(sys.argv) >= 4 and sys.argv[1] == "beside-silent":
+        return beside_silent(sys.argv[2], sys.argv[3:])
     if len(sys.argv) >= 5 and sys.argv[1] == "notify":
         notify(sys.argv[2], sys.argv[3], sys.argv[4])
         return 0

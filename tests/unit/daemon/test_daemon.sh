@@ -85,6 +85,19 @@ chip_holds() {
 	return $rc
 }
 
+# hold DIR N: the chip's writes wait before sector N (fake_plugins.c's pause
+# point) until the hold moves on (hold DIR M, M > N) or is released.
+hold() { echo "$2" >"$1/hold.tmp" && mv "$1/hold.tmp" "$1/hold"; }
+release() { rm -f "$1/hold"; }
+held_at() { [ "$(cat "$1/held" 2>/dev/null)" = "$2" ]; }
+# wait_held DIR N: until the write waits before sector N, else a failed check.
+wait_held() {
+	wait_for 20000 held_at "$1" "$2" && return 0
+	bad "the write did not reach its hold before sector $2 within 20 s" \
+		"held: $(cat "$1/held" 2>/dev/null || echo none)" "$(cat "$1/ops" 2>/dev/null)"
+	return 1
+}
+
 # ops DIR: how many operations the chip has seen.
 ops() { if [ -f "$1/ops" ]; then wc -l <"$1/ops"; else echo 0; fi; }
 
@@ -300,28 +313,43 @@ case_notify_ready_status_watchdog() {
 	want_in "READY=1 came when the control socket accepted connections" - \
 		"check control-socket connectable" < <(grep -m 1 -A 1 ' READY=1$' "$d/notify.log" | tail -n 1)
 	want_eq "READY=1 once at start" "$(grep -c ' READY=1$' "$d/notify.log")" 1
-	local mark n
-	mark=$(notify_mark)
-	sleep 1
-	n=$(tail -n +$((mark + 1)) "$d/notify.log" | grep -c ' WATCHDOG=1$')
-	if [ "$n" -ge 4 ] && [ "$n" -le 16 ]; then
-		ok "WATCHDOG=1 every WATCHDOG_USEC/2 ($n in 1 s at 200000 us)"
-	else
-		bad "WATCHDOG=1 $n times in 1 s at WATCHDOG_USEC=200000 (want about 10)"
-	fi
 	hup && ok "SIGHUP: RELOADING=1, READY=1, then a reconcile"
+	local mark
 	mark=$(notify_mark)
 	stop_daemon
 	want_eq "SIGTERM: exit 0" "$drc" 0
 	want_true "SIGTERM: STOPPING=1" in_order "$mark" "STOPPING=1"
-	# WATCHDOG_PID names another process: the watchdog is not ours
+	# the pace of WATCHDOG=1: six of them, stamped by the kernel as they were
+	# sent (daemon_tool.py), so that a busy machine cannot bunch them up
+	mark=$(notify_mark)
+	start_daemon WATCHDOG_USEC=1000000 || return
+	if wait_for 30000 watchdogs_after "$mark" 6; then
+		local gap
+		gap=$(tail -n +$((mark + 1)) "$d/notify.log" | awk '/ WATCHDOG=1$/ { t[++n] = $1 }
+			END { printf "%d", (t[6] - t[1]) / 5 }')
+		# every 500 ms; less than 250 would be twice too often, more than 900
+		# would leave no margin before systemd's 1 s deadline
+		if [ "$gap" -ge 250 ] && [ "$gap" -le 900 ]; then
+			ok "WATCHDOG=1 every WATCHDOG_USEC/2 (${gap} ms apart at 1000000 us)"
+		else
+			bad "WATCHDOG=1 ${gap} ms apart at WATCHDOG_USEC=1000000 (want about 500)"
+		fi
+	else
+		bad "fewer than 6 WATCHDOG=1 within 30 s at WATCHDOG_USEC=1000000"
+	fi
+	stop_daemon
+	# WATCHDOG_PID names another process: the watchdog is not ours. Five
+	# periods of WATCHDOG_USEC=200000 pass without one (a slow machine only
+	# makes the window hold fewer, never more).
 	mark=$(notify_mark)
 	start_daemon WATCHDOG_USEC=200000 WATCHDOG_PID=1 || return
 	wait_notify "$mark" 10000 "READY=1" "STATUS=idle"
-	sleep 0.5
+	sleep 1
 	want_eq "no WATCHDOG=1 when WATCHDOG_PID is another process" \
 		"$(tail -n +$((mark + 1)) "$d/notify.log" | grep -c ' WATCHDOG=1$')" 0
 }
+# watchdogs_after MARK N: the notify log holds N WATCHDOG=1 lines after MARK.
+watchdogs_after() { [ "$(tail -n +$(($1 + 1)) "$d/notify.log" | grep -c ' WATCHDOG=1$')" -ge "$2" ]; }
 
 # 2. A local bundle: installed at start; a second pass (SIGHUP, unchanged
 # configuration) does not touch the chip. Without firmware.version, an
@@ -430,7 +458,9 @@ case_https_sigterm_cancels_download() {
 	fi
 	stop_daemon
 	want_eq "SIGTERM during a download: exit 0" "$drc" 0
-	want_true "... within 3 s (${stop_ms} ms): the download was cancelled" [ "$stop_ms" -lt 3000 ]
+	# the server stalls for 30 s: an exit well before that is a cancelled download
+	want_true "... in ${stop_ms} ms, not after the 30 s stall: the download was cancelled" \
+		[ "$stop_ms" -lt 15000 ]
 	want_eq "nothing reached the chip" "$(ops "$chip")" 0
 	want_not_in "the broken download is not recorded as a failed bundle" \
 		"$d/cache/motor.poll" "outcome=failed"
@@ -568,15 +598,12 @@ case_bad_reload_keeps_config() {
 # exits 1 naming the first one's pid.
 case_busy_status_progress() {
 	make_chip "$chip" 1.0.0
-	echo 200 >"$chip/delay-ms" # 10 sectors: 2 s of writing
+	hold "$chip" 2 # the write waits before its third sector, until the hold moves
 	make_bundle "$d/b2.swu" 2.0.0 "" 40000
 	write_conf "$d/b2.swu" 2.0.0
 	start_daemon || return
-	if ! wait_for 10000 grep -q '^write' "$chip/ops"; then
-		bad "the update did not start writing within 10 s"
-		return
-	fi
-	local rc seen=() line json=""
+	wait_held "$chip" 2 || return
+	local rc seen=() n json
 	timeout 10 "$m" --config "$conf" update --device motor "$d/b2.swu" >"$d/out" 2>&1
 	rc=$?
 	want_eq "update FILE while busy: exit 1" "$rc" 1
@@ -594,25 +621,23 @@ case_busy_status_progress() {
 	want_eq "a second daemon on the same configuration: exit 1" "$rc" 1
 	want_in "... naming the running one" "$d/second" \
 		"another mcu-ota daemon (pid $dpid) runs with socket $sock: stop it first"
-	# watch the progress until the job ends
-	local deadline=$(($(now_ms) + 15000))
-	while [ "$(now_ms)" -lt "$deadline" ]; do
-		line=$("$m" --config "$conf" status 2>&1 | grep '  now:' | sed 's/^ *now: *//')
-		[ -n "$line" ] && { [ ${#seen[@]} = 0 ] || [ "${seen[-1]}" != "$line" ]; } && seen+=("$line")
-		if [ -z "$json" ] && [[ $line == write* ]]; then
-			json=$("$m" --config "$conf" status --json 2>&1)
+	json=$("$m" --config "$conf" status --json 2>&1)
+	# the write held at three places: status follows it
+	for n in 2 5 8; do
+		if [ "$n" != 2 ]; then
+			hold "$chip" "$n"
+			wait_held "$chip" "$n" || return
 		fi
-		in_order 0 "STATUS=reconciling" "STATUS=idle" && break
-		sleep 0.1
+		seen+=("$("$m" --config "$conf" status 2>&1 | grep '  now:' | sed 's/^ *now: *//')")
 	done
-	local writes
-	writes=$(printf '%s\n' "${seen[@]}" | grep -c '^write [0-9]*% (')
-	if [ "$writes" -ge 3 ]; then
+	release "$chip"
+	if [ "$(printf '%s\n' "${seen[@]}" | grep '^write [0-9]*% (' | sort -u | wc -l)" = 3 ]; then
 		ok "status shows the write moving (${seen[*]})"
 	else
-		bad "status showed $writes distinct write steps, want 3 or more" "${seen[@]}"
+		bad "status did not show three steps of the write" "${seen[@]}"
 	fi
 	want_in "status --json: the device's progress" - '"progress": {"phase": "write", "done": ' <<<"$json"
+	wait_job 0
 	want_in "STATUS= lines carry the percentage" "$d/notify.log" "STATUS=motor: write "
 	want_true "the update ended with the whole image written" chip_holds "$chip" "$d/b2.swu"
 	want_in "once idle, --json says progress null" - '"progress": null}' \
@@ -640,18 +665,12 @@ case_control_socket_garbage() {
 	ctl update "source $d/b.swu" >"$d/reply"
 	want_in "a file source without its descriptor: refused" "$d/reply" \
 		"send the bundle as an open file: the daemon may not see $d/b.swu"
-	# a client that says nothing holds the daemon at most its 2 s request timeout
-	ctl --send-nothing --timeout 10 >"$d/silent" &
-	local silent=$! t0
-	sleep 0.2
-	t0=$(now_ms)
-	ctl --timeout 10 status >"$d/reply"
+	# a client that says nothing (connected first) holds the daemon at most
+	# its 2 s request timeout: it gets an error, and status is answered
+	"$py" "$tool" beside-silent "$sock" status >"$d/reply"
 	want_in "status answers while a silent client is connected" "$d/reply" "daemon pid $dpid"
-	t0=$(($(now_ms) - t0))
-	want_true "... within 3 s ($t0 ms)" [ "$t0" -lt 3000 ]
-	wait "$silent"
-	want_in "the silent client gets a timeout error" "$d/silent" \
-		"error -71 no complete request within 2000 ms"
+	want_in "the silent client gets a timeout error" "$d/reply" \
+		"silent: error -71 no complete request within 2000 ms"
 	ctl status >"$d/reply"
 	want_in "after all that the daemon answers" "$d/reply" "daemon job idle"
 	want_false "the daemon runs on" gone "$dpid"
@@ -680,20 +699,19 @@ case_socket_permissions() {
 # work is refused meanwhile.
 case_sigterm_during_update() {
 	make_chip "$chip" 1.0.0
-	echo 150 >"$chip/delay-ms"
+	hold "$chip" 2
 	make_bundle "$d/b2.swu" 2.0.0 "" 40000
 	write_conf "$d/b2.swu" 2.0.0
 	start_daemon || return
-	if ! wait_for 10000 grep -q '^write' "$chip/ops"; then
-		bad "the update did not start writing within 10 s"
-		return
-	fi
+	wait_held "$chip" 2 || return
 	local mark
 	mark=$(notify_mark)
 	kill -TERM "$dpid"
-	sleep 0.2
+	wait_for 20000 grep -q "stopping: the running update ends first" "$d/daemon.log" ||
+		bad "SIGTERM was not taken within 20 s"
 	ctl update "device motor" >"$d/reply"
 	want_in "while stopping, new work is refused" "$d/reply" "busy the daemon is stopping"
+	release "$chip"
 	stop_daemon
 	want_eq "exit 0 after SIGTERM" "$drc" 0
 	want_in "it said it would finish first" "$d/daemon.log" "stopping: the running update ends first"
@@ -716,7 +734,9 @@ case_sigterm_idle() {
 		wait_notify "$mark" 10000 "READY=1" "STATUS=idle"
 		stop_daemon "$sig"
 		want_eq "SIG$sig while idle: exit 0" "$drc" 0
-		want_true "SIG$sig: ... within 1 s (${stop_ms} ms)" [ "$stop_ms" -lt 1000 ]
+		# at once: nothing to wait for (a daemon that waited for a timer would
+		# meet stop_daemon's 20 s bound)
+		want_true "SIG$sig: ... at once (${stop_ms} ms)" [ "$stop_ms" -lt 10000 ]
 		want_false "SIG$sig: the socket is removed" test -e "$sock"
 	done
 	want_eq "it said stopped, twice" "$(grep -c 'mcu-ota: stopped$' "$d/daemon.log")" 2

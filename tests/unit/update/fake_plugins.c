@@ -17,10 +17,15 @@
  *   fault-unreadable  the bootloader describes no readable sector
  *   fault-health      the health check fails
  *   fault-exit        exit fails
- * and, to make a write slow enough to be watched (status, progress, a stop
- * in the middle of it):
- *   delay-ms          holds a number N: a write goes a sector at a time,
- *                     N ms per sector, reporting "write" progress
+ * and, to hold a write in the middle (status, progress, a stop during it),
+ * a pause point that the test moves and releases:
+ *   hold              holds a number N: a write goes a sector at a time with
+ *                     "write" progress, and waits before sector N (counted
+ *                     from 0 in each segment) while this file exists and says
+ *                     N or less; rewriting it with a larger N (by rename) lets
+ *                     it go on to that sector, removing it lets it finish
+ *   held              made by the flasher while it waits: the sector number
+ *                     it waits before; removed when it goes on
  *
  * The application: flash that starts with "APP:" runs and reports the
  * NUL-ended version after it; anything else does not boot.
@@ -246,32 +251,70 @@ static const struct mcu_ota_device_info *info(void *handle)
 	return &((struct handle *)handle)->info;
 }
 
-/* The delay-ms knob: 0 when the file is missing or holds no number. */
-static unsigned delay_ms(const char *dir)
+/* The hold file's sector number; -1 when there is no hold. */
+static long hold_at(const char *dir)
 {
 	char p[4200], text[32] = "";
-	path(p, sizeof(p), dir, "delay-ms");
+	path(p, sizeof(p), dir, "hold");
 	FILE *f = fopen(p, "re");
 	if (!f)
-		return 0;
+		return -1;
 	if (!fgets(text, sizeof(text), f))
 		text[0] = '\0';
 	fclose(f);
-	return (unsigned)strtoul(text, NULL, 10);
+	return strtol(text, NULL, 10);
 }
 
-/* A slow write: a sector at a time, with progress, as a real chip would. */
-static int slow_write(struct handle *h, const struct mcu_ota_segment *s, unsigned ms)
+/* Writes "held" (by rename: the test never reads half of it). */
+static void say_held(const char *dir, uint32_t sector)
 {
-	for (uint32_t off = 0; off < s->length;) {
-		uint32_t n =
-		    s->length - off < FAKE_SECTOR_SIZE ? s->length - off : FAKE_SECTOR_SIZE;
-		struct timespec t = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	char p[4200], tmp[4200];
+	path(p, sizeof(p), dir, "held");
+	path(tmp, sizeof(tmp), dir, "held.tmp");
+	FILE *f = fopen(tmp, "we");
+	if (!f)
+		return;
+	fprintf(f, "%u\n", (unsigned)sector);
+	if (fclose(f) == 0)
+		rename(tmp, p);
+}
+
+/* The pause point: waits while the hold file says this sector or an earlier
+ * one. The bound only matters when a test died without releasing it. */
+static int wait_for_release(const char *dir, uint32_t sector)
+{
+	bool said = false;
+	for (long ms = 0; hold_at(dir) >= 0 && hold_at(dir) <= (long)sector; ms += 5) {
+		if (ms > 600000)
+			return -ETIMEDOUT;
+		if (!said)
+			say_held(dir, sector), said = true;
+		struct timespec t = {0, 5000000L};
 		while (nanosleep(&t, &t) < 0 && errno == EINTR)
 			;
+	}
+	if (said)
+		drop(dir, "held");
+	return 0;
+}
+
+/* A write a sector at a time, with progress, as a real chip would, stopping
+ * at the hold file's sector. */
+static int held_write(struct handle *h, const struct mcu_ota_segment *s, char *err, size_t errlen)
+{
+	uint32_t sector = 0;
+	for (uint32_t off = 0; off < s->length; sector++) {
+		uint32_t n =
+		    s->length - off < FAKE_SECTOR_SIZE ? s->length - off : FAKE_SECTOR_SIZE;
+		if (wait_for_release(h->dir, sector) < 0) {
+			mcu_ota_set_error(err, errlen, "fake: held for 10 minutes, never released");
+			return -ETIMEDOUT;
+		}
 		int r = flash_io(h->dir, true, s->address + off, (void *)(s->data + off), n);
-		if (r < 0)
+		if (r < 0) {
+			mcu_ota_set_error(err, errlen, "fake: cannot write the flash");
 			return r;
+		}
 		off += n;
 		if (h->host && h->host->progress)
 			h->host->progress(h->host->ctx, "write", off, s->length);
@@ -315,9 +358,13 @@ static int fwrite_(void *handle, const struct mcu_ota_image *image,
 			mcu_ota_set_error(err, errlen, "fake: DfuSe error during download");
 			return -EIO;
 		}
-		unsigned ms = delay_ms(h->dir);
-		r = ms ? slow_write(h, s, ms)
-		       : flash_io(h->dir, true, s->address, (void *)s->data, s->length);
+		if (hold_at(h->dir) >= 0) {
+			r = held_write(h, s, err, errlen);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		r = flash_io(h->dir, true, s->address, (void *)s->data, s->length);
 		if (r < 0) {
 			mcu_ota_set_error(err, errlen, "fake: cannot write the flash");
 			return r;
