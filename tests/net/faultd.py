@@ -32,6 +32,8 @@ Faults (params in the query; n = bytes, k = count):
                 does not match the body: bad=end (one byte short) or bad=total (one
                 byte more than the file)
   redirect      302 to `to` (a full URL)
+  hold          a pause point: sends n bytes, then waits while <logdir>/hold-<id>
+                exists (at most 300 s), then sends the rest
 The "new" content of etag* is the file with every byte inverted.
 Plain HTTP on a second port serves the same URLs (for --allow-http tests).
 A third port is an HTTP CONNECT proxy (to 127.0.0.1 only) that logs each
@@ -109,14 +111,19 @@ class Handler(socketserver.BaseRequestHandler):
                                               if_range or "-"))
 
     def body(self, data, limit=None):
-        """Send data (at most limit bytes); returns bytes sent."""
+        """Send data (at most limit bytes) in writes of at most 16 KiB (one TLS
+        record each); returns the bytes that went out before the client hung
+        up, if it did."""
         if limit is not None:
             data = data[:limit]
+        view = memoryview(data)
+        sent = 0
         try:
-            self.send(data)
+            while sent < len(view):
+                sent += self.request.send(view[sent:sent + 16384])
         except OSError:
-            return 0
-        return len(data)
+            pass
+        return sent
 
     def close_clean(self):
         try:
@@ -273,9 +280,24 @@ class Handler(socketserver.BaseRequestHandler):
                 time.sleep(0.1)
             self.log(status, start, sent, if_range)
             return
+        if fault == "hold":
+            sent = self.body(payload, n)
+            hold = os.path.join(self.server.logdir, "hold-" + self.ident)
+            end = time.monotonic() + 300
+            while os.path.exists(hold) and time.monotonic() < end:
+                time.sleep(0.01)
+            if sent == min(n, len(payload)):
+                sent += self.body(payload[sent:])
+            self.log(status, start, sent, if_range)
+            return
         if fault == "longer":
-            extra = int(q.get("extra", "1000"))
-            sent = self.body(payload + b"X" * extra)
+            extra = b"X" * int(q.get("extra", "1000"))
+            # the declared body's last byte shares its write (its TLS record)
+            # with the first extra bytes: a client that has the whole declared
+            # body was sent more, whenever it hangs up
+            sent = self.body(payload[:-1])
+            if sent == len(payload) - 1:
+                sent += self.body(payload[-1:] + extra)
             self.log(status, start, sent, if_range)
             return
         sent = self.body(payload)

@@ -96,7 +96,8 @@ static char *path_in(const char *rel)
 }
 
 /* https://127.0.0.1:$PORT_VAR + printf-style path */
-static char *url(const char *scheme_host, const char *port_var, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static char *url(const char *scheme_host,
+                                                       const char *port_var, const char *fmt, ...)
 {
 	static char buf[4][1024];
 	static unsigned i;
@@ -144,12 +145,13 @@ struct served {
 };
 
 /* faultd.py logs a request when it is done with it, which may be a moment
- * after the client is: wait (at most 3 s) for the requests expected. */
+ * after the client is: wait for the requests expected (the 30 s bound only
+ * matters when one never comes). */
 static struct served served_parse(const char *id);
 static struct served served(const char *id, unsigned expected)
 {
 	struct served r = served_parse(id);
-	for (int i = 0; i < 300 && r.n < expected; i++) {
+	for (int i = 0; i < 3000 && r.n < expected; i++) {
 		struct timespec ts = {0, 10000000};
 		nanosleep(&ts, NULL);
 		r = served_parse(id);
@@ -517,6 +519,11 @@ static void test_unchanged_bundle_costs_one_small_request(void)
 	CHECK_INT(run(u, &o), 0);
 	CHECK(res.not_modified);
 	CHECK_INT(s.calls, 0);
+	/* nginx writes its log line after the response: wait for both (30 s at most) */
+	for (int i = 0; i < 3000 && nginx_304s() < before + 2; i++) {
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
 	CHECK_INT(nginx_304s(), before + 2);
 
 	/* another ETag: the body comes */
@@ -611,10 +618,11 @@ static void test_stall_is_detected_and_resumed(void)
 	struct fetch_options o = opts(&s);
 	double t0 = now_s();
 	CHECK_INT(
-	    run(url("https://127.0.0.1", "NET_FAULT", "/s/stall/stall/mid.bin?n=500000&s=20"), &o),
+	    run(url("https://127.0.0.1", "NET_FAULT", "/s/stall/stall/mid.bin?n=500000&s=60"), &o),
 	    0);
 	double t = now_s() - t0;
-	CHECK(t >= 1.5 && t < 10);
+	/* the 2 s low-speed limit, long before the server's 60 s stall ends */
+	CHECK(t >= 1.5 && t < 45);
 	CHECK(same_as_file(&s, "www/mid.bin", false));
 	struct served v = served("stall", 2);
 	CHECK_INT(v.n, 2);
@@ -628,10 +636,11 @@ static void test_slow_drip_under_the_low_speed_limit_fails(void)
 	o.max_attempts = 2;
 	double t0 = now_s();
 	CHECK_INT(
-	    run(url("https://127.0.0.1", "NET_FAULT", "/s/drip/drip/small.bin?rate=200&s=20"), &o),
+	    run(url("https://127.0.0.1", "NET_FAULT", "/s/drip/drip/small.bin?rate=200&s=60"), &o),
 	    -ETIMEDOUT);
 	double t = now_s() - t0;
-	CHECK(t >= 3.5 && t < 15);
+	/* two attempts of 2 s each, long before the drip's 60 s would end */
+	CHECK(t >= 3.5 && t < 45);
 	CHECK_INT(res.error, FETCH_ERR_NETWORK);
 	CHECK_CONTAINS(err, "the transfer stalled (less than 1000 bytes/s for 2 s");
 	CHECK_CONTAINS(err, "gave up after 2 attempts");
@@ -648,9 +657,9 @@ static void test_whole_fetch_time_limit(void)
 	o.low_speed_time_s = 30; /* the whole-fetch limit comes first */
 	double t0 = now_s();
 	CHECK_INT(
-	    run(url("https://127.0.0.1", "NET_FAULT", "/s/stall2/stall/small.bin?n=1000&s=10"), &o),
+	    run(url("https://127.0.0.1", "NET_FAULT", "/s/stall2/stall/small.bin?n=1000&s=60"), &o),
 	    -ETIMEDOUT);
-	CHECK(now_s() - t0 < 5);
+	CHECK(now_s() - t0 < 45); /* long before the stall ends or its 30 s low-speed time */
 	CHECK_CONTAINS(err, "took longer than its time limit of 2 s");
 }
 
@@ -722,7 +731,7 @@ static void test_429_waits_for_retry_after(void)
 	CHECK_INT(
 	    run(url("https://127.0.0.1", "NET_FAULT", "/s/busy/retryafter/small.bin?ra=1"), &o), 0);
 	double t = now_s() - t0;
-	CHECK(t >= 0.95 && t < 5);
+	CHECK(t >= 0.95 && t < 30); /* at least the second asked for; the bound is for a hang */
 	CHECK(same_as_file(&s, "www/small.bin", false));
 	CHECK_INT(res.attempts, 2);
 }
@@ -738,7 +747,7 @@ static void test_retry_after_as_http_date(void)
 	    0);
 	double t = now_s() - t0;
 	/* HTTP dates have whole seconds: between 1 and 2 s from now */
-	CHECK(t >= 0.9 && t < 5);
+	CHECK(t >= 0.9 && t < 30);
 	CHECK_INT(res.attempts, 2);
 }
 
@@ -752,7 +761,7 @@ static void test_retry_after_is_capped(void)
 	                  "/s/busy2/retryafter/small.bin?ra=3600&code=503"),
 	              &o),
 	          0);
-	CHECK(now_s() - t0 < 3);
+	CHECK(now_s() - t0 < 60); /* not the hour asked for */
 	CHECK_INT(res.attempts, 2);
 }
 
@@ -784,8 +793,9 @@ static void test_body_longer_than_declared_is_cut_at_the_declared_size(void)
 	    0);
 	CHECK(same_as_file(&s, "www/small.bin", false));
 	CHECK_INT(res.size, 102400);
-	/* the server did offer more than it declared; how much of the rest it got
-	 * out before the client hung up is a race, so only "more" is checked */
+	/* the server sent more than it declared (faultd.py sends the declared
+	 * body's last byte in one write with extra bytes); how much more depends
+	 * on when the client hung up, so only "more" is checked */
 	CHECK(served("long", 1).sent[0] > 102400);
 }
 
@@ -824,7 +834,7 @@ static void test_bandwidth_cap_slows_the_transfer(void)
 	double t = now_s() - t0;
 	/* 1 MiB at 256 KiB/s: about 4 s; the first buffers come at once */
 	fprintf(stderr, "  1 MiB at 256 KiB/s took %.1f s\n", t);
-	CHECK(t >= 3 && t < 8);
+	CHECK(t >= 3 && t < 60); /* the lower bound is the cap; the upper one is for a hang */
 	CHECK(same_as_file(&s, "www/mid.bin", false));
 }
 

@@ -176,6 +176,27 @@ verdict() {
 access=$NET_DIR/nginx/logs/access.log
 # last_request PATH: nginx's log line (status "range" bytes uri) of the last request for PATH
 last_request() { grep " $1\$" "$access" | tail -n 1; }
+# logged PATH N: nginx has logged N requests for PATH (it logs after the response)
+logged() { [ "$(grep -c " $1\$" "$access")" -ge "$2" ]; }
+# wait_logged PATH N: until logged PATH N; 30 s only when nginx never logs it
+wait_logged() {
+	local i
+	for i in $(seq 600); do logged "$1" "$2" && return 0; sleep 0.05; done
+	echo "nginx did not log request $2 for $1 within 30 s" >&2
+}
+# part_over N: FILE.part has more than N bytes
+part_over() { [ "$(stat -c %s "$out.part" 2>/dev/null || echo 0)" -gt "$1" ]; }
+# wait_part N PID: until FILE.part has more than N bytes, while PID runs (30 s at most)
+wait_part() {
+	local i
+	for i in $(seq 600); do
+		part_over "$1" && return 0
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "FILE.part did not grow past $1 bytes (the fetch ended or hung)" >&2
+	return 1
+}
 # interrupt URL [fetch options]: start a slow fetch into $out, stop it with
 # SIGTERM once FILE.part has some bytes; leaves the exit code in $rc
 interrupt() {
@@ -185,10 +206,7 @@ interrupt() {
 	"$bin" fetch "$u" -o "$out" --key "$key" "${tls[@]}" --limit-rate 40K "$@" \
 		>/dev/null 2>"$work/stderr" &
 	local pid=$!
-	for _ in $(seq 100); do
-		[ "$(stat -c %s "$out.part" 2>/dev/null || echo 0)" -gt 20000 ] && break
-		sleep 0.05
-	done
+	wait_part 20000 "$pid"
 	partmode=$(stat -c %a "$out.part" 2>/dev/null)
 	kill -TERM "$pid"
 	wait "$pid"
@@ -210,6 +228,7 @@ verdict part_meta_has_no_url "$(grep -qF 127.0.0.1 "$out.part.meta" && echo 1 ||
 
 # the next run checks FILE.part again and asks only for the rest
 held=$(stat -c %s "$out.part")
+requests=$(grep -c " /good.swu\$" "$access")
 "$bin" fetch "$good/good.swu" -o "$out" --key "$key" "${tls[@]}" >"$work/stdout" 2>"$work/stderr"
 rc=$?
 ok=0
@@ -218,6 +237,7 @@ ok=0
 	[ "$(stat -c %a "$out")" = 644 ] || ok=1
 verdict second_run_resumes_the_part "$ok" "exit $rc: $(cat "$work/stdout" "$work/stderr")"
 want="206 \"bytes=$held-\""
+wait_logged /good.swu $((requests + 1))
 verdict second_run_asks_for_the_rest_only \
 	"$([[ "$(last_request /good.swu)" == "$want"* ]] && echo 0 || echo 1)" \
 	"last request: $(last_request /good.swu), want $want"
@@ -227,10 +247,7 @@ rm -f "$out" "$out.part" "$out.part.meta"
 "$bin" fetch "$good/good.swu" -o "$out" --key "$key" "${tls[@]}" --limit-rate 40K \
 	>/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 100); do
-	[ "$(stat -c %s "$out.part" 2>/dev/null || echo 0)" -gt 20000 ] && break
-	sleep 0.05
-done
+wait_part 20000 "$pid"
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null
 "$bin" fetch "$good/good.swu" -o "$out" --key "$key" "${tls[@]}" >"$work/stdout" 2>"$work/stderr"
@@ -260,8 +277,10 @@ verdict network_gone_then_resumed "$ok" \
 # a part that does not verify any more is not trusted: start over
 interrupt "$good/good.swu"
 printf '\x01' | dd of="$out.part" bs=1 seek=200 conv=notrunc status=none # in sw-description
+requests=$(grep -c " /good.swu\$" "$access")
 "$bin" fetch "$good/good.swu" -o "$out" --key "$key" "${tls[@]}" >"$work/stdout" 2>"$work/stderr"
 rc=$?
+wait_logged /good.swu $((requests + 1))
 ok=0
 [ "$rc" = 0 ] && cmp -s "$out" "$www/good.swu" && grep -q "does not verify" "$work/stderr" &&
 	[[ "$(last_request /good.swu)" == "200 \"-\""* ]] || ok=1
@@ -320,17 +339,18 @@ ok=0
 	cmp -s "$out" "$www/good.swu" || ok=1
 verdict symlink_at_part_is_not_followed "$ok" "exit $rc: $(cat "$work/stderr")"
 
-# two runs for the same FILE: the second one stops, the first one is not disturbed
+# two runs for the same FILE: the second one stops, the first one is not disturbed.
+# The first is held by the server (faultd.py's pause point) after 100000 bytes
+# until the second has run.
 rm -f "$out" "$out.part" "$out.part.meta"
-"$bin" fetch "$good/good.swu" -o "$out" --key "$key" "${tls[@]}" --limit-rate 150K \
-	>/dev/null 2>"$work/stderr.a" &
+holdu="https://127.0.0.1:$NET_FAULT/s/cli-hold/hold/good.swu?n=100000"
+touch "$NET_FAULT_LOG/hold-cli-hold"
+"$bin" fetch "$holdu" -o "$out" --key "$key" "${tls[@]}" >/dev/null 2>"$work/stderr.a" &
 pid=$!
-for _ in $(seq 100); do
-	[ -s "$out.part" ] && break
-	sleep 0.05
-done
-"$bin" fetch "$good/good.swu" -o "$out" --key "$key" "${tls[@]}" >/dev/null 2>"$work/stderr.b"
+wait_part 99999 "$pid"
+"$bin" fetch "$holdu" -o "$out" --key "$key" "${tls[@]}" >/dev/null 2>"$work/stderr.b"
 rc_b=$?
+rm -f "$NET_FAULT_LOG/hold-cli-hold"
 wait "$pid"
 rc_a=$?
 ok=0
