@@ -5,7 +5,7 @@
 # installed binary runs and loads the installed plugins.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-[ -d "$stage" ] || skip "no $stage (the fixture packaging_stage did not run)"
+need_stage
 
 # The built-in plugins; a new plugin goes here (and into the Yocto recipe's test).
 plugins=(dfu-detach dfuse gpio gpio-ready serial serial-query usb usb-vendor usb-version)

@@ -28,6 +28,13 @@ skip() {
 	exit 77
 }
 
+# need_stage: the tree the build installs for these tests (the packaging_stage target) is there
+need_stage() {
+	[ -d "$stage" ] && return 0
+	echo "FAIL: no $stage: build the packaging_stage target (cmake --build)"
+	exit 1
+}
+
 finish() {
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ]

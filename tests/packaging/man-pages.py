@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 
 from pkgtest import Checks, is_on, paths, skip
@@ -20,7 +21,8 @@ for tool in ("groff", "man"):
         skip(f"{tool} is not installed (Debian: groff-base, man-db)")
 stage = P["stage"]
 if not os.path.isdir(stage):
-    skip(f"no {stage} (the fixture packaging_stage did not run)")
+    print(f"FAIL: no {stage}: build the packaging_stage target (cmake --build)")
+    sys.exit(1)
 page1 = stage + P["mandir"] + "/man1/mcu-ota.1"
 page5 = stage + P["mandir"] + "/man5/mcu-ota.conf.5"
 binary = stage + P["bindir"] + "/mcu-ota"

@@ -6,7 +6,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-[ -d "$stage" ] || skip "no $stage (the fixture packaging_stage did not run)"
+need_stage
 command -v pkg-config >/dev/null || skip "pkg-config is not installed"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -7,7 +7,7 @@ set -uo pipefail
 # Exposure times 10 (systemd-analyze's --threshold scale): 2.1 when written, systemd 252.
 max_exposure=${MCU_OTA_MAX_EXPOSURE:-25}
 is_on "$install_unit" || skip "MCU_OTA_INSTALL_SYSTEMD_UNIT is off"
-[ -d "$stage" ] || skip "no $stage (the fixture packaging_stage did not run)"
+need_stage
 command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -51,12 +51,15 @@ if command -v strace >/dev/null && strace -f -o /dev/null true 2>/dev/null; then
 	daemon_conf "$tmp"
 	strace -f -qq -o "$tmp/trace" "$bin" "${opts[@]}" daemon 2>"$tmp/daemon.log" &
 	tracer=$!
-	for _ in $(seq 100); do [ -S "$tmp/run/control.sock" ] && break; sleep 0.1; done
+	# until it listens (60 s only when it never does: strace makes it slow, not that slow)
+	for _ in $(seq 600); do [ -S "$tmp/run/control.sock" ] && break; sleep 0.1; done
 	out=$("$bin" "${opts[@]}" status 2>&1)
 	check "mcu-ota status answers the traced daemon: ${out//$'\n'/ | }" test $? -eq 0
 	pid=$(cat "$tmp/run/control.sock.lock" 2>/dev/null)
 	if [ -n "$pid" ] && kill -HUP "$pid"; then
-		sleep 1
+		# the reload is in the trace once the daemon says it read the file again
+		for _ in $(seq 600); do grep -q "reload: .* read" "$tmp/daemon.log" && break; sleep 0.1; done
+		check "the traced daemon reloaded on SIGHUP" grep -q "reload: .* read" "$tmp/daemon.log"
 		kill -TERM "$pid"
 		wait "$tracer"
 		rc=$?

@@ -16,7 +16,7 @@ shell=${1:?usage: sysv-init.sh dash|busybox}
 
 if [ -z "${MCU_OTA_SYSV_IN_NS:-}" ]; then
 	is_on "$install_sysv" || skip "MCU_OTA_INSTALL_SYSV_INIT is off"
-	[ -d "$stage" ] || skip "no $stage (the fixture packaging_stage did not run)"
+	need_stage
 	[ "$(id -u)" -eq 0 ] || skip "needs root (mount and PID namespaces)"
 	command -v "$shell" >/dev/null || skip "$shell is not installed"
 	[ -d "$sysconfdir" ] || skip "no $sysconfdir to mount the test's defaults over"

@@ -59,8 +59,8 @@ new_certs_dir = issued
 serial = serial
 crlnumber = crlnumber
 default_md = sha256
-default_days = 30
-default_crl_days = 30
+default_days = 3650
+default_crl_days = 3650
 policy = policy_any
 unique_subject = no
 copy_extensions = none
@@ -102,7 +102,7 @@ new_ca() {
 	cp pki/ca.cnf "$d"/ca.cnf
 	quiet openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$d"/ca.key
 	if [ -z "${3:-}" ]; then
-		quiet openssl req -new -x509 -key "$d"/ca.key -out "$d"/ca.pem -days 30 -subj "$2" \
+		quiet openssl req -new -x509 -key "$d"/ca.key -out "$d"/ca.pem -days 3650 -subj "$2" \
 			-config "$d"/ca.cnf -extensions v3_ca
 	else
 		quiet openssl req -new -key "$d"/ca.key -out "$d"/ca.csr -subj "$2"

@@ -8,6 +8,11 @@ set -uo pipefail
 
 m=${1:?usage: test_bundle_cli.sh MCU_OTA FIXTURES}
 fx=${2:?usage: test_bundle_cli.sh MCU_OTA FIXTURES}
+if [ ! -s "$fx/count" ]; then
+	echo "no test bundles in $fx: build the bundle_fixtures target (it needs swugenerator," \
+		"cpio and openssl when cmake runs: tests/deps.sh)" >&2
+	exit 1
+fi
 cd "$fx" || exit 1
 passed=0 failed=0
 

@@ -20,6 +20,11 @@ if ! command -v swupdate >/dev/null; then
 	echo "swupdate is missing (apt-get install swupdate)" >&2
 	exit 1
 fi
+if [ ! -s "$fx/count" ]; then
+	echo "no test bundles in $fx: build the bundle_fixtures target (it needs swugenerator," \
+		"cpio and openssl when cmake runs: tests/deps.sh)" >&2
+	exit 1
+fi
 cd "$fx" || exit 1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
