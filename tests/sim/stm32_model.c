@@ -275,15 +275,26 @@ static bool memory_allows(const struct memory *mem, uint64_t address, uint64_t l
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static uint64_t now_ns(void)
+static uint64_t real_now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void sleep_until_ns(uint64_t when)
+static uint64_t now_ns(const struct stm32_model *m)
 {
+	const struct stm32_model_clock *c = m->options.clock;
+	return c ? c->now_ns(c->ctx) : real_now_ns();
+}
+
+static void sleep_until_ns(const struct stm32_model *m, uint64_t when)
+{
+	const struct stm32_model_clock *c = m->options.clock;
+	if (c) {
+		c->sleep_until_ns(c->ctx, when);
+		return;
+	}
 	struct timespec ts = {.tv_sec = (time_t)(when / 1000000000u),
 	                      .tv_nsec = (long)(when % 1000000000u)};
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
@@ -672,7 +683,7 @@ static void operation_start(struct stm32_model *m)
 	m->busy_forever = forever;
 	m->busy_result = st;
 	m->busy_then_reset = then_reset;
-	m->busy_end_ns = now_ns() + (uint64_t)((double)us * 1000.0 * m->options.time_scale);
+	m->busy_end_ns = now_ns(m) + (uint64_t)((double)us * 1000.0 * m->options.time_scale);
 	if (!forever)
 		m->busy_us += us;
 	m->state = STM32_DFU_DNBUSY;
@@ -1039,7 +1050,7 @@ int stm32_model_control(struct stm32_model *m, uint8_t bmRequestType, uint8_t bR
 		return STM32_MODEL_STALL;
 
 	if (m->busy) {
-		uint64_t now = now_ns();
+		uint64_t now = now_ns(m);
 		if (m->busy_forever || now < m->busy_end_ns) {
 			uint64_t wait = m->busy_forever ? UINT64_MAX : m->busy_end_ns - now;
 			uint64_t limit = (uint64_t)timeout_ms * 1000000u;
@@ -1050,10 +1061,10 @@ int stm32_model_control(struct stm32_model *m, uint8_t bmRequestType, uint8_t bR
 			if (m->busy_forever && timeout_ms == 0)
 				return STM32_MODEL_TIMEDOUT;
 			if (timeout_ms && wait > limit) {
-				sleep_until_ns(now + limit);
+				sleep_until_ns(m, now + limit);
 				return STM32_MODEL_TIMEDOUT;
 			}
-			sleep_until_ns(m->busy_end_ns);
+			sleep_until_ns(m, m->busy_end_ns);
 		}
 		operation_finish(m);
 		if (!m->connected)
@@ -1222,20 +1233,20 @@ bool stm32_model_wait_idle(struct stm32_model *model, unsigned timeout_ms)
 
 	if (!model || !model->connected || !model->busy)
 		return true;
-	now = now_ns();
+	now = now_ns(model);
 	limit = now + (uint64_t)timeout_ms * 1000000u;
 	if (model->busy_forever) {
 		if (timeout_ms)
-			sleep_until_ns(limit);
+			sleep_until_ns(model, limit);
 		return false;
 	}
 	if (now >= model->busy_end_ns)
 		return true;
 	if (limit >= model->busy_end_ns) {
-		sleep_until_ns(model->busy_end_ns);
+		sleep_until_ns(model, model->busy_end_ns);
 		return true;
 	}
-	sleep_until_ns(limit);
+	sleep_until_ns(model, limit);
 	return false;
 }
 
@@ -1243,7 +1254,7 @@ bool stm32_model_idle_tick(struct stm32_model *model)
 {
 	if (!model || !model->connected)
 		return false;
-	if (model->busy && !model->busy_forever && now_ns() >= model->busy_end_ns)
+	if (model->busy && !model->busy_forever && now_ns(model) >= model->busy_end_ns)
 		operation_finish(model);
 	return model->connected;
 }

@@ -120,13 +120,24 @@ uint64_t stm32_profile_program_us(const struct stm32_profile *profile, uint32_t 
 /* NULL-terminated list of all profile names. */
 const char *const *stm32_profile_names(void);
 
+/* The model's time: CLOCK_MONOTONIC unless a front end gives its own (the unit
+ * tests use a virtual clock that only moves when the model waits, so their
+ * timings are exact however loaded the machine is). sleep_until_ns returns
+ * once now_ns() >= when. */
+struct stm32_model_clock {
+	uint64_t (*now_ns)(void *ctx);
+	void (*sleep_until_ns)(void *ctx, uint64_t when);
+	void *ctx;
+};
+
 struct stm32_model_options {
 	/* 0 = operations complete instantly; 1.0 = datasheet time; 0.01 = 1% */
 	double time_scale;
-	uint8_t uid[12];                     /* chip UID; the USB serial is derived from it */
-	bool start_in_error;                 /* come up in dfuERROR/errFIRMWARE (blank chip) */
-	bool read_protected;                 /* RDP level 1 */
-	uint32_t write_protected_sectors[4]; /* bitmap of sector indexes of alt 0 */
+	const struct stm32_model_clock *clock; /* NULL: the real monotonic clock */
+	uint8_t uid[12];                       /* chip UID; the USB serial is derived from it */
+	bool start_in_error;                   /* come up in dfuERROR/errFIRMWARE (blank chip) */
+	bool read_protected;                   /* RDP level 1 */
+	uint32_t write_protected_sectors[4];   /* bitmap of sector indexes of alt 0 */
 };
 
 /* Faults to inject; zero means off. Request and block numbers count from 1,

@@ -159,11 +159,35 @@ static const char *get_string(struct stm32_model *m, uint8_t index)
 	return s;
 }
 
-static double ms_since(const struct timespec *t0)
+/* Virtual time for the timing tests: it moves only when the model waits (or a
+ * test lets it pass), so what they measure is the model's own arithmetic and
+ * never how busy the machine is (under ctest -j8 a real clock ran on while
+ * the test was not scheduled, and an operation ended before its checks). */
+static uint64_t vnow = 1000000000u;
+
+static uint64_t vclock_now(void *ctx)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+	(void)ctx;
+	return vnow;
+}
+
+static void vclock_sleep_until(void *ctx, uint64_t when)
+{
+	(void)ctx;
+	if (when > vnow)
+		vnow = when;
+}
+
+static const struct stm32_model_clock vclock = {vclock_now, vclock_sleep_until, NULL};
+
+static double ms_since(const uint64_t *t0)
+{
+	return (double)(vnow - *t0) / 1e6;
+}
+
+static void let_pass_ms(unsigned ms)
+{
+	vnow += (uint64_t)ms * 1000000u;
 }
 
 static void fill(uint8_t *b, size_t n, unsigned seed)
@@ -768,11 +792,11 @@ static void writes_cross_sector_and_segment_boundaries(void)
 static void host_timeout_is_honoured_while_busy(void)
 {
 	/* 16 KiB erase = 250 ms; at 0.8 it holds the pipe ~200 ms */
-	struct stm32_model_options o = {.time_scale = 0.8};
+	struct stm32_model_options o = {.time_scale = 0.8, .clock = &vclock};
 	struct stm32_model *m = model_for("F407", &o);
-	struct timespec t0;
+	uint64_t t0;
 	CHECK_INT(out(m, DNLOAD, 0, "\x41\0\0\0\x08", 5), 5);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = vnow;
 	CHECK_INT(getstatus(m).state, STM32_DFU_DNBUSY);
 	CHECK_INT(getstatus_t(m, 50).rc, STM32_MODEL_TIMEDOUT);
 	double ms = ms_since(&t0);
@@ -787,18 +811,17 @@ static void host_timeout_is_honoured_while_busy(void)
 static void l4_stalls_getstatus_while_busy(void)
 {
 	/* 2 KiB page erase = 22.02 ms; at 5.0 about 110 ms */
-	struct stm32_model_options o = {.time_scale = 5.0};
+	struct stm32_model_options o = {.time_scale = 5.0, .clock = &vclock};
 	struct stm32_model *m = model_for("L4", &o);
-	struct timespec t0;
+	uint64_t t0;
 	CHECK_INT(out(m, DNLOAD, 0, "\x41\0\0\0\x08", 5), 5);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = vnow;
 	struct status s = getstatus(m);
 	CHECK_INT(s.state, STM32_DFU_DNBUSY);
 	CHECK_INT(s.poll, 50);
 	CHECK_INT(getstatus(m).rc, STM32_MODEL_STALL);
 	CHECK(ms_since(&t0) < 80); /* the stall is immediate */
-	struct timespec wait = {0, 150 * 1000000L};
-	nanosleep(&wait, NULL);
+	let_pass_ms(150);
 	check_ok(getstatus(m));
 	stm32_model_free(m);
 }
@@ -886,14 +909,14 @@ static void fault_flips_a_bit_after_programming(void)
 
 static void fault_erase_stays_busy(void)
 {
-	struct stm32_model_options o = {.time_scale = 1.0};
+	struct stm32_model_options o = {.time_scale = 1.0, .clock = &vclock};
 	struct stm32_model *m = model_for("H743", &o);
 	struct stm32_model_faults f = {.erase_stays_busy = true};
-	struct timespec t0;
+	uint64_t t0;
 	stm32_model_set_faults(m, &f);
 	CHECK_INT(out(m, DNLOAD, 0, "\x41\0\0\0\x08", 5), 5);
 	CHECK_INT(getstatus(m).state, STM32_DFU_DNBUSY);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = vnow;
 	CHECK_INT(getstatus_t(m, 20).rc, STM32_MODEL_TIMEDOUT);
 	CHECK_INT(getstatus_t(m, 20).rc, STM32_MODEL_TIMEDOUT);
 	CHECK(ms_since(&t0) >= 39);
@@ -994,16 +1017,17 @@ static void version_marker_is_found_after_the_address(void)
 
 static void wait_idle_holds_in_slices_and_counts_the_request_once(void)
 {
-	struct stm32_model_options o = {.time_scale = 0.2}; /* 16 KiB erase: 50 ms */
+	struct stm32_model_options o = {.time_scale = 0.2,
+	                                .clock = &vclock}; /* 16 KiB erase: 50 ms */
 	struct stm32_model *m = model_for("F407", &o);
-	struct timespec t0;
+	uint64_t t0;
 	CHECK(stm32_model_wait_idle(m, 0));
 	CHECK_INT(out(m, DNLOAD, 0, "\x41\0\0\0\x08", 5), 5);
 	CHECK_INT(getstatus(m).state, STM32_DFU_DNBUSY);
 	/* the GETSTATUS that the ROM holds is the 1st request from here */
 	struct stm32_model_faults f = {.stall_request = 2};
 	stm32_model_set_faults(m, &f);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = vnow;
 	CHECK(!stm32_model_wait_idle(m, 5));
 	CHECK(!stm32_model_wait_idle(m, 5));
 	unsigned slices = 2;
@@ -1011,7 +1035,7 @@ static void wait_idle_holds_in_slices_and_counts_the_request_once(void)
 		slices++;
 	CHECK(slices >= 8);
 	CHECK(ms_since(&t0) >= 45);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = vnow;
 	struct status s = getstatus_t(m, 0);
 	CHECK(ms_since(&t0) < 20);
 	CHECK_INT(s.rc, 6);
@@ -1026,7 +1050,7 @@ static void wait_idle_holds_in_slices_and_counts_the_request_once(void)
 	stm32_model_set_faults(m, &forever);
 	CHECK_INT(out(m, DNLOAD, 0, "\x41\0\0\0\x08", 5), 5);
 	CHECK_INT(getstatus(m).state, STM32_DFU_DNBUSY);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = vnow;
 	CHECK(!stm32_model_wait_idle(m, 10));
 	CHECK(!stm32_model_wait_idle(m, 0));
 	CHECK(ms_since(&t0) >= 9 && ms_since(&t0) < 1000);
@@ -1038,17 +1062,18 @@ static void wait_idle_holds_in_slices_and_counts_the_request_once(void)
 
 static void idle_tick_completes_operations_and_self_resets(void)
 {
-	struct stm32_model_options o = {.read_protected = true, .time_scale = 0.01};
+	struct stm32_model_options o = {
+	    .read_protected = true, .time_scale = 0.01, .clock = &vclock};
 	struct stm32_model *m = model_for("F407", &o);
-	struct timespec t0;
+	uint64_t t0;
 	CHECK_INT(out(m, DNLOAD, 0, "\x92", 1), 1);
 	CHECK_INT(getstatus(m).state, STM32_DFU_DNBUSY);
 	/* mass erase: 8 s at time scale 1, 80 ms here */
 	CHECK(stm32_model_idle_tick(m));
 	CHECK(stm32_model_connected(m));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = vnow;
 	while (stm32_model_idle_tick(m) && ms_since(&t0) < 2000)
-		;
+		let_pass_ms(1);
 	CHECK(!stm32_model_connected(m));
 	CHECK(ms_since(&t0) >= 50);
 	CHECK_INT(stm32_model_gone_reason(m), STM32_MODEL_SELF_RESET);
