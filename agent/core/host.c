@@ -57,7 +57,8 @@ static int get_bool(void *ctx, const char *key, bool *value)
 	return 0;
 }
 
-static void host_log(void *ctx, enum mcu_ota_log_level level, const char *fmt, va_list ap)
+static MCU_OTA_PRINTF(3, 0) void host_log(void *ctx, enum mcu_ota_log_level level, const char *fmt,
+                                          va_list ap)
 {
 	struct host *h = ctx;
 	if (h->tty && h->phase[0] && level <= log_get_level())

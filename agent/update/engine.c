@@ -70,7 +70,8 @@ static const char *crash_at(void)
 
 /* ---- plugin hosts ---- */
 
-static void run_log(void *ctx, enum mcu_ota_log_level level, const char *fmt, va_list ap)
+static MCU_OTA_PRINTF(3, 0) void run_log(void *ctx, enum mcu_ota_log_level level, const char *fmt,
+                                         va_list ap)
 {
 	struct run_host *h = ctx;
 	char line[1024];
