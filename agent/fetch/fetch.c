@@ -136,9 +136,13 @@ static bool parse_u64(const char *s, size_t n, uint64_t *out)
 	return true;
 }
 
-/* "bytes START-END/TOTAL" or "bytes START-END/ *" */
+/* "bytes START-END/TOTAL" or "bytes START-END/ *". The last Content-Range
+ * counts: one that does not parse leaves no range (not half of one over an
+ * earlier header's). */
 static void parse_content_range(struct response *r, const char *v, size_t n)
 {
+	uint64_t start, end, total = 0;
+	r->has_range = false;
 	if (n < 6 || strncasecmp(v, "bytes ", 6) != 0)
 		return;
 	v += 6;
@@ -149,13 +153,15 @@ static void parse_content_range(struct response *r, const char *v, size_t n)
 	size_t slash = a;
 	while (slash < n && v[slash] != '/')
 		slash++;
-	if (a == n || slash == n || !parse_u64(v, a, &r->range_start) ||
-	    !parse_u64(v + a + 1, slash - a - 1, &r->range_end) || r->range_end < r->range_start)
+	if (a == n || slash == n || !parse_u64(v, a, &start) ||
+	    !parse_u64(v + a + 1, slash - a - 1, &end) || end < start)
 		return;
-	r->range_total = 0;
 	if (!(slash + 2 == n && v[slash + 1] == '*') &&
-	    !parse_u64(v + slash + 1, n - slash - 1, &r->range_total))
+	    !parse_u64(v + slash + 1, n - slash - 1, &total))
 		return;
+	r->range_start = start;
+	r->range_end = end;
+	r->range_total = total;
 	r->has_range = true;
 }
 
@@ -411,7 +417,10 @@ static long long retry_after_ms(const char *v)
 	if (when < 0)
 		return -1;
 	time_t now = time(NULL);
-	return when <= now ? 0 : (long long)(when - now) * 1000;
+	/* a date far ahead (year 2123456789) is a day too: times 1000 it would overflow */
+	if (when <= now)
+		return 0;
+	return when - now > 86400 ? 86400000ll : (long long)(when - now) * 1000;
 }
 
 /* The sentence for a TLS verification failure, from OpenSSL's verdict. */
