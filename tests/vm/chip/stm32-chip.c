@@ -56,6 +56,7 @@
 #define STOP_KICK_US   2000
 #define DEFAULT_UID    "003500283034510B353F3624" /* serial 3574364C3034 */
 #define DFU_DNLOAD_REQ 1
+#define HELD_START     UINT_MAX /* c->held: the ROM's first request is held */
 
 struct options {
 	const char *profile;
@@ -111,6 +112,15 @@ struct chip {
 	/* model facts for the state file, copied while no session runs */
 	uint64_t busy_us;
 	bool read_protected;
+	/* the pause point (hold_at_block in the faults file): data blocks taken since the ROM
+	 * started, the block after which the next request is held, the one held now (0: none;
+	 * the state file shows it) and the one the state file shows */
+	unsigned blocks;
+	unsigned hold_at_block;
+	bool hold_next;
+	bool hold_at_start; /* hold the ROM's first DFU request (hold_at_start=1) */
+	atomic_uint held;
+	unsigned held_shown;
 
 	/* the running session */
 	bool session;
@@ -313,14 +323,36 @@ static void write_state(const struct chip *c)
 		return;
 	fprintf(f,
 	        "mode=%s\nversion=%s\nserial=%s\nbusy_us=%" PRIu64 "\nresets=%u\nrom_starts=%u\n"
-	        "app_boots=%u\nread_protected=%d\n",
+	        "app_boots=%u\nread_protected=%d\nheld=%d\n",
 	        modes[c->mode], c->mode == MODE_APP ? c->version : "", c->app.serial, c->busy_us,
-	        c->resets, c->rom_starts, c->app_boots, c->read_protected);
+	        c->resets, c->rom_starts, c->app_boots, c->read_protected, c->held_shown != 0);
+	if (c->held_shown == HELD_START)
+		fprintf(f, "held_block=start\n");
+	else if (c->held_shown)
+		fprintf(f, "held_block=%u\n", c->held_shown);
 	if (fclose(f) == 0)
 		rename(tmp, c->opt.state_file);
 }
 
 /* ---- faults, re-read whenever the ROM starts ---------------------------- */
+
+/* The value of a hold key (hold_at_block, hold_at_start) the faults file
+ * has now (0: none). */
+static unsigned faults_hold(const struct chip *c, const char *key)
+{
+	char line[128];
+	size_t n = strlen(key);
+	unsigned v = 0;
+	FILE *in;
+
+	if (!c->opt.faults_file || (in = fopen(c->opt.faults_file, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), in))
+		if (strncmp(line, key, n) == 0 && line[n] == '=')
+			v = (unsigned)strtoul(line + n + 1, NULL, 0);
+	fclose(in);
+	return v;
+}
 
 static void load_faults(struct chip *c)
 {
@@ -328,6 +360,8 @@ static void load_faults(struct chip *c)
 	char line[128], active[256] = "";
 	FILE *in;
 
+	c->hold_at_block = 0;
+	c->hold_at_start = false;
 	if (c->opt.faults_file && (in = fopen(c->opt.faults_file, "r")) != NULL) {
 		while (fgets(line, sizeof(line), in)) {
 			char *eq = strchr(line, '=');
@@ -346,6 +380,10 @@ static void load_faults(struct chip *c)
 				f.flip_bit_address = (uint32_t)v;
 			} else if (strcmp(line, "flip_bit_once") == 0) {
 				f.flip_bit_once = v != 0;
+			} else if (strcmp(line, "hold_at_block") == 0) {
+				c->hold_at_block = (unsigned)v;
+			} else if (strcmp(line, "hold_at_start") == 0) {
+				c->hold_at_start = v != 0;
 			} else {
 				say(c, "faults file: unknown fault '%s' ignored", line);
 				continue;
@@ -402,6 +440,49 @@ static bool rom_will_stall_out(const struct chip *c, const struct usb_ctrlreques
 	       ctrl->wLength > c->profile->transfer_size || ctrl->wValue == 1;
 }
 
+/* The pause points: the request after data block N (hold_at_block=N), or
+ * the first DFU request of a ROM start (hold_at_start=1: before any
+ * erase, so also for an update that writes nothing), is held (the host sees
+ * a ROM that is still busy) until the faults file no longer asks for it, so
+ * that a test can look at an update in the middle of its work for as long as
+ * it needs. The host decides how long it waits: mcu-ota gives a block 6 s
+ * (its busy limit) and a plain request 5 s, so a test releases well before.
+ * A new hold_at_block=M (M > N) in the file arms the next hold. The state
+ * file says held_block=N (0 for the start) while it holds; held=1 either way. */
+static enum session_end hold(struct chip *c, bool at_start)
+{
+	const unsigned n = at_start ? 0 : c->hold_at_block;
+	const char *key = at_start ? "hold_at_start" : "hold_at_block";
+	const unsigned want_held = at_start ? 1 : n;
+	const uint64_t t0 = now_ns();
+	unsigned want;
+
+	if (at_start) {
+		c->hold_at_start = false;
+		say(c, "holding the ROM's first DFU request until the faults file releases it");
+	} else {
+		c->hold_next = false;
+		say(c, "holding the request after data block %u until the faults file releases it",
+		    n);
+	}
+	atomic_store(&c->held, at_start ? HELD_START : n);
+	while ((want = faults_hold(c, key)) == want_held) {
+		if (atomic_load(&c->stop)) {
+			atomic_store(&c->held, 0);
+			return END_STOPPED;
+		}
+		sleep_ms(HOLD_SLICE_MS);
+	}
+	if (!at_start)
+		c->hold_at_block = want > n ? want : 0;
+	else
+		c->hold_at_block = faults_hold(c, "hold_at_block");
+	atomic_store(&c->held, 0);
+	say(c, "%s released after %.3f s%s", at_start ? "the first request" : "the block",
+	    (double)(now_ns() - t0) / 1e9, c->hold_at_block ? "; a block hold is armed" : "");
+	return END_NONE;
+}
+
 static enum session_end rom_control(struct chip *c, int fd, const struct usb_ctrlrequest *ctrl,
                                     uint8_t *buf)
 {
@@ -411,6 +492,11 @@ static enum session_end rom_control(struct chip *c, int fd, const struct usb_ctr
 	bool data_read = false;
 	enum session_end e;
 	int r;
+
+	if (c->hold_at_start && type == USB_TYPE_CLASS && (e = hold(c, true)) != END_NONE)
+		return e;
+	if (c->hold_next && (e = hold(c, false)) != END_NONE)
+		return e;
 
 	if (len > GADGET_EP0_MAX) {
 		log_request(c, ctrl, STM32_MODEL_STALL);
@@ -442,6 +528,8 @@ static enum session_end rom_control(struct chip *c, int fd, const struct usb_ctr
 	log_request(c, ctrl, r);
 	if (r == STM32_MODEL_GONE)
 		return END_GONE;
+	if (r >= 0 && data_read && ctrl->wValue >= 2 && ++c->blocks == c->hold_at_block)
+		c->hold_next = true;
 	if (r < 0) {
 		/* After the data stage nothing can be stalled any more: the model
 		 * is in dfuERROR (unknown opcode) and the next GETSTATUS says so. */
@@ -610,6 +698,8 @@ static void rom_start(struct chip *c, const char *why)
 {
 	stm32_model_reset(c->model);
 	load_faults(c);
+	c->blocks = 0;
+	c->hold_next = false;
 	c->mode = MODE_ROM;
 	c->rom_starts++;
 	say(c, "%s: ROM bootloader in DFU mode, USB %04x:%04x \"%s\" serial %s%s", why,
@@ -886,6 +976,10 @@ static void usage(FILE *f)
 	        "                       disconnect_at_block=N stall_request=N "
 	        "erase_stays_busy=1\n"
 	        "                       flip_bit_address=0xADDR flip_bit_once=1\n"
+	        "                       hold_at_block=N (hold the request after data block N\n"
+	        "                       until the file no longer says so; state: held_block=N)\n"
+	        "                       hold_at_start=1 (the same for the ROM's first DFU\n"
+	        "                       request; state: held_block=start)\n"
 	        "  --read-protected     RDP level 1 from the first power-on\n"
 	        "  --start-in-error     a blank chip's ROM comes up in dfuERROR/errFIRMWARE\n"
 	        "  --state FILE         keep FILE up to date (mode, version, busy_us, ...)\n"
@@ -1122,8 +1216,12 @@ int main(int argc, char **argv)
 		}
 		console_tick(c);
 		ready_update(c);
-		if (c->mode != before || c->resets != resets || c->app_boots != boots)
+		unsigned held = atomic_load(&c->held);
+		if (c->mode != before || c->resets != resets || c->app_boots != boots ||
+		    held != c->held_shown) {
+			c->held_shown = held;
 			write_state(c);
+		}
 		sleep_ms(c->opt.poll_ms);
 	}
 	session_stop(c);

@@ -123,6 +123,34 @@ chip_state() { sed -n "s/^$1=//p" "$CHIP_STATE" 2>/dev/null; }
 # wait_chip MODE [TIMEOUT_S]: until the chip says it is in MODE (reset, rom, app, off).
 wait_chip() { wait_for "${2:-10}" eval "[ \"\$(chip_state mode)\" = $1 ]"; }
 
+# The chip's pause points (stm32-chip hold_at_block and hold_at_start, read from the --faults
+# file of the chip, by default $MCUOTA_WORK/faults): the request after data block N of a write,
+# or the first DFU request of a ROM start, is held until the file no longer asks for it. A test
+# that needs an update in progress waits for the hold, looks, then moves the pause point on or
+# releases it. The host's own limit still applies (mcu-ota gives a block 6 s, a request 5 s):
+# one check per hold.
+# chip_hold_at N [FAULTS]: arm (or move on to) a hold after block N; other fault lines stay.
+chip_hold_at() {
+	_ch=${2:-$MCUOTA_WORK/faults}
+	{ grep -v '^hold_at_block=' "$_ch" 2>/dev/null; echo "hold_at_block=$1"; } >"$_ch.new" &&
+		mv "$_ch.new" "$_ch" # in one step: the chip reads it while it holds
+}
+# chip_hold_start [FAULTS]: arm a hold of the first DFU request of the next ROM start.
+chip_hold_start() {
+	_ch=${1:-$MCUOTA_WORK/faults}
+	{ grep -v '^hold_at_start=' "$_ch" 2>/dev/null; echo "hold_at_start=1"; } >"$_ch.new" &&
+		mv "$_ch.new" "$_ch"
+}
+# chip_release [FAULTS]: no hold any more (a held update goes on).
+chip_release() {
+	_ch=${1:-$MCUOTA_WORK/faults}
+	{ grep -v '^hold_at_block=\|^hold_at_start=' "$_ch" 2>/dev/null; } >"$_ch.new"
+	mv "$_ch.new" "$_ch"
+}
+# chip_wait_held N|start [TIMEOUT_S]: until the chip holds the request after block N, or the
+# ROM's first request (default 30 s).
+chip_wait_held() { wait_for "${2:-30}" eval "[ \"\$(chip_state held_block)\" = $1 ]"; }
+
 # The gateway's side of the lines, through the legacy sysfs GPIO interface (what a shell script
 # on a gateway would do; mcu-ota's gpio entry plugin will use the chardev).
 # board_gpio NAME: the /sys/class/gpio/gpioN folder of the line NAME of the last gpio-sim chip,
@@ -151,7 +179,9 @@ board_boot0() {
 }
 
 # board_reset [dfu|app]: BOOT0 high (dfu: the ROM bootloader) or low (app: boot from flash),
-# then NRST low for 50 ms and released (an input again: the board's pull-up takes it high).
+# then NRST low and released (an input again: the board's pull-up takes it high). With a chip
+# started by chip_start, NRST is released once the chip says it is in reset (it polls the line:
+# a fixed pulse could end before a busy guest lets it look); otherwise after 50 ms.
 board_reset() {
 	case "${1:-}" in
 	dfu) board_boot0 high || return 1 ;;
@@ -161,7 +191,11 @@ board_reset() {
 	esac
 	_br=$(board_gpio NRST) || return 1
 	echo low >"$_br/direction" || return 1
-	sleep 0.05
+	if [ -n "${CHIP_PID:-}" ] && [ -n "${CHIP_STATE:-}" ]; then
+		wait_chip reset 30 || { echo in >"$_br/direction"; return 1; }
+	else
+		sleep 0.05
+	fi
 	echo in >"$_br/direction"
 }
 
@@ -172,6 +206,47 @@ usb_string() { _us=$(usb_dev "$1" "$2") && cat "$_us/$3"; }
 # (and it reports VERSION over its vendor request).
 app_up() {
 	wait_usb 0483 5740 5 && wait_chip app 5 && { [ -z "${1:-}" ] || [ "$(app-query version)" = "$1" ]; }
+}
+
+# record_while PID FILE CMD...: until PID ends, appends CMD's output to FILE each time it
+# changes: the states a program drives a chip through, each one caught as long as it lasts a
+# few polls (instead of samples at fixed times, which a busy guest takes late).
+record_while() {
+	_rw_pid=$1 _rw_f=$2
+	shift 2
+	_rw_last=
+	: >"$_rw_f"
+	while kill -0 "$_rw_pid" 2>/dev/null; do
+		_rw_s=$("$@")
+		[ "$_rw_s" = "$_rw_last" ] || { echo "$_rw_s" >>"$_rw_f"; _rw_last=$_rw_s; }
+		sleep 0.02
+	done
+}
+# state_seen FILE STATE: prints STATE when record_while saw it, else what it saw.
+state_seen() {
+	grep -qxF "$2" "$1" && { echo "$2"; return; }
+	echo "not seen (seen: $(tr '\n' '|' <"$1"))"
+}
+# state_after FILE STATE ALT...: prints the first state after STATE that is one of ALT.
+state_after() {
+	_sa_f=$1 _sa_s=$2
+	shift 2
+	_sa_on=0
+	while IFS= read -r _sa_l; do
+		if [ $_sa_on = 1 ]; then
+			for _sa_a in "$@"; do [ "$_sa_l" = "$_sa_a" ] && { echo "$_sa_l"; return; }; done
+		fi
+		[ "$_sa_l" = "$_sa_s" ] && _sa_on=1
+	done <"$_sa_f"
+	echo "none after '$_sa_s' (seen: $(tr '\n' '|' <"$_sa_f"))"
+}
+
+# wait_waiting PID [TIMEOUT_S]: until the program PID started in the background runs (it
+# exec'd: not a shell any more) and sleeps, i.e. it is in its wait (for a device, a line, a
+# reply) rather than still starting up: the event a test waits for before it changes what the
+# program waits on.
+wait_waiting() {
+	wait_for "${2:-30}" eval "! grep -q '^Name:.*sh\$' /proc/$1/status && grep -q '^State:.*S' /proc/$1/status"
 }
 
 # ---- time: now (seconds since boot), since T (seconds since now was T), between E LO HI
