@@ -13,7 +13,7 @@ sanitize_env() {
 	# llvm-symbolizer turns addresses into file:line; Debian's llvm package puts it in PATH
 	sym=$(command -v llvm-symbolizer || true)
 	[ -n "$sym" ] || for sym in /usr/lib/llvm-*/bin/llvm-symbolizer ""; do [ -x "$sym" ] && break; done
-	export ASAN_OPTIONS="halt_on_error=1:exitcode=$SANITIZE_EXITCODE:detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:log_path=$log${sym:+:external_symbolizer_path=$sym}"
+	export ASAN_OPTIONS="halt_on_error=1:exitcode=$SANITIZE_EXITCODE:detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:strict_string_checks=1:log_path=$log${sym:+:external_symbolizer_path=$sym}"
 	export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:report_error_type=1:exitcode=$SANITIZE_EXITCODE:log_path=$log"
 	# third-party leaks only, each named in the file with its library and reason
 	export LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0"
