@@ -618,6 +618,61 @@ static const config_setting_t *setting_at_line(const config_setting_t *s, int li
 	return NULL;
 }
 
+/* libconfig 1.5's scanner exits the process ("input in flex scanner failed")
+ * when an @include names a folder, and would block on a FIFO: every include,
+ * and the includes of included files, must name a regular file (or nothing,
+ * which libconfig reports). Names with escapes are refused: they could spell
+ * anything. file is where text came from, dir where libconfig looks. */
+static int check_includes(const char *dir, const char *file, const char *text, int depth, char *err,
+                          size_t errlen)
+{
+	int line = 1;
+	for (const char *p = text; *p; line++) {
+		const char *q = p + strspn(p, " \t");
+		size_t blanks = strncmp(q, "@include", 8) ? 0 : strspn(q + 8, " \t");
+		if (blanks && q[8 + blanks] == '"') {
+			const char *name = q + 9 + blanks;
+			size_t n = strcspn(name, "\"\\\n");
+			char inc[4096];
+			struct stat st;
+			if (name[n] != '"') {
+				mcu_ota_set_error(
+				    err, errlen,
+				    "%s:%d: @include: give the file name without escapes", file,
+				    line);
+				return -EINVAL;
+			}
+			snprintf(inc, sizeof(inc), "%s%s%.*s", dir ? dir : "", dir ? "/" : "",
+			         (int)n, name);
+			bool found = stat(inc, &st) == 0;
+			if (found && !S_ISREG(st.st_mode)) {
+				mcu_ota_set_error(
+				    err, errlen,
+				    "%s:%d: @include \"%.*s\": %s is not a regular file", file,
+				    line, (int)n, name, inc);
+				return -EINVAL;
+			}
+			FILE *f = depth < 10 && found ? fopen(inc, "re") : NULL;
+			char *sub = f && st.st_size <= CONFIG_MAX_FILE_SIZE
+			                ? calloc(1, (size_t)st.st_size + 1)
+			                : NULL;
+			int r = 0;
+			if (sub && fread(sub, 1, (size_t)st.st_size, f) == (size_t)st.st_size)
+				r = check_includes(dir, inc, sub, depth + 1, err, errlen);
+			free(sub);
+			if (f)
+				fclose(f);
+			if (r < 0)
+				return r;
+		}
+		p = strchr(p, '\n');
+		if (!p)
+			break;
+		p++;
+	}
+	return 0;
+}
+
 int config_load(const char *path, struct config *c, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
@@ -658,6 +713,12 @@ int config_load(const char *path, struct config *c, char *err, size_t errlen)
 		slash[slash == dir] = '\0';
 		config_set_include_dir(&c->cfg, dir);
 	}
+	int r = check_includes(slash ? dir : NULL, path, text, 0, err, errlen);
+	if (r < 0) {
+		free(text);
+		config_free(c);
+		return r;
+	}
 	int ok = config_read_string(&c->cfg, text);
 	free(text);
 	if (!ok) {
@@ -683,7 +744,7 @@ int config_load(const char *path, struct config *c, char *err, size_t errlen)
 		config_free(c);
 		return -EINVAL;
 	}
-	int r = load(&x);
+	r = load(&x);
 	if (r < 0) {
 		config_free(c);
 		return r;
