@@ -3,7 +3,8 @@
 . /lib/mcu-ota-vm/lib.sh
 . /lib/mcu-ota-vm/update-lib.sh
 
-chip_start --profile F407 --flash-file "$FW/fw-1.0.0.bin" || fail "chip A did not start"
+chip_start --profile F407 --flash-file "$FW/fw-1.0.0.bin" --faults "$MCUOTA_WORK/faults" ||
+	fail "chip A did not start"
 GPIO_A=$GPIOSIM_CHIP
 STATE_A=$CHIP_STATE
 wait_usb 0483 5740 5 || fail "chip A's firmware did not come up"
@@ -31,15 +32,17 @@ wait_version "$SERIAL_A" 1.0.0 && wait_version "$SERIAL_B" 1.0.0 || fail "the ch
 
 write_config "$(device_block mcu-a "$GPIO_A" "$SERIAL_A")" "$(device_block mcu-b "$GPIO_B" "$SERIAL_B")"
 
+# chip A holds its ROM's first DFU request: while it does, chip B must come into its
+# bootloader too (one after the other, B would wait for A, and A's host would give up)
+chip_hold_start
 mcu-ota update "$FW/bundle-pair.swu" >upd.out 2>&1 &
 pid=$!
 both=0
-while kill -0 $pid 2>/dev/null; do
-	a=$(sed -n 's/^mode=//p' "$STATE_A")
-	b=$(sed -n 's/^mode=//p' "$STATE_B")
-	[ "$a" = rom ] && [ "$b" = rom ] && both=1
-	sleep 0.05
-done
+if chip_wait_held start 60; then
+	wait_for 30 eval "[ \"\$(sed -n 's/^mode=//p' \"\$STATE_B\")\" = rom ]" &&
+		[ "$(sed -n 's/^mode=//p' "$STATE_A")" = rom ] && both=1
+fi
+chip_release
 wait $pid
 rc=$?
 sed 's/^/    | /' upd.out

@@ -3,7 +3,8 @@
 . /lib/mcu-ota-vm/lib.sh
 . /lib/mcu-ota-vm/update-lib.sh
 
-chip_start --profile F407 --flash-file "$FW/fw-1.0.0.bin" || fail "the chip model did not start"
+chip_start --profile F407 --flash-file "$FW/fw-1.0.0.bin" --faults "$MCUOTA_WORK/faults" ||
+	fail "the chip model did not start"
 wait_usb 0483 5740 5 || fail "the factory firmware did not come up"
 SERIAL=$(usb_string 0483 5740 serial)
 write_config "$(device_block mcu "$GPIOSIM_CHIP" "$SERIAL" "allow_downgrade = true;")"
@@ -60,11 +61,15 @@ crash rolling-back bundle-wrong-version.swu
 
 log "killed in the middle of the write of a 1 MiB image"
 before=$(status_field mcu version)
+# the chip holds the write after block 140 of 512 (27 %) until the kill is done
+chip_hold_at 140
 mcu-ota update "$FW/bundle-2.0.0-1m.swu" >mid.out 2>&1 &
 pid=$!
-wait_for 60 grep -q "write  25%" mid.out || { cat mid.out; fail "the write did not start"; }
+chip_wait_held 140 60 || { cat mid.out; fail "the write did not start"; }
+wait_for 5 grep -q "write  25%" mid.out || { cat mid.out; fail "the write did not start"; }
 kill -9 $pid
 wait $pid 2>/dev/null
+chip_release
 [ "$(chip_state mode)" = rom ] || fail "the chip is not in its bootloader after the kill"
 [ "$(status_field mcu state)" = flashing ] || fail "status says $(status_field mcu state) after the kill"
 mcu-ota recover --device mcu >recover.out 2>&1 || { cat recover.out; fail "recover after a cut write failed"; }

@@ -83,11 +83,15 @@ upd 0 rollback --device mcu
 runs 3.0.0
 
 log "two processes on one device: the second is refused while the first runs"
+# the chip holds the first one's first DFU request while the second tries
+chip_hold_start
 mcu-ota update "$FW/bundle-3.0.0.swu" >first.out 2>&1 &
 first=$!
-wait_for 10 grep -q "entering the bootloader" first.out || { cat first.out; fail "the first update did not start"; }
+chip_wait_held start 60 || { cat first.out; fail "the first update did not start"; }
+grep -q "entering the bootloader" first.out || { cat first.out; fail "the first update did not start"; }
 upd 1 update "$FW/bundle-2.0.0.swu"
 expect_out "being driven by another mcu-ota process"
+chip_release
 upd 0 status
 wait $first || { cat first.out; fail "the first update failed"; }
 runs 3.0.0
@@ -108,10 +112,15 @@ runs 3.0.0
 write_config "$(device_block mcu "$GPIOSIM_CHIP" "$SERIAL" "allow_downgrade = true;")"
 
 log "a rollback that fails too (the erase never ends once the ROM restarts): the device is marked failed, exit 9"
+# the fault is armed while the chip holds the update's first DFU request: the ROM reads its
+# faults when it starts, so it applies from the rollback's ROM start on, not to this write
+chip_hold_start
 mcu-ota update "$FW/bundle-noboot.swu" >upd.out 2>&1 &
 bad=$!
-wait_for 20 grep -q "waiting for the application to report 2.1.0" upd.out || { cat upd.out; fail "the update did not reach its health check"; }
-echo "erase_stays_busy=1" >faults
+chip_wait_held start 60 || { cat upd.out; fail "the update did not reach the bootloader"; }
+echo "erase_stays_busy=1" >>faults
+chip_release
+wait_for 60 grep -q "waiting for the application to report 2.1.0" upd.out || { cat upd.out; fail "the update did not reach its health check"; }
 wait $bad
 rc=$?
 sed 's/^/    | /' upd.out
