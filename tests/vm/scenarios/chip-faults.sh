@@ -10,7 +10,8 @@ FAULTS=$MCUOTA_WORK/faults
 : >"$FAULTS"
 
 # expect_failure NAME CODE MESSAGE-FRAGMENT MAX-SECONDS COMMAND...: the command must exit with
-# CODE within MAX-SECONDS, print MESSAGE-FRAGMENT and no success line.
+# CODE within MAX-SECONDS, print MESSAGE-FRAGMENT and no success line. MAX-SECONDS is a bound
+# for a hang, far above what a busy guest takes (the limits mcu-ota keeps are in its messages).
 expect_failure() {
 	_name=$1 _code=$2 _msg=$3 _max=$4
 	shift 4
@@ -53,7 +54,7 @@ echo disconnect_at_block=20 >"$FAULTS"
 board_reset dfu || fail "cannot drive BOOT0/NRST"
 wait_usb 0483 df11 5 || fail "no ROM DFU device"
 log "disconnect in the middle of a write (20th block)"
-expect_failure disconnect 7 'the device left the bus during writing at 0x08009800' 15 \
+expect_failure disconnect 7 'the device left the bus during writing at 0x08009800' 60 \
 	mcu-ota flash "$FW/fw-2.0.0.bin" --leave
 grep -q 'fault: the device left the bus' "$MCUOTA_WORK/chip.log" || fail "the chip did not inject the disconnect"
 usb_dev 0483 df11 >/dev/null && fail "the device is still on the bus after the disconnect"
@@ -64,7 +65,7 @@ echo erase_stays_busy=1 >"$FAULTS"
 board_reset dfu || fail "cannot drive BOOT0/NRST"
 wait_usb 0483 df11 5 || fail "no ROM DFU device"
 log "an erase that stays busy forever; mcu-ota lets the F4 6 s per operation"
-expect_failure stays-busy 7 'did not finish erasing the sector at 0x08000000 within 6000 ms' 12 \
+expect_failure stays-busy 7 'did not finish erasing the sector at 0x08000000 within 6000 ms' 60 \
 	mcu-ota flash "$FW/fw-1.0.0.bin" --no-skip-unchanged
 recover stays-busy
 
@@ -75,7 +76,8 @@ wait_usb 0483 df11 5 || fail "no ROM DFU device"
 t0=$(now)
 timeout 60 mcu-ota -q flash "$FW/fw-1.0.0.bin" --mass-erase || fail "mass erase (8 s held pipe) + flash failed"
 took=$(since "$t0")
-awk -v t="$took" 'BEGIN { exit !(t >= 8 && t < 20) }' || fail "mass erase + flash took $took s, expected 8-20 s"
+# not before the 8 s the ROM holds the pipe; the upper bound (the timeout above) only catches a hang
+awk -v t="$took" 'BEGIN { exit !(t >= 8 && t < 60) }' || fail "mass erase + flash took $took s, expected 8-60 s"
 log "mass erase held the pipe 8 s (poll timeout 100 ms): mcu-ota waited and succeeded in $took s"
 chip_stop
 
@@ -84,9 +86,9 @@ chip_start --profile F407 --read-protected --flash-file "$FW/fw-1.0.0.bin" || fa
 board_reset dfu || fail "cannot drive BOOT0/NRST"
 wait_usb 0483 df11 5 || fail "no ROM DFU device"
 [ "$(chip_state read_protected)" = 1 ] || fail "the chip is not read protected"
-expect_failure rdp-flash 5 'refused (errVENDOR): read protection (RDP level 1) is active' 10 \
+expect_failure rdp-flash 5 'refused (errVENDOR): read protection (RDP level 1) is active' 60 \
 	mcu-ota flash "$FW/fw-2.0.0.bin" --leave
-expect_failure rdp-read 5 'refused (errVENDOR): read protection (RDP level 1) is active' 10 \
+expect_failure rdp-read 5 'refused (errVENDOR): read protection (RDP level 1) is active' 60 \
 	mcu-ota read --address 0x08000000 --length 1K rdp.bin
 [ -e rdp.bin ] && fail "mcu-ota read left a file behind"
 # Read Unprotect through dfu-util: the ROM mass-erases (8 s), clears RDP and resets itself
