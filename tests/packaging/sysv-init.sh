@@ -97,7 +97,8 @@ good_conf
 act start 0
 pid=$(daemon_pid)
 check "the pid file names the daemon (pid ${pid:-none})" alive "$pid"
-for _ in $(seq 50); do [ -S "$tmp/run/control.sock" ] && break; sleep 0.1; done
+# until it listens (60 s only when it never does)
+for _ in $(seq 600); do [ -S "$tmp/run/control.sock" ] && break; sleep 0.1; done
 check "the daemon listens on its control socket" test -S "$tmp/run/control.sock"
 out=$("$bin" --config "$tmp/mcu-ota.conf" --plugin-dir "$stage$plugindir" status 2>&1)
 check "mcu-ota status answers while it runs: ${out//$'\n'/ | }" test $? -eq 0
@@ -151,8 +152,9 @@ start=$(date +%s)
 out=$("${run_sh[@]}" "$init" stop 2>&1)
 rc=$?
 took=$(($(date +%s) - start))
+# at least STOP_TIMEOUT; the upper bound only catches a stop that never gives up
 check "stop of a stuck daemon exits 0 after STOP_TIMEOUT (${took}s): ${out//$'\n'/ | }" \
-	test $rc -eq 0 -a "$took" -ge 2 -a "$took" -le 6
+	test $rc -eq 0 -a "$took" -ge 2 -a "$took" -le 60
 check "it says it kills the daemon" grep -q "killing it" <<<"$out"
 check "the stuck daemon is gone" gone "$pid"
 act status 3
