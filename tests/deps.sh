@@ -11,7 +11,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 packages=(
 	build-essential cmake pkg-config clang-format git  # the build and its checks
 	libusb-1.0-0-dev libcurl4-openssl-dev libssl-dev libconfig-dev
-	clang libclang-rt-14-dev                  # the sanitizer and fuzzing build (asan, fuzz labels)
+	clang libclang-rt-14-dev llvm-14          # the sanitizer and fuzzing build (asan, fuzz labels);
+	                                          # llvm-symbolizer names file:line in their reports
 	valgrind                                  # test_config_memcheck
 	dfu-util                                  # dfu-suffix/dfuse-pack make test inputs; the reference host
 	binutils gcc-arm-none-eabi zlib1g-dev     # real images for the image tests
