@@ -54,15 +54,22 @@ const char *dfu_state_name(uint8_t state)
 
 int dfu_prepare(struct dfu_device *d, char *err, size_t errlen);
 
-static uint64_t now_ms(void)
+/* Time as the transport tells it (a test's virtual clock), else the real one. */
+static uint64_t now_ms(const struct dfu_device *d)
 {
+	if (d->transport.now_ms)
+		return d->transport.now_ms(d->transport.clock_ctx);
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(uint32_t ms)
+static void sleep_ms(const struct dfu_device *d, uint32_t ms)
 {
+	if (d->transport.sleep_ms) {
+		d->transport.sleep_ms(d->transport.clock_ctx, ms);
+		return;
+	}
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -175,11 +182,11 @@ static int status_error(struct dfu_device *d, uint8_t status, const char *what, 
 static int wait_done(struct dfu_device *d, unsigned timeout_ms, const char *what, uint32_t address,
                      char *err, size_t errlen)
 {
-	uint64_t deadline = now_ms() + timeout_ms;
+	uint64_t deadline = now_ms(d) + timeout_ms;
 	unsigned busy_replies = 0, stalls = 0;
 	struct dfu_status st;
 	for (;;) {
-		uint64_t now = now_ms();
+		uint64_t now = now_ms(d);
 		if (now >= deadline)
 			return transport_error(d, -ETIMEDOUT, what, address, timeout_ms, err,
 			                       errlen);
@@ -189,7 +196,7 @@ static int wait_done(struct dfu_device *d, unsigned timeout_ms, const char *what
 			uint32_t wait = d->poll_timeout_ms > d->quirk->stall_wait_ms
 			                    ? d->poll_timeout_ms
 			                    : d->quirk->stall_wait_ms;
-			sleep_ms(wait < left ? wait : (uint32_t)left);
+			sleep_ms(d, wait < left ? wait : (uint32_t)left);
 			stalls++;
 			continue;
 		}
@@ -205,7 +212,7 @@ static int wait_done(struct dfu_device *d, unsigned timeout_ms, const char *what
 			 * hold the pipe and is asked at its bwPollTimeout pace. */
 			if (busy_replies++) {
 				uint32_t wait = st.poll_timeout_ms ? st.poll_timeout_ms : 1;
-				sleep_ms(wait < left ? wait : (uint32_t)left);
+				sleep_ms(d, wait < left ? wait : (uint32_t)left);
 			}
 			continue;
 		case DFU_STATE_ERROR:
@@ -291,9 +298,9 @@ int dfu_prepare(struct dfu_device *d, char *err, size_t errlen)
 			/* ABORT is not accepted while busy: give the operation its poll
 			 * time, then clear it as STM32CubeProgrammer does with H7 ROMs
 			 * whose bank erase stays busy (shared/ref/dfuse.md section 7). */
-			sleep_ms(st.poll_timeout_ms < 1      ? 1
-			         : st.poll_timeout_ms > 1000 ? 1000
-			                                     : st.poll_timeout_ms);
+			sleep_ms(d, st.poll_timeout_ms < 1      ? 1
+			            : st.poll_timeout_ms > 1000 ? 1000
+			                                        : st.poll_timeout_ms);
 			r = attempt < 2 ? 0
 			                : control(d, REQ_OUT, DFU_CLRSTATUS, 0, NULL, 0,
 			                          REQUEST_TIMEOUT_MS);

@@ -1,17 +1,19 @@
 /* The dfuse flasher's protocol code against the STM32 model, in process:
  * every family profile, every injected fault, and what the chip's flash
- * holds afterwards. */
+ * holds afterwards. Flasher and model share a virtual clock that moves only
+ * when one of them waits: every deadline, poll pace and busy time below is
+ * exact, and a loaded machine that deschedules the test changes nothing. */
 #include "check.h"
 #include "dfu.h"
 #include "model_transport.h"
 
 #include <stdlib.h>
-#include <time.h>
 
 struct rig {
 	struct stm32_model *model;
 	struct dfu_device dev;
 	struct dfuse_quirk quirk; /* a copy, so tests may shorten timeouts */
+	struct model_clock clock; /* the flasher's and the model's time */
 	char err[1024];
 };
 
@@ -22,8 +24,11 @@ static int rig_open_with(struct rig *g, const char *profile, const struct stm32_
 	CHECK(p != NULL);
 	if (!p)
 		return -1;
-	g->model = stm32_model_new(p, o);
-	g->dev.transport = model_transport(g->model);
+	model_clock_init(&g->clock);
+	struct stm32_model_options on_clock = *o;
+	on_clock.clock = &g->clock.model;
+	g->model = stm32_model_new(p, &on_clock);
+	g->dev.transport = model_transport_on(g->model, &g->clock);
 	int r = dfu_describe(&g->dev, g->err, sizeof(g->err));
 	CHECK_INT(r, 0);
 	if (r)
@@ -39,6 +44,18 @@ static int rig_open(struct rig *g, const char *profile)
 {
 	struct stm32_model_options o = {.time_scale = 0};
 	return rig_open_with(g, profile, &o);
+}
+
+/* A test transport that wraps the model, on the rig's clock. */
+static void rig_wrap(struct rig *g, void *ctx,
+                     int (*control)(void *ctx, uint8_t type, uint8_t req, uint16_t value,
+                                    uint16_t index, uint8_t *data, uint16_t len,
+                                    unsigned timeout_ms),
+                     int (*set_alt)(void *ctx, uint8_t interface, uint8_t alt))
+{
+	g->dev.transport =
+	    (struct dfu_transport){.ctx = ctx, .control = control, .set_alt = set_alt};
+	model_clock_attach(&g->dev.transport, &g->clock);
 }
 
 static void rig_close(struct rig *g)
@@ -355,10 +372,11 @@ static void erase_that_stays_busy_times_out(void)
 	uint8_t *data;
 	struct mcu_ota_segment seg;
 	struct mcu_ota_image img = big_image(&data, 4096, &seg);
-	uint64_t t0 = (uint64_t)time(NULL);
+	uint64_t t0 = model_clock_ms(&g.clock);
 	CHECK_INT(dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err)), -ETIMEDOUT);
 	CHECK_CONTAINS(g.err, "did not finish erasing the sector at 0x08000000 within 300 ms");
-	CHECK((uint64_t)time(NULL) - t0 < 5); /* bounded: it gave up, it did not hang */
+	/* bounded: it gave up at its deadline, neither earlier nor later */
+	CHECK_INT(model_clock_ms(&g.clock) - t0, 300);
 	free(data);
 	rig_close(&g);
 }
@@ -366,7 +384,7 @@ static void erase_that_stays_busy_times_out(void)
 static void l4_stall_while_busy_is_waited_out(void)
 {
 	struct rig g;
-	/* real time: each 2 KiB page erase really runs while GETSTATUS stalls */
+	/* datasheet time: each 2 KiB page erase runs while GETSTATUS stalls */
 	struct stm32_model_options o = {.time_scale = 1.0};
 	if (rig_open_with(&g, "L4", &o))
 		return;
@@ -375,10 +393,17 @@ static void l4_stall_while_busy_is_waited_out(void)
 	uint8_t *data;
 	struct mcu_ota_segment seg;
 	struct mcu_ota_image img = big_image(&data, 3 * 2048, &seg);
+	uint64_t t0 = model_clock_ms(&g.clock);
 	int r = dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err));
 	CHECK_INT(r, 0);
 	if (r)
 		fprintf(stderr, "L4: %s\n", g.err);
+	/* 3 page erases and 3 blocks, about 22 ms each, each waited out with one
+	 * pause of the ROM's 50 ms bwPollTimeout after GETSTATUS stalled: never
+	 * reported done before the chip was, and not polled more slowly */
+	uint64_t elapsed = model_clock_ms(&g.clock) - t0;
+	CHECK(elapsed * 1000 >= stm32_model_busy_us(g.model));
+	CHECK_INT(elapsed, 6 * 50);
 	size_t size;
 	CHECK(memcmp(stm32_model_flash(g.model, &size), data, seg.length) == 0);
 	free(data);
@@ -468,19 +493,18 @@ static void busy_without_holding_the_pipe_is_polled_at_its_pace(void)
 	if (rig_open(&g, "F411"))
 		return;
 	struct polite_device p = {.model = g.model, .busy_left = 5};
-	g.dev.transport = (struct dfu_transport){&p, polite_control, polite_set_alt};
+	rig_wrap(&g, &p, polite_control, polite_set_alt);
 	uint8_t data[64] = {1};
 	struct mcu_ota_segment seg = {0x08000000, sizeof(data), data};
 	struct mcu_ota_image img = {1, &seg};
 	struct mcu_ota_write_options wo = {.verify = false};
-	/* five extra busy answers, 20 ms apart each, on the first operation */
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* five extra busy answers, 20 ms apart each, on the first operation; the
+	 * model works at once (time_scale 0), so those waits are all the time */
+	uint64_t t0 = model_clock_ms(&g.clock);
 	CHECK_INT(dfu_write(&g.dev, &img, &wo, g.err, sizeof(g.err)), 0);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	CHECK_INT(p.fake_busy, 5);
-	CHECK(ms >= 5 * 20); /* each repeated busy answer waited its bwPollTimeout */
+	/* each repeated busy answer waited its bwPollTimeout, and no more */
+	CHECK_INT(model_clock_ms(&g.clock) - t0, 5 * 20);
 	size_t size;
 	CHECK(stm32_model_flash(g.model, &size)[0] == 1);
 	rig_close(&g);
@@ -515,7 +539,7 @@ static void a_lost_block_is_not_reported_as_written(void)
 	if (rig_open(&g, "F407"))
 		return;
 	struct lossy l = {.model = g.model, .drop = 4}; /* erase, set address, block, block */
-	g.dev.transport = (struct dfu_transport){&l, lossy_control, lossy_set_alt};
+	rig_wrap(&g, &l, lossy_control, lossy_set_alt);
 	uint8_t *data;
 	struct mcu_ota_segment seg;
 	struct mcu_ota_image img = big_image(&data, 8 * 1024, &seg);
@@ -560,16 +584,14 @@ static void a_huge_poll_timeout_does_not_outlast_the_deadline(void)
 		return;
 	g.quirk.busy_timeout_ms = 300;
 	struct sluggish sl = {.model = g.model};
-	g.dev.transport = (struct dfu_transport){&sl, sluggish_control, sluggish_set_alt};
+	rig_wrap(&g, &sl, sluggish_control, sluggish_set_alt);
 	uint8_t data[16] = {0};
 	struct mcu_ota_segment seg = {0x08000000, sizeof(data), data};
 	struct mcu_ota_image img = {1, &seg};
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uint64_t t0 = model_clock_ms(&g.clock);
 	CHECK_INT(dfu_write(&g.dev, &img, &write_verify, g.err, sizeof(g.err)), -ETIMEDOUT);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-	CHECK(ms < 1500);
+	/* the 4000 ms poll wait was cut to the 300 ms left before the deadline */
+	CHECK_INT(model_clock_ms(&g.clock) - t0, 300);
 	CHECK_CONTAINS(g.err, "within 300 ms");
 	rig_close(&g);
 }
