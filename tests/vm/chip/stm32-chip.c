@@ -36,6 +36,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -56,7 +57,8 @@
 #define STOP_KICK_US   2000
 #define DEFAULT_UID    "003500283034510B353F3624" /* serial 3574364C3034 */
 #define DFU_DNLOAD_REQ 1
-#define HELD_START     UINT_MAX /* c->held: the ROM's first request is held */
+#define HELD_START     UINT_MAX /* c->held: the hold from the ROM's first request */
+#define CRAWL_MS       1500     /* a held request's delay: well inside mcu-ota's 5-6 s limits */
 
 struct options {
 	const char *profile;
@@ -112,14 +114,15 @@ struct chip {
 	/* model facts for the state file, copied while no session runs */
 	uint64_t busy_us;
 	bool read_protected;
-	/* the pause point (hold_at_block in the faults file): data blocks taken since the ROM
-	 * started, the block after which the next request is held, the one held now (0: none;
-	 * the state file shows it) and the one the state file shows */
+	/* the pause points (hold_at_block, hold_at_start in the faults file): data blocks taken
+	 * since the ROM started, what is armed, the hold in force (held: 0 none, N the block
+	 * it started at, HELD_START; the state file shows it), whether the next DFU request
+	 * is delayed, and what the state file shows */
 	unsigned blocks;
 	unsigned hold_at_block;
-	bool hold_next;
-	bool hold_at_start; /* hold the ROM's first DFU request (hold_at_start=1) */
+	bool hold_at_start;
 	atomic_uint held;
+	bool crawl_next;
 	unsigned held_shown;
 
 	/* the running session */
@@ -440,46 +443,56 @@ static bool rom_will_stall_out(const struct chip *c, const struct usb_ctrlreques
 	       ctrl->wLength > c->profile->transfer_size || ctrl->wValue == 1;
 }
 
-/* The pause points: the request after data block N (hold_at_block=N), or
- * the first DFU request of a ROM start (hold_at_start=1: before any
- * erase, so also for an update that writes nothing), is held (the host sees
- * a ROM that is still busy) until the faults file no longer asks for it, so
- * that a test can look at an update in the middle of its work for as long as
- * it needs. The host decides how long it waits: mcu-ota gives a block 6 s
- * (its busy limit) and a plain request 5 s, so a test releases well before.
- * A new hold_at_block=M (M > N) in the file arms the next hold. The state
- * file says held_block=N (0 for the start) while it holds; held=1 either way. */
-static enum session_end hold(struct chip *c, bool at_start)
+/* The pause points. From data block N on (hold_at_block=N), or from the
+ * first DFU request of a ROM start (hold_at_start=1: before any erase, so
+ * also for an update that writes nothing), the chip holds the update where
+ * it is, for as long as the faults file asks for it: it goes on in slow
+ * motion, one DFU request (after a block: the next block's) each CRAWL_MS,
+ * so the host's own limits (mcu-ota: 5 s for a request, 6 s for a block)
+ * never run out however long a test looks, and the update stays in the
+ * phase it was in. The state file says held=1, held_block=N (or start)
+ * meanwhile. A new hold_at_block=M (M > N) in the file moves the hold on:
+ * full speed until block M. */
+static void hold_begin(struct chip *c, unsigned n)
 {
-	const unsigned n = at_start ? 0 : c->hold_at_block;
-	const char *key = at_start ? "hold_at_start" : "hold_at_block";
-	const unsigned want_held = at_start ? 1 : n;
-	const uint64_t t0 = now_ns();
-	unsigned want;
+	atomic_store(&c->held, n);
+	c->crawl_next = true;
+	if (n == HELD_START)
+		say(c,
+		    "holding from the ROM's first DFU request until the faults file releases it");
+	else
+		say(c, "holding from data block %u until the faults file releases it", n);
+}
 
-	if (at_start) {
-		c->hold_at_start = false;
-		say(c, "holding the ROM's first DFU request until the faults file releases it");
-	} else {
-		c->hold_next = false;
-		say(c, "holding the request after data block %u until the faults file releases it",
-		    n);
-	}
-	atomic_store(&c->held, at_start ? HELD_START : n);
-	while ((want = faults_hold(c, key)) == want_held) {
-		if (atomic_load(&c->stop)) {
-			atomic_store(&c->held, 0);
+/* Whether the hold in force is still asked for; if not, it ends and what
+ * the file asks for now is armed. */
+static bool hold_wanted(struct chip *c)
+{
+	unsigned n = atomic_load(&c->held);
+	unsigned want = faults_hold(c, "hold_at_block");
+	if (n == HELD_START ? faults_hold(c, "hold_at_start") != 0 : want == n)
+		return true;
+	atomic_store(&c->held, 0);
+	c->crawl_next = false;
+	c->hold_at_start = false;
+	c->hold_at_block = n != HELD_START && want <= n ? 0 : want;
+	say(c, "hold released%s", c->hold_at_block ? "; the next one is armed" : "");
+	if (c->hold_at_block && c->blocks >= c->hold_at_block)
+		hold_begin(c, c->hold_at_block);
+	return atomic_load(&c->held) != 0;
+}
+
+/* A DFU request while a hold is in force: delayed up to CRAWL_MS (less when
+ * released meanwhile). */
+static enum session_end hold_crawl(struct chip *c)
+{
+	const uint64_t end = now_ns() + (uint64_t)CRAWL_MS * 1000000u;
+	c->crawl_next = atomic_load(&c->held) == HELD_START;
+	while (now_ns() < end && hold_wanted(c)) {
+		if (atomic_load(&c->stop))
 			return END_STOPPED;
-		}
 		sleep_ms(HOLD_SLICE_MS);
 	}
-	if (!at_start)
-		c->hold_at_block = want > n ? want : 0;
-	else
-		c->hold_at_block = faults_hold(c, "hold_at_block");
-	atomic_store(&c->held, 0);
-	say(c, "%s released after %.3f s%s", at_start ? "the first request" : "the block",
-	    (double)(now_ns() - t0) / 1e9, c->hold_at_block ? "; a block hold is armed" : "");
 	return END_NONE;
 }
 
@@ -493,10 +506,15 @@ static enum session_end rom_control(struct chip *c, int fd, const struct usb_ctr
 	enum session_end e;
 	int r;
 
-	if (c->hold_at_start && type == USB_TYPE_CLASS && (e = hold(c, true)) != END_NONE)
-		return e;
-	if (c->hold_next && (e = hold(c, false)) != END_NONE)
-		return e;
+	if (type == USB_TYPE_CLASS) {
+		if (c->hold_at_start && !atomic_load(&c->held)) {
+			c->hold_at_start = false;
+			hold_begin(c, HELD_START);
+		}
+		if (atomic_load(&c->held) && hold_wanted(c) && c->crawl_next &&
+		    (e = hold_crawl(c)) != END_NONE)
+			return e;
+	}
 
 	if (len > GADGET_EP0_MAX) {
 		log_request(c, ctrl, STM32_MODEL_STALL);
@@ -528,8 +546,13 @@ static enum session_end rom_control(struct chip *c, int fd, const struct usb_ctr
 	log_request(c, ctrl, r);
 	if (r == STM32_MODEL_GONE)
 		return END_GONE;
-	if (r >= 0 && data_read && ctrl->wValue >= 2 && ++c->blocks == c->hold_at_block)
-		c->hold_next = true;
+	if (r >= 0 && data_read && ctrl->wValue >= 2) {
+		c->blocks++;
+		if (atomic_load(&c->held))
+			c->crawl_next = true; /* the status request that programs it */
+		else if (c->hold_at_block && c->blocks >= c->hold_at_block)
+			hold_begin(c, c->hold_at_block);
+	}
 	if (r < 0) {
 		/* After the data stage nothing can be stalled any more: the model
 		 * is in dfuERROR (unknown opcode) and the next GETSTATUS says so. */
@@ -647,7 +670,8 @@ static void *session_main(void *arg)
 		                     : rom_control(c, fd, &ctrl, buf);
 	}
 out:
-	gadget_close(fd); /* the device leaves the bus */
+	atomic_store(&c->held, 0); /* a hold ends with the ROM session */
+	gadget_close(fd);          /* the device leaves the bus */
 	c->end = end;
 	atomic_store(&c->done, true);
 	return NULL;
@@ -699,7 +723,8 @@ static void rom_start(struct chip *c, const char *why)
 	stm32_model_reset(c->model);
 	load_faults(c);
 	c->blocks = 0;
-	c->hold_next = false;
+	c->crawl_next = false;
+	atomic_store(&c->held, 0);
 	c->mode = MODE_ROM;
 	c->rom_starts++;
 	say(c, "%s: ROM bootloader in DFU mode, USB %04x:%04x \"%s\" serial %s%s", why,
@@ -976,9 +1001,10 @@ static void usage(FILE *f)
 	        "                       disconnect_at_block=N stall_request=N "
 	        "erase_stays_busy=1\n"
 	        "                       flip_bit_address=0xADDR flip_bit_once=1\n"
-	        "                       hold_at_block=N (hold the request after data block N\n"
-	        "                       until the file no longer says so; state: held_block=N)\n"
-	        "                       hold_at_start=1 (the same for the ROM's first DFU\n"
+	        "                       hold_at_block=N (from data block N on, one DFU request\n"
+	        "                       every 1.5 s until the file no longer says so;\n"
+	        "                       state: held=1 held_block=N)\n"
+	        "                       hold_at_start=1 (the same from the ROM's first DFU\n"
 	        "                       request; state: held_block=start)\n"
 	        "  --read-protected     RDP level 1 from the first power-on\n"
 	        "  --start-in-error     a blank chip's ROM comes up in dfuERROR/errFIRMWARE\n"
@@ -1181,6 +1207,15 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+
+	/* A chip is hardware: it must see a 50 ms NRST pulse however busy the
+	 * guest is. Real-time priority (inherited by the session threads) puts
+	 * its 2 ms polls ahead of everything else; every loop here sleeps, so it
+	 * never takes the CPU from the rest. Without the right it runs as is. */
+	struct sched_param sp = {.sched_priority = 10};
+	if (sched_setscheduler(0, SCHED_FIFO, &sp) < 0 && c->opt.verbose)
+		say(c, "no real-time priority (%s): NRST pulses are polled at normal priority",
+		    strerror(errno));
 
 	say(c, "STM32%s model, %" PRIu32 " KiB flash, time scale %g, serial %s%s%s",
 	    c->profile->name, c->profile->flash_size / 1024, c->opt.time_scale,

@@ -5,9 +5,13 @@
 log() { echo "[$MCUOTA_SCENARIO] $*"; }
 fail() { echo "[$MCUOTA_SCENARIO] FAIL: $*"; exit 1; }
 
-# wait_for TIMEOUT_S CMD...: run CMD every 0.1 s until it succeeds; 1 on timeout.
+# wait_for TIMEOUT_S CMD...: run CMD every 0.1 s until it succeeds; 1 on timeout. TIMEOUT_S is a
+# bound for a broken rig, written as an idle machine would need it; it is stretched by
+# $MCUOTA_WAIT_SCALE (5 unless set), since a guest on a loaded builder runs several times slower.
+# (A wait that expects nothing to happen, `if wait_usb ... 2; then fail`, just looks longer.)
+MCUOTA_WAIT_SCALE=${MCUOTA_WAIT_SCALE:-5}
 wait_for() {
-	_wf_deadline=$(awk -v t="$1" '{ printf "%d", $1 + t }' /proc/uptime)
+	_wf_deadline=$(awk -v t="$1" -v k="$MCUOTA_WAIT_SCALE" '{ printf "%d", $1 + t * k }' /proc/uptime)
 	shift
 	while ! "$@" >/dev/null 2>&1; do
 		_wf_now=$(awk '{ printf "%d", $1 }' /proc/uptime)
@@ -124,11 +128,11 @@ chip_state() { sed -n "s/^$1=//p" "$CHIP_STATE" 2>/dev/null; }
 wait_chip() { wait_for "${2:-10}" eval "[ \"\$(chip_state mode)\" = $1 ]"; }
 
 # The chip's pause points (stm32-chip hold_at_block and hold_at_start, read from the --faults
-# file of the chip, by default $MCUOTA_WORK/faults): the request after data block N of a write,
-# or the first DFU request of a ROM start, is held until the file no longer asks for it. A test
-# that needs an update in progress waits for the hold, looks, then moves the pause point on or
-# releases it. The host's own limit still applies (mcu-ota gives a block 6 s, a request 5 s):
-# one check per hold.
+# file of the chip, by default $MCUOTA_WORK/faults): from data block N of a write, or from the
+# first DFU request of a ROM start, the update goes on in slow motion (one DFU request each
+# 1.5 s: within mcu-ota's limits, and still in the phase it was in) until the file no longer
+# asks for it. A test that needs an update in progress waits for the hold, looks for as long as
+# it needs, then moves the pause point on or releases it.
 # chip_hold_at N [FAULTS]: arm (or move on to) a hold after block N; other fault lines stay.
 chip_hold_at() {
 	_ch=${2:-$MCUOTA_WORK/faults}
@@ -147,7 +151,7 @@ chip_release() {
 	{ grep -v '^hold_at_block=\|^hold_at_start=' "$_ch" 2>/dev/null; } >"$_ch.new"
 	mv "$_ch.new" "$_ch"
 }
-# chip_wait_held N|start [TIMEOUT_S]: until the chip holds the request after block N, or the
+# chip_wait_held N|start [TIMEOUT_S]: until the chip holds the update from block N, or from the
 # ROM's first request (default 30 s).
 chip_wait_held() { wait_for "${2:-30}" eval "[ \"\$(chip_state held_block)\" = $1 ]"; }
 

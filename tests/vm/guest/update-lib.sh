@@ -9,11 +9,13 @@ export MCU_OTA_CONFIG=$CONF
 # device_block NAME GPIOCHIP SERIAL [MORE SETTINGS]: one device of the configuration: gpio entry on
 # the lines BOOT0/NRST of GPIOCHIP, the dfuse flasher and the usb-version health check, both
 # matched by SERIAL (the ROM and the application report the same one, from the chip's UID).
+# The waits for the bootloader and the application are generous: a loaded builder's guest takes
+# seconds to enumerate a device (an image that never boots costs the whole health timeout).
 device_block() {
 	cat <<CONF
   { name = "$1";
-    bootloader_timeout_ms = 5000;
-    health_timeout_ms = 5000;
+    bootloader_timeout_ms = 30000;
+    health_timeout_ms = 15000;
     entry = { plugin = "gpio"; chip = "$2"; boot0 = "BOOT0"; nrst = "NRST"; };
     flasher = { plugin = "dfuse"; serial = "$3"; };
     health = { plugin = "usb-version"; vid = 0x0483; pid = 0x5740; serial = "$3"; };

@@ -162,43 +162,36 @@ says "rolled back"
 runs 3.0.0
 
 log "7. a 1 MiB 2.0.0 wanted (a downgrade, allowed): while the daemon writes it, progress moves and nobody else gets the device"
-# The chip holds the write after blocks 8, 16, 24, 32 and 40 (of 512) until the scenario moves the
-# pause point on (chip_hold_at): every check below happens in the middle of the write, however
-# slow the builder. A hold must end within mcu-ota's 6 s limit for a block: one check per hold.
+# From block 8 (of 512) on the chip holds the write (one block each 1.5 s, within mcu-ota's
+# limits) until the scenario releases it: every check below happens in the middle of the write,
+# however slow the builder.
 DEVICE_EXTRA="allow_downgrade = true;"
 configure "$(https_url bundle-2.0.0-1m.swu)" 2.0.0
 chip_hold_at 8
 reload
 chip_wait_held 8 60 || fail "the chip never got to block 8 of the 1 MiB image"
-wait_for 5 eval "[ \"\$(progress_field mcu phase)\" = write ]" || fail "no write phase in the status"
+wait_for 30 eval "[ \"\$(progress_field mcu phase)\" = write ]" || fail "no write phase in the status"
 d1=$(progress_field mcu done)
 mcu-ota status >st.out 2>&1
 sed 's/^/    | /' st.out
 grep -q "now:" st.out || fail "status shows no 'now:' line during the update"
-chip_hold_at 16
-chip_wait_held 16 || fail "the write did not go on to block 16"
+wait_for 30 eval "[ \"\$(progress_field mcu done)\" != \"$d1\" ]"
 d2=$(progress_field mcu done)
 log "   progress: $d1 then $d2 bytes written"
 [ -n "$d1" ] && [ -n "$d2" ] && [ "$d1" != "$d2" ] || fail "the progress did not move ($d1, $d2)"
 log "   a second daemon on the same configuration:"
-timeout 20 mcu-ota daemon >second.out 2>&1
+timeout 60 mcu-ota daemon >second.out 2>&1
 rc=$?
 sed 's/^/    | /' second.out
 [ $rc = 1 ] || fail "the second daemon exited $rc, expected 1"
 grep -q "pid $DAEMON_PID" second.out || fail "the second daemon does not name the first one's pid"
-chip_hold_at 24
-chip_wait_held 24 || fail "the write did not go on to block 24"
 log "   an update of the same device through the socket:"
 cli 1 update --device mcu "$FW/bundle-3.0.0.swu"
 says "try again when it is done"
-chip_hold_at 32
-chip_wait_held 32 || fail "the write did not go on to block 32"
 log "   recover run directly (not through the daemon):"
 cli 1 recover --all
 says "another mcu-ota process"
 [ "$(progress_field mcu phase)" = write ] || fail "the update is no longer writing: the checks came too late"
-chip_hold_at 40
-chip_wait_held 40 || fail "the write did not go on to block 40"
 
 log "8. SIGTERM during the write: the update is finished first, then exit 0"
 mark=$(notify_mark)
@@ -219,17 +212,17 @@ cmp -s "$FW/fw-2.0.0-1m.bin" "$STATE/devices/mcu/current/image.bin" || fail "cur
 
 log "9. killed (SIGKILL) in the middle of flashing 3.0.0: the next daemon finishes what the journal says, then installs what is wanted"
 configure "$(https_url bundle-3.0.0.swu)" 3.0.0
-# held in the middle of the write (block 20 of 64) while it is killed
+# held in the middle of the write (from block 20 of 64) while it is killed
 chip_hold_at 20
 mark=$(notify_mark)
 export WATCHDOG_USEC=1000000
 daemon_start || fail "the daemon sent no READY=1"
 unset WATCHDOG_USEC
 chip_wait_held 20 60 || fail "the daemon never got to write 3.0.0"
-wait_for 5 eval "case \"\$(progress_field mcu phase)\" in erase|write) true ;; *) false ;; esac" ||
+wait_for 30 eval "case \"\$(progress_field mcu phase)\" in erase|write) true ;; *) false ;; esac" ||
 	fail "the status does not show the erase or the write of 3.0.0"
-# the pings go on while the write is held: two are due within a second
-wait_for 5 eval "[ \$(tail -n \"+$((mark + 1))\" \"\$NOTIFY_LOG\" | grep -c \"pid=$DAEMON_PID .*WATCHDOG=1\") -ge 2 ]"
+# the pings go on while the write is held: two are due within a second of each other
+wait_for 30 eval "[ \$(tail -n \"+$((mark + 1))\" \"\$NOTIFY_LOG\" | grep -c \"pid=$DAEMON_PID .*WATCHDOG=1\") -ge 2 ]"
 w=$(tail -n "+$((mark + 1))" "$NOTIFY_LOG" | grep -c "pid=$DAEMON_PID .*WATCHDOG=1")
 log "   killed while in $(progress_field mcu phase) ($w WATCHDOG=1 with WATCHDOG_USEC=1000000 till then)"
 kill -KILL "$DAEMON_PID"
