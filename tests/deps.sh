@@ -17,6 +17,7 @@ packages=(
 	dfu-util                                  # dfu-suffix/dfuse-pack make test inputs; the reference host
 	binutils gcc-arm-none-eabi zlib1g-dev     # real images for the image tests
 	nginx openssl python3 cpio                # HTTPS server, test PKI and fault server (net tests)
+	ca-certificates                           # the system trust store, which "untrusted server" tests meet
 	swugenerator swupdate                     # bundles made and checked by the reference tools
 	curl time                                 # the fetch benchmark's by-hand pipeline
 	gpiod                                     # gpioset/gpioget: the update benchmark's by-hand side
