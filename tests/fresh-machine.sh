@@ -60,7 +60,8 @@ cleanup() {
 	for m in run dev/pts dev sys proc; do
 		mountpoint -q "$root/$m" && umount -l "$root/$m"
 	done
-	if [ "$keep" = 0 ]; then rm -rf "$root"; else say "root kept in $root"; fi
+	mountpoint -q "$root" && umount -l "$root"
+	if [ "$keep" = 0 ]; then rm -rf --one-file-system "$root"; else say "root kept in $root"; fi
 }
 trap cleanup EXIT
 
@@ -83,6 +84,10 @@ check_boot_links() {
 git clone -q --no-local "$top" "$root/root/mcu-ota"
 say "cloned $(git -C "$top" rev-parse --short HEAD) (committed work only, as CI does)"
 
+# the root a mount point of its own, as / is on a machine: unshare -m (the SysV and udev
+# packaging tests) cannot change the propagation of a root that is only a folder
+mount --bind "$root" "$root"
+mount --make-private "$root"
 mount -t proc proc "$root/proc"
 mount --rbind /sys "$root/sys"
 mount --make-rslave "$root/sys"
@@ -95,25 +100,25 @@ cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 in_root() { chroot "$root" /usr/bin/env -i HOME=/root TERM="${TERM:-dumb}" \
 	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin /bin/bash -c "$1"; }
 
-t=$(date +%s)
-rc=0
-in_root 'cd /root/mcu-ota && tests/demo.sh' || rc=$?
-demo_s=$(($(date +%s) - t))
-if [ "$rc" != 0 ]; then
-	say "demo FAILED (exit $rc) after $demo_s s"
+# step NAME COMMAND: runs COMMAND in the root; sets step_s to its time, stops the script on failure
+step() {
+	local t rc=0
+	t=$(date +%s)
+	in_root "$2" || rc=$?
+	step_s=$(($(date +%s) - t))
+	[ "$rc" = 0 ] && return 0
+	say "${done_so_far:-}$1 FAILED (exit $rc) after $step_s s"
 	exit 1
-fi
+}
+
+step demo 'cd /root/mcu-ota && tests/demo.sh'
+demo_s=$step_s
 check_boot_links
 say "demo passed in $demo_s s"
 [ "$demo_only" = 0 ] || exit 0
 
-t=$(date +%s)
-rc=0
-in_root "cd /root/mcu-ota && tests/run.sh ${*:+$(printf '%q ' "$@")}" || rc=$?
-tests_s=$(($(date +%s) - t))
-if [ "$rc" != 0 ]; then
-	say "demo passed in $demo_s s, tests FAILED (exit $rc) after $tests_s s"
-	exit 1
-fi
+done_so_far="demo passed in $demo_s s, "
+step tests "cd /root/mcu-ota && tests/run.sh ${*:+$(printf '%q ' "$@")}"
+tests_s=$step_s
 check_boot_links
 say "demo passed in $demo_s s, tests passed in $tests_s s"
