@@ -72,6 +72,16 @@ def notify(path, log, control):
                         c.close()
 
 
+def read_to_end(sock, into):
+    """Appends what the daemon sends to into until it closes the connection (into keeps what
+    came when a timeout interrupts)."""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return into
+        into += chunk
+
+
 def ctl(argv):
     path = argv[0]
     timeout = 10.0
@@ -99,17 +109,13 @@ def ctl(argv):
     except OSError as e:
         print(f"connect: {e}", file=sys.stderr)
         return 3
-    data = b""
+    data = bytearray()
     try:
         if raw is not None:
             s.sendall(raw)
         elif not nothing:
             s.sendall(("".join(line + "\n" for line in lines) + "\n").encode())
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        read_to_end(s, data)
     except socket.timeout:
         sys.stdout.write(data.decode("utf-8", "replace"))
         print("timeout: the daemon did not close the connection", file=sys.stderr)
@@ -128,19 +134,8 @@ def beside_silent(path, lines):
     s.settimeout(30)
     s.connect(path)
     s.sendall(("".join(line + "\n" for line in lines) + "\n").encode())
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    sys.stdout.write(data.decode("utf-8", "replace"))
-    got = b""
-    while True:
-        chunk = silent.recv(65536)
-        if not chunk:
-            break
-        got += chunk
+    sys.stdout.write(read_to_end(s, bytearray()).decode("utf-8", "replace"))
+    got = read_to_end(silent, bytearray())
     for line in got.decode("utf-8", "replace").splitlines():
         print("silent: " + line)
     return 0
