@@ -24,8 +24,8 @@ mkdir -p "$work/corpus" "$work/artifacts" "$work/tmp"
 cp "$here/corpus/$name"/* "$work/corpus/"
 # the harnesses' scratch files go here too (fuzz_common.c), removed with it
 export TMPDIR=$work/tmp
-# libconfig 1.5 leaks a buffer on some syntax errors (lsan.supp); the rest is ours
-export LSAN_OPTIONS=suppressions=$here/lsan.supp:print_suppressions=0
+# the one suppression file of the sanitized runs (libconfig 1.5 leaks on some syntax errors)
+export LSAN_OPTIONS=suppressions=$here/../sanitize/lsan.supp:print_suppressions=0
 export ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_stack_use_after_return=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # 2 GiB: libFuzzer and ASan take ~0.5 GiB; more is a parser allocating without bound.
