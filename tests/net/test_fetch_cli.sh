@@ -19,7 +19,7 @@ cp "$www/good.swu" "$www/mtls/good.swu"
 # a byte flipped in the last image
 cp "$www/good.swu" "$www/tampered.swu"
 size=$(stat -c %s "$www/good.swu")
-printf '\x5a' | dd of="$www/tampered.swu" bs=1 seek=$((size - 2000)) conv=notrunc status=none
+"$here/../flip-byte.sh" "$www/tampered.swu" $((size - 2000))
 head -c $((size / 2)) "$www/good.swu" >"$www/truncated.swu"
 chmod a+r "$www"/*.swu "$www"/mtls/*.swu
 key=$work/sign.pub.pem
@@ -291,7 +291,7 @@ verdict tampered_part_starts_over "$ok" \
 # when that image ends: one more try from byte 0
 interrupt "$good/good.swu"
 size=$(stat -c %s "$out.part")
-printf '\x01' | dd of="$out.part" bs=1 seek=$((size - 10)) conv=notrunc status=none
+"$here/../flip-byte.sh" "$out.part" $((size - 10))
 "$bin" fetch "$good/good.swu" -o "$out" --key "$key" "${tls[@]}" >"$work/stdout" 2>"$work/stderr"
 rc=$?
 ok=0

@@ -4,6 +4,7 @@
 #   mkbundles.sh FWDIR   (reads FWDIR/fw-*.bin, writes FWDIR/bundle-*.swu and bundle-key.pub.pem)
 set -euo pipefail
 fw=${1:?usage: mkbundles.sh FWDIR}
+here=$(cd "$(dirname "$0")" && pwd)
 key=$fw/bundle-key.pem
 [ -s "$key" ] || openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$key" 2>/dev/null
 openssl pkey -in "$key" -pubout -out "$fw/bundle-key.pub.pem"
@@ -42,4 +43,4 @@ bundle pair mcu-a:fw-2.0.0.bin:2.0.0 mcu-b:fw-3.0.0.bin:3.0.0
 # a byte of the image changed after signing: the hash in sw-description no longer matches
 cp "$fw/bundle-2.0.0.swu" "$fw/bundle-tampered.swu"
 size=$(stat -c %s "$fw/bundle-tampered.swu")
-printf '\x55' | dd of="$fw/bundle-tampered.swu" bs=1 seek=$((size - 1024 * 20)) conv=notrunc 2>/dev/null
+"$here/../flip-byte.sh" "$fw/bundle-tampered.swu" $((size - 1024 * 20))
