@@ -1,5 +1,5 @@
-/* Streaming reader for SWUpdate's .swu bundles (the subset DESIGN.md's
- * "Bundles" describes): a PUSH parser that takes the bundle's bytes in any
+/* Streaming reader for SWUpdate's .swu bundles (the subset
+ * docs/bundle-format.md describes): a PUSH parser that takes the bundle's bytes in any
  * chunking, straight from a download or a file, and never holds more than
  * sw-description, its signature and one small buffer.
  *

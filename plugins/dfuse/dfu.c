@@ -297,7 +297,7 @@ int dfu_prepare(struct dfu_device *d, char *err, size_t errlen)
 		case DFU_STATE_DNBUSY:
 			/* ABORT is not accepted while busy: give the operation its poll
 			 * time, then clear it as STM32CubeProgrammer does with H7 ROMs
-			 * whose bank erase stays busy (shared/ref/dfuse.md section 7). */
+			 * whose bank erase stays busy (docs/protocol.md §7). */
 			sleep_ms(d, st.poll_timeout_ms < 1      ? 1
 			            : st.poll_timeout_ms > 1000 ? 1000
 			                                        : st.poll_timeout_ms);

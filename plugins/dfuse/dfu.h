@@ -1,7 +1,7 @@
 /* DFU 1.1 with ST's DfuSe extensions, over any control-transfer transport:
  * libusb on a gateway, the STM32 model in unit tests. Every descriptor is
  * read through the transport too, so the tests exercise the same parser the
- * device sees. Protocol facts: shared/ref/dfuse.md. */
+ * device sees. Protocol facts and sources: docs/protocol.md. */
 #pragma once
 
 #include <stdbool.h>

@@ -1,6 +1,6 @@
 /* DfuSe memory layouts: the alt setting's interface string, e.g.
  * "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg", expanded into
- * one entry per sector. Grammar and real strings: shared/ref/dfuse.md §3. */
+ * one entry per sector. Grammar and real strings: docs/protocol.md §3. */
 #pragma once
 
 #include <stddef.h>

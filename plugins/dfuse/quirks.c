@@ -4,7 +4,7 @@
 #include <strings.h>
 
 /* First match wins; the last row matches everything. Times are datasheet
- * maxima with margin (shared/ref/dfuse.md §6): F4 128 KiB sector at x8
+ * maxima with margin (docs/protocol.md §6): F4 128 KiB sector at x8
  * parallelism 4 s, mass erase 32 s (dfu-util uses 35 s); H7 128 KiB sector
  * 4 s max; L4/G4 2 KiB page 25 ms max, mass erase ~25 ms per bank. */
 static const struct dfuse_quirk quirks[] = {

@@ -58,7 +58,8 @@ echo "asan: the canary's overflow, undefined behaviour and leaks are caught"
 #   test_config_memcheck  valgrind cannot run an ASan program (ASan's shadow memory needs a fixed
 #                         address layout valgrind does not give); test_config itself runs here
 #   clang-format          checks the sources' layout, no program of ours: the main build runs it
-exclude='^(test_config_memcheck|clang-format)$'
+#   docs-check            checks the docs' pointers and links, no program of ours: likewise
+exclude='^(test_config_memcheck|clang-format|docs-check)$'
 sanitize_env "$tmp/report"
 rc=0
 ctest --test-dir "$san" -L 'unit|net' -E "$exclude" --no-tests=error --output-on-failure \

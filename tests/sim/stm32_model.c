@@ -1,8 +1,8 @@
 /* The STM32 ROM DfuSe bootloader, modelled from the host's side of the USB
- * cable. See stm32_model.h for the contract and shared/ref/dfuse.md sections
- * 1-3, 5, 6 and 8 for the behaviour.
+ * cable. See stm32_model.h for the contract and docs/protocol.md §1, §2,
+ * §3, §5, §6 and §8 for the behaviour.
  *
- * How an operation runs (ST's usbd_dfu.c shape, ref section 2):
+ * How an operation runs (ST's usbd_dfu.c shape, docs/protocol.md §2):
  *   DNLOAD (command or block)    -> dfuDNLOAD-SYNC, data kept, nothing done
  *   GETSTATUS                    -> reports dfuDNBUSY + bwPollTimeout; the
  *                                   operation starts: it is validated, its

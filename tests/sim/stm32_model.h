@@ -1,7 +1,7 @@
 /* A model of the STM32 system-memory (ROM) DfuSe bootloader, as seen from the
  * USB host: descriptors, DFU class requests, the DfuSe command set, flash
  * that behaves like flash, datasheet operation times, read protection,
- * write protection and injected faults. See shared/ref/dfuse.md section 8.
+ * write protection and injected faults. See docs/protocol.md §8.
  *
  * The model is transport-agnostic: a front end (in-process for unit tests,
  * raw_gadget in the VM rig) feeds it control requests with stm32_model_control.
@@ -32,7 +32,7 @@
 #define STM32_MODEL_GONE     (-19)  /* -ENODEV: the device left the bus */
 #define STM32_MODEL_TIMEDOUT (-110) /* -ETIMEDOUT: the host gave up waiting */
 
-/* DFU 1.1 states and status codes (shared/ref/dfuse.md section 1). */
+/* DFU 1.1 states and status codes (docs/protocol.md §1). */
 enum stm32_dfu_state {
 	STM32_DFU_APP_IDLE = 0,
 	STM32_DFU_APP_DETACH = 1,

@@ -1,7 +1,7 @@
 /* The STM32 ROM bootloaders the model can be. Quirks are data: every
  * difference between families lives in this table.
  *
- * Identity and memory strings: shared/ref/dfuse.md sections 1, 3 and 5.
+ * Identity and memory strings: docs/protocol.md §1, §3 and §5.
  * Times are datasheet *typical* values ("Flash memory characteristics" table
  * of each datasheet):
  *   F405/F407  DS8626, x32 parallelism: 16 KiB sector 250 ms, 64 KiB 550 ms,
@@ -16,9 +16,9 @@
  *              mass erase 22.1 ms (the L4 flash macro).
  *   H743       DS12110, x32 parallelism (voltage range 3, what the ROM runs
  *              at [inference]): 256-bit flash word 130 us, 128 KiB sector
- *              1.1 s typ (2.2 s max; 1 s at x64, 2 s at x8, ref section 6),
+ *              1.1 s typ (2.2 s max; 1 s at x64, 2 s at x8, docs/protocol.md §6),
  *              bank mass erase 6.5 s.
- * bwPollTimeout: ~100 ms on the F4 ROM (ref section 6); the F0 uses the same
+ * bwPollTimeout: ~100 ms on the F4 ROM (docs/protocol.md §6); the F0 uses the same
  * ROM generation [inference]; 50 ms for L4/G4/H7 is the ST middleware's
  * FLASH_ERASE_TIME/FLASH_PROGRAM_TIME default [inference].
  */

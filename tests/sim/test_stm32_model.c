@@ -1,5 +1,5 @@
 /* The STM32 ROM model, driven with raw control requests the way a USB host
- * does (a tiny host below), pinning the behaviour of shared/ref/dfuse.md. */
+ * does (a tiny host below), pinning the behaviour of docs/protocol.md. */
 #include "check.h"
 #include "stm32_model.h"
 

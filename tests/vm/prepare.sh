@@ -1,7 +1,8 @@
 #!/bin/bash
-# Prepares the QEMU rig of tests/vm (see shared/ref/vm-rig.md): host tools, Debian's stock
-# bookworm kernel unpacked into a cache outside the checkout, and the two out-of-tree modules
-# the guest needs (raw_gadget.ko, gpio-sim-oot.ko) built from that kernel's own source.
+# Prepares the QEMU rig of tests/vm (the method: tests/vm/README.md, "How the rig works"): host
+# tools, Debian's stock bookworm kernel unpacked into a cache outside the checkout, and the two
+# out-of-tree modules the guest needs (raw_gadget.ko, gpio-sim-oot.ko) built from that kernel's
+# own source.
 #
 # Idempotent: once the cache is complete a run only checks it and prints that it is ready.
 # Run as root. Cache: $MCU_OTA_VM_CACHE (default /var/cache/mcu-ota-vm).

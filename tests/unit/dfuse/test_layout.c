@@ -1,5 +1,5 @@
 /* The DfuSe memory-layout grammar, pinned on every real ROM string of
- * shared/ref/dfuse.md section 3 and on the malformed forms it must refuse. */
+ * docs/protocol.md §3 and on the malformed forms it must refuse. */
 #include "check.h"
 #include "layout.h"
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The chip in ROM DFU mode looks exactly like a real STM32F407 to dfu-util and to mcu-ota list.
-# The expected listing below is the one dfu-util 0.11 prints for an F407's ROM (shared/ref/dfuse.md
-# section 3 for the alt strings, section 1 for the functional descriptor); only devnum varies.
+# The expected listing below is the one dfu-util 0.11 prints for an F407's ROM (docs/protocol.md
+# §3 for the alt strings, §1 for the functional descriptor); only devnum varies.
 . /lib/mcu-ota-vm/lib.sh
 
 chip_start --profile F407 --uid 003500283034510B353F3624 || fail "stm32-chip did not start"
