@@ -638,8 +638,15 @@ int swu_manifest_parse(const char *text, size_t len, const struct swu_limits *li
 
 		if (strcmp(name, "version") == 0) {
 			r = get_string(s, VERSION_MAX_LEN, &m->version, err, errlen);
+			/* it is the version of every image without its own: the
+			 * same grammar (issue 12, finding 12) */
 			if (r == 0 && !m->version[0])
 				r = fail_at(s, err, errlen, "%s", "is empty");
+			else if (r == 0 && !version_valid(m->version))
+				r = fail_at(s, err, errlen,
+				            "\"%s\" is not a version (dotted numbers, optional "
+				            "-suffix, e.g. \"2.1.0\")",
+				            m->version);
 		} else if (strcmp(name, "description") == 0) {
 			r = get_string(s, SWU_MAX_STRING, &m->description, err, errlen);
 		} else if (strcmp(name, "hardware-compatibility") == 0) {

@@ -59,6 +59,19 @@ static struct engine_options engine_options(const struct config *c)
 	};
 }
 
+/* --allow-downgrade installs below a device's high-water mark: root's alone
+ * when the command works without the daemon (through it, the daemon checks
+ * who asks). */
+static bool may_downgrade(void)
+{
+	if (geteuid() == 0)
+		return true;
+	log_error("--allow-downgrade is for root: it installs firmware older than the lowest "
+	          "version a device may run (its high-water mark or min_version). Run the "
+	          "command as root, e.g. with sudo");
+	return false;
+}
+
 /* The worst outcome decides the exit code. */
 static int outcome_code(const struct engine_outcome *o)
 {
@@ -107,6 +120,7 @@ static int update_error_code(int r, const char *source)
 	case -ENOKEY:
 	case -ENOTSUP:
 	case -EFBIG:
+	case -ENOEXEC: /* for another hardware revision */
 		return EXIT_BAD_INPUT;
 	default:
 		/* a local file that cannot be read is bad input; a URL, a failed download */
@@ -136,8 +150,9 @@ static int daemon_connect(const struct config *c, int *fd)
 /* Send a request and show the daemon's replies as the command itself would
  * have; returns the exit code. */
 static int daemon_job(int fd, const char *command, const char *source, int source_fd,
-                      const char *const *devices, size_t n)
+                      const char *const *devices, size_t n, bool allow_downgrade)
 {
+	(void)allow_downgrade; /* goes with the request where the protocol carries it */
 	if (control_send_request(fd, command, source, source_fd, devices, n) < 0) {
 		log_error("the daemon closed the connection: see its log");
 		return EXIT_FAILURE_GENERIC;
@@ -186,9 +201,10 @@ static int daemon_job(int fd, const char *command, const char *source, int sourc
 }
 
 static int update_from(const struct config *c, const char *source, const char *const *devices,
-                       size_t n)
+                       size_t n, bool allow_downgrade)
 {
 	struct engine_options eo = engine_options(c);
+	eo.allow_downgrade = allow_downgrade;
 	struct engine_outcome out[CONFIG_MAX_DEVICES];
 	size_t count = 0;
 	char err[1024];
@@ -201,7 +217,8 @@ static int update_from(const struct config *c, const char *source, const char *c
 }
 
 /* Each device (all that have one when n == 0) gets its configured firmware. */
-static int update_to_configured(const struct config *c, const char *const *devices, size_t n)
+static int update_to_configured(const struct config *c, const char *const *devices, size_t n,
+                                bool allow_downgrade)
 {
 	int code = EXIT_OK, any = 0;
 	for (size_t k = 0; k < n; k++)
@@ -223,6 +240,7 @@ static int update_to_configured(const struct config *c, const char *const *devic
 		}
 		struct engine_options eo = engine_options(c);
 		eo.expect_versions = &d->firmware_version;
+		eo.allow_downgrade = allow_downgrade;
 		struct engine_outcome out;
 		size_t count = 0;
 		char err[1024];
@@ -246,7 +264,7 @@ static void update_help(FILE *f)
 {
 	fprintf(
 	    f,
-	    "Usage: mcu-ota update [--device NAME]... [BUNDLE|URL]\n\n"
+	    "Usage: mcu-ota update [--device NAME]... [--allow-downgrade] [BUNDLE|URL]\n\n"
 	    "Verifies the signed bundle (a file, or an https:// URL), then installs each of its\n"
 	    "images on the configured device it names: into the bootloader, write, read back,\n"
 	    "out again, and the device's health check. A device whose update fails at any\n"
@@ -256,9 +274,12 @@ static void update_help(FILE *f)
 	    "Without a bundle, each device named (or every one that has one) gets the\n"
 	    "firmware its configuration's firmware section names, now, even one that failed\n"
 	    "before. While the daemon runs, the update is its job (it gets the open file).\n\n"
-	    "  --device NAME  only this device (repeatable; it must have an image in the "
+	    "A version below a device's high-water mark (the highest version it has run) or\n"
+	    "its min_version is refused, and so is a bundle for another hardware revision.\n\n"
+	    "  --device NAME      only this device (repeatable; it must have an image in the "
 	    "bundle)\n"
-	    "  -h, --help     this text\n\n"
+	    "  --allow-downgrade  install below the high-water mark (root only)\n"
+	    "  -h, --help         this text\n\n"
 	    "The configuration is %s (mcu-ota --config FILE).\n"
 	    "Exit: 0 every device runs the new image (or had it already), 8 an update failed\n"
 	    "and was rolled back, 9 it failed and so did the rollback, 3 a bundle that does\n"
@@ -279,11 +300,13 @@ int cli_update(int argc, char **argv)
 {
 	static const struct option options[] = {
 	    {"device", required_argument, NULL, 'd'},
+	    {"allow-downgrade", no_argument, NULL, 'D'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	const char *devices[CONFIG_MAX_DEVICES];
 	size_t n = 0;
+	bool allow_downgrade = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "d:h", options, NULL)) != -1) {
 		switch (c) {
@@ -293,6 +316,9 @@ int cli_update(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			devices[n++] = optarg;
+			break;
+		case 'D':
+			allow_downgrade = true;
 			break;
 		case 'h':
 			update_help(stdout);
@@ -321,7 +347,7 @@ int cli_update(int argc, char **argv)
 			log_error("cannot read %s: %s", source, strerror(errno));
 			code = EXIT_BAD_INPUT;
 		} else {
-			code = daemon_job(fd, "update", source, file, devices, n);
+			code = daemon_job(fd, "update", source, file, devices, n, allow_downgrade);
 		}
 		if (file >= 0)
 			close(file);
@@ -333,9 +359,13 @@ int cli_update(int argc, char **argv)
 		config_free(&cfg);
 		return via;
 	}
+	if (allow_downgrade && !may_downgrade()) {
+		config_free(&cfg);
+		return EXIT_FAILURE_GENERIC;
+	}
 	install_signals();
-	code =
-	    source ? update_from(&cfg, source, devices, n) : update_to_configured(&cfg, devices, n);
+	code = source ? update_from(&cfg, source, devices, n, allow_downgrade)
+	              : update_to_configured(&cfg, devices, n, allow_downgrade);
 	config_free(&cfg);
 	return code;
 }
@@ -344,18 +374,21 @@ int cli_update(int argc, char **argv)
 
 static void device_help(FILE *f, const char *cmd, const char *what)
 {
+	bool rb = !strcmp(cmd, "rollback");
 	fprintf(f,
 	        "Usage: mcu-ota %s --device NAME%s\n\n%s\n\n"
-	        "  --device NAME  the configured device%s\n"
-	        "  -h, --help     this text\n",
-	        cmd, strcmp(cmd, "recover") ? "" : "|--all", what,
-	        strcmp(cmd, "recover") ? "" : "\n  --all          every configured device");
+	        "  --device NAME      the configured device%s\n"
+	        "  -h, --help         this text\n",
+	        cmd, rb ? " [--allow-downgrade]" : "|--all", what,
+	        rb ? "\n  --allow-downgrade  roll back below the high-water mark (root only)"
+	           : "\n  --all              every configured device");
 }
 
 static const char rollback_what[] =
     "Installs the device's previous image (verified, booted and health-checked like an\n"
     "update); the image it replaces becomes the previous one, so a second rollback undoes\n"
-    "the first.";
+    "the first. A previous image below the device's high-water mark (the highest version\n"
+    "it has run) or its min_version needs --allow-downgrade.";
 static const char recover_what[] =
     "Finishes what a crash or power loss interrupted: an update whose staged image is\n"
     "intact is completed, otherwise the device is rolled back. update and rollback do\n"
@@ -366,13 +399,14 @@ static int device_command(int argc, char **argv, bool recover)
 	static const struct option options[] = {
 	    {"device", required_argument, NULL, 'd'},
 	    {"all", no_argument, NULL, 'a'},
+	    {"allow-downgrade", no_argument, NULL, 'D'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
 	const char *cmd = recover ? "recover" : "rollback";
 	const char *what = recover ? recover_what : rollback_what;
 	const char *name = NULL;
-	bool all = false;
+	bool all = false, allow_downgrade = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "d:h", options, NULL)) != -1) {
 		switch (c) {
@@ -382,6 +416,13 @@ static int device_command(int argc, char **argv, bool recover)
 		case 'a':
 			all = recover;
 			if (!recover) {
+				device_help(stderr, cmd, what);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'D':
+			allow_downgrade = !recover;
+			if (recover) {
 				device_help(stderr, cmd, what);
 				return EXIT_USAGE;
 			}
@@ -404,7 +445,7 @@ static int device_command(int argc, char **argv, bool recover)
 		return code;
 	int fd, via = recover ? 0 : daemon_connect(&cfg, &fd);
 	if (via == 1) { /* the daemon does the work */
-		code = daemon_job(fd, "rollback", NULL, -1, &name, 1);
+		code = daemon_job(fd, "rollback", NULL, -1, &name, 1, allow_downgrade);
 		close(fd);
 		config_free(&cfg);
 		return code;
@@ -413,7 +454,12 @@ static int device_command(int argc, char **argv, bool recover)
 		config_free(&cfg);
 		return via;
 	}
+	if (allow_downgrade && !may_downgrade()) {
+		config_free(&cfg);
+		return EXIT_FAILURE_GENERIC;
+	}
 	struct engine_options eo = engine_options(&cfg);
+	eo.allow_downgrade = allow_downgrade;
 	struct engine_outcome out[CONFIG_MAX_DEVICES];
 	size_t n = 0;
 	for (size_t i = 0; i < cfg.device_count; i++) {
@@ -509,6 +555,8 @@ static void print_json(const struct config *c, const struct live *l)
 			       s.current.address);
 		json_opt("previous_version", s.has_previous ? s.previous.version : NULL, false);
 		json_opt("previous_sha256", s.has_previous ? s.previous.sha256 : NULL, false);
+		json_opt("high_water_mark", s.mark, false);
+		json_opt("min_version", c->devices[i].min_version, false);
 		json_opt("state", update_state_name(s.journal.state), false);
 		json_opt("result", update_result_name(s.journal.result), false);
 		json_opt("attempted_version", s.journal.version, false);
@@ -536,6 +584,8 @@ static void print_text(const struct config *c, const struct live *l)
 		printf("%s\n", c->devices[i].name);
 		if (s.error[0])
 			printf("  error:     %s\n", s.error);
+		if (c->devices[i].min_version)
+			printf("  minimum:   %s (min_version)\n", c->devices[i].min_version);
 		if (!s.known) {
 			printf("  never updated by mcu-ota\n");
 			continue;
@@ -552,6 +602,11 @@ static void print_text(const struct config *c, const struct live *l)
 		           ? s.previous.version
 		           : "unknown (read back from the chip before its first "
 		             "update)");
+		if (s.mark[0])
+			printf(
+			    "  mark:      %s (the high-water mark: no lower version is installed "
+			    "without --allow-downgrade%s)\n",
+			    s.mark, s.mark_from_current ? "; the version it runs" : "");
 		printf("  state:     %s\n", update_state_name(s.journal.state));
 		if (s.journal.result != RESULT_NONE) {
 			char when[64] = "";
@@ -581,8 +636,10 @@ static void status_help(FILE *f)
 {
 	fprintf(f, "Usage: mcu-ota status [--json]\n\n"
 	           "For every configured device: the installed version and its SHA-256, the\n"
-	           "previous version, the update state, and how the last update ended (with its\n"
-	           "error). Reads only; works while an update runs. When the daemon runs, each\n"
+	           "previous version, the high-water mark (no lower version is installed without\n"
+	           "--allow-downgrade) and min_version, the update state, and how the last update\n"
+	           "ended (with its error). Reads only; works while an update runs. When the "
+	           "daemon runs, each\n"
 	           "device it is working on also shows the step and how far it is.\n\n"
 	           "  --json      one JSON array, an object per device\n"
 	           "  -h, --help  this text\n");

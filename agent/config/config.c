@@ -291,6 +291,26 @@ static int load_daemon(struct ctx *x, const config_setting_t *g)
 	return 0;
 }
 
+/* A hardware revision is one word: /etc/hwrevision holds "<board> <revision>". */
+static int load_hardware(struct ctx *x, const config_setting_t *g)
+{
+	static const char *const known[] = {"revision", "revision_file", NULL};
+	struct hardware_config *h = &x->c->hardware;
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+		return bad(x, g, "expected a group { revision = \"...\"; }");
+	int r = only_known(x, g, known, "hardware");
+	if (r < 0 || (r = get_string(x, g, "revision", false, &h->revision)) < 0 ||
+	    (r = get_string(x, g, "revision_file", false, &h->revision_file)) < 0 ||
+	    (r = absolute(x, g, "revision_file", h->revision_file)) < 0)
+		return r;
+	if (h->revision && (strlen(h->revision) > 64 || strpbrk(h->revision, " \t\r\n")))
+		return bad(x, config_setting_get_member(g, "revision"),
+		           "\"%.64s\": expected one word of at most 64 characters, as a bundle's "
+		           "hardware-compatibility names it (e.g. \"1.0\" or \"rev-B\")",
+		           h->revision);
+	return 0;
+}
+
 static int load_firmware(struct ctx *x, const config_setting_t *g, struct device_config *d)
 {
 	static const char *const known[] = {"source", "version", NULL};
@@ -362,6 +382,7 @@ static int load_device(struct ctx *x, const config_setting_t *g, struct device_c
 	                                    "address",
 	                                    "backup",
 	                                    "allow_downgrade",
+	                                    "min_version",
 	                                    "bootloader_timeout_ms",
 	                                    "health_timeout_ms",
 	                                    "entry",
@@ -389,10 +410,17 @@ static int load_device(struct ctx *x, const config_setting_t *g, struct device_c
 	if ((r = get_number(x, g, "address", 0, UINT32_MAX, &addr)) < 0 ||
 	    (r = get_string(x, g, "backup", false, &backup)) < 0 ||
 	    (r = get_bool(x, g, "allow_downgrade", &d->allow_downgrade)) < 0 ||
+	    (r = get_string(x, g, "min_version", false, &d->min_version)) < 0 ||
 	    (r = get_timeout(x, g, "bootloader_timeout_ms", &d->bootloader_timeout_ms)) < 0 ||
 	    (r = get_timeout(x, g, "health_timeout_ms", &d->health_timeout_ms)) < 0)
 		return r;
 	d->address = (uint32_t)addr;
+	if (d->min_version && !version_valid(d->min_version))
+		return bad(
+		    x, config_setting_get_member(g, "min_version"),
+		    "\"%.64s\" is not a version: expected numbers separated by dots, with an "
+		    "optional -suffix, e.g. \"2.1.0\"",
+		    d->min_version);
 	if (backup && strcmp(backup, "required") && strcmp(backup, "optional"))
 		return bad(x, config_setting_get_member(g, "backup"),
 		           "\"%s\": expected \"required\" (refuse a first update when the chip "
@@ -473,9 +501,9 @@ static int distinct_selections(struct ctx *x)
 
 static int load(struct ctx *x)
 {
-	static const char *const known[] = {"state_dir", "plugin_dir", "cache_dir",
-	                                    "log_level", "daemon",     "bundle",
-	                                    "fetch",     "devices",    NULL};
+	static const char *const known[] = {"state_dir", "plugin_dir", "cache_dir", "log_level",
+	                                    "daemon",    "bundle",     "fetch",     "hardware",
+	                                    "devices",   NULL};
 	static const char *const levels[] = {"error", "warning", "info", "debug"};
 	struct config *c = x->c;
 	const config_setting_t *root = config_root_setting(&c->cfg);
@@ -522,6 +550,10 @@ static int load(struct ctx *x)
 		return r;
 	const config_setting_t *f = config_setting_get_member(root, "fetch");
 	if (f && (r = load_fetch(x, f)) < 0)
+		return r;
+	c->hardware.revision_file = CONFIG_DEFAULT_HWREVISION_FILE;
+	const config_setting_t *hw = config_setting_get_member(root, "hardware");
+	if (hw && (r = load_hardware(x, hw)) < 0)
 		return r;
 	const config_setting_t *devs = config_setting_get_member(root, "devices");
 	if (!devs)

@@ -12,11 +12,14 @@
  *   bundle = { keys = ["/etc/mcu-ota/release.pem"]; ca = "..."; ... };
  *   fetch = { ca = "..."; client_cert = "..."; allow_http = false;
  *             connect_timeout_s = 30; max_attempts = 6; ... };
+ *   hardware = { revision = "1.0";                 # the gateway's, else read from
+ *                revision_file = "/etc/hwrevision"; };  # "<board> <revision>"
  *   devices = (
  *     { name = "motor";                       # [A-Za-z0-9_-]{1,64}
  *       address = 0x08000000;                 # where images start
  *       backup = "required";                  # or "optional"
- *       allow_downgrade = false;
+ *       allow_downgrade = false;               # never below the high-water mark
+ *       min_version = "2.0.0";                # optional: the lowest version allowed
  *       bootloader_timeout_ms = 10000;        # entry -> DFU device present
  *       health_timeout_ms = 10000;            # exit -> application confirmed
  *       entry   = { plugin = "gpio"; chip = "gpiochip0"; boot0 = "BOOT0"; nrst = "NRST"; };
@@ -53,6 +56,7 @@
 #define CONFIG_DEFAULT_POLL_JITTER_S         300u
 #define CONFIG_MIN_POLL_INTERVAL_S           60u
 #define CONFIG_MAX_POLL_INTERVAL_S           2592000u /* 30 days */
+#define CONFIG_DEFAULT_HWREVISION_FILE       "/etc/hwrevision"
 
 struct config_plugin {
 	const char *plugin;              /* the plugin's name */
@@ -64,6 +68,9 @@ struct device_config {
 	uint32_t address;
 	bool backup_required;
 	bool allow_downgrade; /* an older version than the installed one may be installed */
+	/* The lowest version the device may run besides its high-water mark (a
+	 * chip whose firmware is not known before its first update); NULL: none. */
+	const char *min_version;
 	unsigned bootloader_timeout_ms;
 	unsigned health_timeout_ms;
 	struct config_plugin entry, flasher, health;
@@ -82,6 +89,13 @@ struct daemon_config {
 	unsigned poll_jitter_s;
 };
 
+/* The gateway's hardware revision, checked against a bundle's
+ * hardware-compatibility (update/hardware.h). */
+struct hardware_config {
+	const char *revision;      /* NULL: read revision_file */
+	const char *revision_file; /* "<board> <revision>", as SWUpdate reads it */
+};
+
 struct config {
 	config_t cfg; /* owns every string below */
 	char path[4096];
@@ -94,6 +108,7 @@ struct config {
 	struct swu_trust trust;
 	struct swu_limits limits;
 	struct fetch_options fetch; /* TLS and proxy settings only; the caller adds the rest */
+	struct hardware_config hardware;
 	struct device_config devices[CONFIG_MAX_DEVICES];
 	size_t device_count;
 };

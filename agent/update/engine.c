@@ -17,6 +17,7 @@
 #include "core/host.h"
 #include "core/plugin_loader.h"
 #include "fetch/fetch.h"
+#include "update/hardware.h"
 #include "util/format.h"
 #include "util/log.h"
 
@@ -411,6 +412,124 @@ static int backup(struct run *r)
 	return rc;
 }
 
+/* ---- the high-water mark ---- */
+
+/* One comparison everywhere (issue 12, finding 12): "2.0" is "2.0.0". */
+static bool same_version(const char *a, const char *b)
+{
+	int c = 1;
+	return version_compare(a, b, &c) == 0 && c == 0;
+}
+
+/* The device's high-water mark into mark ("" when none): the mark file, or
+ * for a store written before marks were kept, the version current holds
+ * (the best evidence of how far the device got). A corrupt mark is an
+ * error: nothing is checked against a guess. */
+static int mark_of(const struct store *s, char mark[STORE_VERSION_MAX], bool *from_current,
+                   char *err, size_t errlen)
+{
+	mark[0] = '\0';
+	*from_current = false;
+	int rc = store_mark_load(s, mark, err, errlen);
+	if (rc == 0 && !version_valid(mark)) {
+		mcu_ota_set_error(err, errlen,
+		                  "%s/mark is corrupt: \"%s\" is not a version. Write the highest "
+		                  "version the device ran into it as root (version=X.Y.Z)",
+		                  s->dir, mark);
+		mark[0] = '\0';
+		return -EBADMSG;
+	}
+	if (rc == -EBADMSG)
+		snprintf(err + strlen(err), errlen - strlen(err),
+		         ". Write the highest version the device ran into it as root "
+		         "(version=X.Y.Z)");
+	if (rc != -ENOENT)
+		return rc;
+	struct slot_meta cur;
+	char ignored[512];
+	if (store_meta(s, STORE_CURRENT, &cur, ignored, sizeof(ignored)) == 0 &&
+	    version_valid(cur.version)) {
+		snprintf(mark, STORE_VERSION_MAX, "%s", cur.version);
+		*from_current = true;
+	}
+	return 0;
+}
+
+/* The lowest version the device may run, max(mark, min_version), into
+ * floor ("" when none), and which of them it is. */
+static int floor_of(struct run *r, char floor[STORE_VERSION_MAX], const char **why)
+{
+	char err[512];
+	bool from_current;
+	int rc = mark_of(&r->store, floor, &from_current, err, sizeof(err));
+	if (rc < 0)
+		return fail(r, rc, "%s", err);
+	*why = "its high-water mark";
+	const char *min = r->dev->min_version;
+	int c = 0;
+	if (min && (!floor[0] || (version_compare(min, floor, &c) == 0 && c > 0))) {
+		snprintf(floor, STORE_VERSION_MAX, "%s", min);
+		*why = "its min_version";
+	}
+	return 0;
+}
+
+/* Whether version may be installed (what: "install it", "roll back to it")
+ * against the device's floor; else the outcome says why and what to do. A
+ * version that cannot be compared is below any floor (finding 5). */
+static int check_floor(struct run *r, const char *version, const char *what)
+{
+	char floor[STORE_VERSION_MAX];
+	const char *why = "";
+	int rc = floor_of(r, floor, &why);
+	if (rc < 0 || !floor[0])
+		return rc;
+	int c = -1;
+	bool comparable = version_compare(version, floor, &c) == 0;
+	if (comparable && c >= 0)
+		return 0;
+	if (r->o->allow_downgrade) {
+		log_warning("%s: %s is below %s, the lowest version it may run (%s): allowed by "
+		            "--allow-downgrade",
+		            r->dev->name, version, floor, why);
+		return 0;
+	}
+	if (comparable)
+		return fail(r, -EPERM,
+		            "%s is below %s, the lowest version device %s may run (%s): give "
+		            "--allow-downgrade as root to %s",
+		            version, floor, r->dev->name, why, what);
+	return fail(r, -EPERM,
+	            "\"%s\" is not a version, so it cannot be shown to be at least %s, the "
+	            "lowest version device %s may run (%s): give --allow-downgrade as root to %s",
+	            version, floor, r->dev->name, why, what);
+}
+
+/* At each commit (before staged becomes current, so that a store without a
+ * mark file still counts the version it ran): the mark rises to version,
+ * never falls. Repeated after a crash like the rest of committing. */
+static int raise_mark(struct run *r, const char *version)
+{
+	char mark[STORE_VERSION_MAX], err[512];
+	bool from_current;
+	if (!version_valid(version)) /* "unknown", "blank": nothing to raise to */
+		return 0;
+	int rc = mark_of(&r->store, mark, &from_current, err, sizeof(err));
+	if (rc == -EBADMSG) /* the update was checked against it before: replace it */
+		log_warning("%s: %s: replacing it with %s", r->dev->name, err, version);
+	else if (rc < 0)
+		return fail(r, rc, "%s", err);
+	int c = 1;
+	if (rc == 0 && mark[0] && version_compare(version, mark, &c) == 0 && c <= 0) {
+		if (!from_current)
+			return 0; /* recorded, and as high or higher */
+		version = mark;   /* a store without a mark file: record what it ran */
+	}
+	if ((rc = store_mark_save(&r->store, version, err, sizeof(err))) < 0)
+		return fail(r, rc, "%s", err);
+	return 0;
+}
+
 /* ---- rolling back ---- */
 
 static void finish(struct run *r, enum update_state state, enum update_result result)
@@ -625,6 +744,8 @@ static void install(struct run *r, enum update_state from)
 	}
 	if (save(r, UPDATE_COMMITTING) < 0)
 		return;
+	if (raise_mark(r, st.version) < 0)
+		return; /* the journal stays at committing: the next start repeats */
 	if ((rc = store_promote(&r->store, err, sizeof(err))) < 0) {
 		fail(r, rc, "%s",
 		     err); /* the journal stays at committing: the next start repeats */
@@ -667,6 +788,8 @@ static void recover_step(struct run *r)
 	            r->j.version, update_state_name(s));
 	switch (s) {
 	case UPDATE_COMMITTING: {
+		if (raise_mark(r, r->j.version) < 0)
+			return;
 		int rc = store_promote(&r->store, err, sizeof(err));
 		if (rc < 0) {
 			fail(r, rc, "%s", err);
@@ -783,6 +906,13 @@ void engine_rollback(const struct engine_options *o, const struct device_config 
 		run_close(&r);
 		return;
 	}
+	/* rollback is a downgrade like any other (finding 5) */
+	if (check_floor(&r, prev.version, "roll back to it") < 0) {
+		free(data);
+		log_error("%s: %s", dev->name, r.out->message);
+		run_close(&r);
+		return;
+	}
 	log_info("%s: rolling back to the previous image, %s", dev->name, prev.version);
 	/* previous goes through staged like any update, so a crash is recovered
 	 * the same way; committing then swaps current and previous */
@@ -847,9 +977,11 @@ static void *update_thread(void *arg)
 	bool have = r->j.state != UPDATE_FAILED &&
 	            store_meta(&r->store, STORE_CURRENT, &cur, err, sizeof(err)) == 0 &&
 	            version_valid(cur.version);
+	/* root's --allow-downgrade goes below what runs as well as below the mark */
 	struct version_policy pol = {.install_if_different = r->img->install_if_different,
 	                             .install_if_higher = r->img->install_if_higher,
-	                             .allow_downgrade = r->dev->allow_downgrade};
+	                             .allow_downgrade =
+	                                 r->dev->allow_downgrade || r->o->allow_downgrade};
 	char reason[256];
 	enum version_decision d =
 	    version_decide(have ? cur.version : NULL, version, &pol, reason, sizeof(reason));
@@ -858,8 +990,16 @@ static void *update_thread(void *arg)
 		log_info("%s: nothing to do: %s", r->dev->name, reason);
 		return NULL;
 	}
+	/* the floor holds whatever current is: unknown, blank or not a version
+	 * (finding 5), and whatever the device's allow_downgrade says */
+	if (check_floor(r, version, "install it") < 0) {
+		log_error("%s: %s", r->dev->name, r->out->message);
+		return NULL;
+	}
 	if (d == VERSION_REFUSE) {
-		fail(r, -EPERM, "%s (set allow_downgrade = true for this device to allow it)",
+		fail(r, -EPERM,
+		     "%s (give --allow-downgrade as root, or set allow_downgrade = true for this "
+		     "device)",
 		     reason);
 		log_error("%s: %s", r->dev->name, r->out->message);
 		return NULL;
@@ -875,7 +1015,7 @@ static void *update_thread(void *arg)
 	 * the daemon does not put the chip through its bootloader for nothing */
 	char sum[65];
 	if (r->o->skip_running_image && have && r->j.state == UPDATE_IDLE &&
-	    !strcmp(cur.version, version) && cur.address == address &&
+	    same_version(cur.version, version) && cur.address == address &&
 	    sha256_hex(buf, len, sum) == 0 && !strcmp(sum, cur.sha256)) {
 		free(buf);
 		say(r, "%s already runs (the same image, sha256 %.16s...)", version, sum);
@@ -977,6 +1117,11 @@ int engine_update(const struct engine_options *o, const char *source, const char
 	else
 		snprintf(shown, sizeof(shown), "%s", source);
 	log_info("bundle %s verified: version %s, signed by %s", shown, m->version, m->signer);
+	/* the gateway's hardware before any device is touched (finding 6) */
+	struct hardware_id hw;
+	hardware_identify(c, &hw);
+	if ((rc = hardware_check(&hw, m, err, errlen)) < 0)
+		return rc;
 
 	/* which device gets which image */
 	struct run *runs = calloc(CONFIG_MAX_DEVICES, sizeof(*runs));
@@ -1004,13 +1149,16 @@ int engine_update(const struct engine_options *o, const char *source, const char
 			free(runs);
 			return -ESRCH;
 		}
+		/* the version the install would use (finding 1: an image may have
+		 * none of its own), compared as versions (finding 12) */
+		const char *offered = img->version ? img->version : m->version;
 		for (size_t w = 0; w < n && o->expect_versions; w++)
 			if (!strcmp(devices[w], d->name) && o->expect_versions[w] &&
-			    strcmp(o->expect_versions[w], img->version)) {
+			    !same_version(o->expect_versions[w], offered)) {
 				mcu_ota_set_error(err, errlen,
 				                  "the bundle holds version %s for device %s, but "
 				                  "version %s is wanted: nothing installed",
-				                  img->version, d->name, o->expect_versions[w]);
+				                  offered, d->name, o->expect_versions[w]);
 				free(runs);
 				return -ESRCH;
 			}
@@ -1073,6 +1221,8 @@ void engine_status(const struct config *c, const struct device_config *dev, stru
 	s->has_current = store_meta(&st, STORE_CURRENT, &s->current, err, sizeof(err)) == 0;
 	s->has_previous = store_meta(&st, STORE_PREVIOUS, &s->previous, err, sizeof(err)) == 0;
 	if (journal_load(&st, &s->journal, err, sizeof(err)) < 0)
+		snprintf(s->error, sizeof(s->error), "%s", err);
+	if (mark_of(&st, s->mark, &s->mark_from_current, err, sizeof(err)) < 0)
 		snprintf(s->error, sizeof(s->error), "%s", err);
 	store_close(&st);
 }

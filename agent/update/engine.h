@@ -23,6 +23,17 @@
  *     never drive one device.
  * Independent devices are updated in parallel, one thread each.
  *
+ * Anti-rollback (issue 12), as SWUpdate's -N, RAUC and Uptane do it: each
+ * device keeps a high-water mark in its store, the highest version ever
+ * committed on it, raised at every commit. An update, or a rollback, to a
+ * version below max(mark, the device's min_version) is refused unless the
+ * caller gives allow_downgrade (root's --allow-downgrade); so is one whose
+ * version cannot be compared (the "unknown" image read back before the
+ * first update) while such a floor exists. The mark never goes down. The
+ * device setting allow_downgrade only lets in a version older than current
+ * that is not below the mark: since the mark follows every commit, that
+ * leaves nothing in practice.
+ *
  * Test hook: MCU_OTA_CRASH_AT=<state> in the environment makes the process
  * kill itself with SIGKILL right after that state is journaled (before it is
  * acted on): power loss at a chosen step. */
@@ -67,6 +78,9 @@ struct engine_options {
 	 * daemon's polls: a re-published bundle); off, it is written again (a
 	 * person who asks for it may be mending a chip). */
 	bool skip_running_image;
+	/* The caller may install below the device's high-water mark (and roll
+	 * back below it): root's explicit --allow-downgrade. */
+	bool allow_downgrade;
 };
 
 /* What the store says of a device, read without its lock (atomic files):
@@ -76,6 +90,11 @@ struct engine_status {
 	bool has_current, has_previous;
 	struct slot_meta current, previous;
 	struct journal journal;
+	/* The high-water mark (anti-rollback): the highest version committed
+	 * ("" when none), and whether it is only the version current holds (a
+	 * store written before marks were kept). */
+	char mark[STORE_VERSION_MAX];
+	bool mark_from_current;
 	char error[512]; /* why the store could not be read */
 };
 void engine_status(const struct config *c, const struct device_config *dev,

@@ -18,6 +18,7 @@
 
 #define IMAGE_FILE "image.bin"
 #define META_FILE  "meta"
+#define MARK_FILE  "mark"
 /* <dir>/<slot><.new|.old>/<file>: s->dir holds at most 4095 bytes */
 #define PATH_BUF (sizeof(((struct store *)0)->dir) + 32)
 
@@ -115,12 +116,12 @@ static int tidy(struct store *s)
 				return r;
 		}
 	}
-	/* a journal save cut short leaves its temporary file (util/atomic.h) */
+	/* a journal or mark save cut short leaves its temporary file (util/atomic.h) */
 	DIR *d = opendir(s->dir);
 	if (!d)
 		return -errno;
 	for (struct dirent *e; (e = readdir(d)) != NULL;)
-		if (!strncmp(e->d_name, "journal.tmp-", 12))
+		if (!strncmp(e->d_name, "journal.tmp-", 12) || !strncmp(e->d_name, "mark.tmp-", 9))
 			(void)unlinkat(dirfd(d), e->d_name, 0);
 	closedir(d);
 	char any[PATH_BUF];
@@ -483,5 +484,57 @@ int store_drop(struct store *s, enum store_slot slot, char *err, size_t errlen)
 		r = fsync_parent(path);
 	if (r < 0)
 		mcu_ota_set_error(err, errlen, "cannot remove %s: %s", path, strerror(-r));
+	return r;
+}
+
+/* ---- the high-water mark ---- */
+
+int store_mark_load(const struct store *s, char version[STORE_VERSION_MAX], char *err,
+                    size_t errlen)
+{
+	char path[PATH_BUF], text[STORE_VERSION_MAX + 16];
+	int r = path_of(path, s, MARK_FILE, "", NULL);
+	if (r < 0)
+		return r;
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		r = -errno;
+		if (r != -ENOENT)
+			mcu_ota_set_error(err, errlen, "cannot read %s: %s", path, strerror(-r));
+		return r;
+	}
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	/* exactly one line "version=<v>", <v> printable without blanks */
+	size_t vlen = n > 9 ? n - 9 : 0;
+	bool ok = n > 9 && strlen(text) == n && !strncmp(text, "version=", 8) &&
+	          text[n - 1] == '\n' && vlen < STORE_VERSION_MAX;
+	for (size_t i = 8; ok && i < n - 1; i++)
+		ok = text[i] > ' ' && text[i] < 0x7f;
+	if (!ok) {
+		mcu_ota_set_error(err, errlen,
+		                  "%s is corrupt: expected one line \"version=<the highest version "
+		                  "the device ran>\"",
+		                  path);
+		return -EBADMSG;
+	}
+	memcpy(version, text + 8, vlen);
+	version[vlen] = '\0';
+	return 0;
+}
+
+int store_mark_save(struct store *s, const char *version, char *err, size_t errlen)
+{
+	char path[PATH_BUF], text[STORE_VERSION_MAX + 16];
+	int r = path_of(path, s, MARK_FILE, "", NULL);
+	int n = snprintf(text, sizeof(text), "version=%s\n", version);
+	if (r == 0 && (!*version || strlen(version) >= STORE_VERSION_MAX || strchr(version, '\n')))
+		r = -EINVAL;
+	if (r == 0)
+		r = atomic_write_file(path, text, (size_t)n, 0600);
+	if (r < 0)
+		mcu_ota_set_error(err, errlen, "cannot record the high-water mark %.64s in %s: %s",
+		                  version, path, strerror(-r));
 	return r;
 }

@@ -5,6 +5,8 @@
  *       current/  image.bin meta   what we believe is on the chip
  *       previous/ image.bin meta   what to roll back to
  *       staged/   image.bin meta   verified, not yet installed
+ *       mark                   the high-water mark: the highest version ever
+ *                              committed (anti-rollback; update/engine.c)
  *
  * A slot is a folder so that an image and its metadata change together, by
  * one rename. A slot folder exists only complete (built as <slot>.new, fsync'd,
@@ -90,3 +92,11 @@ __attribute__((warn_unused_result)) int store_promote(struct store *s, char *err
 /* Remove a slot (e.g. a staged image that will not be installed). */
 __attribute__((warn_unused_result)) int store_drop(struct store *s, enum store_slot slot, char *err,
                                                    size_t errlen);
+
+/* The device's high-water mark, "version=<v>\n" in <dir>/mark, written
+ * atomically. The store keeps the text; the engine gives it meaning.
+ * -ENOENT when none was recorded, -EBADMSG when the file is corrupt. */
+__attribute__((warn_unused_result)) int
+store_mark_load(const struct store *s, char version[STORE_VERSION_MAX], char *err, size_t errlen);
+__attribute__((warn_unused_result)) int store_mark_save(struct store *s, const char *version,
+                                                        char *err, size_t errlen);

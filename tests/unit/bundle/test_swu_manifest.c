@@ -139,6 +139,10 @@ static void test_refusals_name_line_and_setting(void)
 	    {"software = { images: ( ); };\n", -EBADMSG, "software.images: no image listed"},
 	    {"software = { version = \"1\"; };\n", -EBADMSG, "software has no images"},
 	    {"software = { images: (" IMAGE("") "); };\n", -EBADMSG, "software has no version"},
+	    /* issue 12, finding 12: it is the version of images without their own */
+	    {"software = { version = \"v2\"; images: (" IMAGE("") "); };\n", -EBADMSG,
+	     "sw-description line 1: software.version: \"v2\" is not a version (dotted numbers, "
+	     "optional -suffix, e.g. \"2.1.0\")"},
 	    {"hello = 1;\n", -ENOTSUP, "top-level"},
 	    {"", -EBADMSG, "no \"software = { ... }\" group"},
 	    {"software = \"x\";\n", -EBADMSG, "no \"software = { ... }\" group"},

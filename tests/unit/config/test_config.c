@@ -167,6 +167,9 @@ static bool field(const struct config *c, const char *name, struct field *out)
 	    NUM(devices[0].address),
 	    NUM(devices[0].backup_required),
 	    NUM(devices[0].allow_downgrade),
+	    STR(devices[0].min_version),
+	    STR(hardware.revision),
+	    STR(hardware.revision_file),
 	    NUM(devices[0].bootloader_timeout_ms),
 	    NUM(devices[0].health_timeout_ms),
 	    STR(devices[0].entry.plugin),
@@ -231,6 +234,9 @@ static const struct acceptance accepted[] = {
     {IN_DEVICE, "", "devices[0].address", .num = 0x08000000},
     {IN_DEVICE, "", "devices[0].backup_required", .num = true},
     {IN_DEVICE, "", "devices[0].allow_downgrade", .num = false},
+    {IN_DEVICE, "", "devices[0].min_version", .str = NULL},
+    {IN_TOP, "", "hardware.revision", .str = NULL}, /* read from the file */
+    {IN_TOP, "", "hardware.revision_file", .str = CONFIG_DEFAULT_HWREVISION_FILE},
     {IN_DEVICE, "", "devices[0].bootloader_timeout_ms",
      .num = CONFIG_DEFAULT_BOOTLOADER_TIMEOUT_MS},
     {IN_DEVICE, "", "devices[0].health_timeout_ms", .num = CONFIG_DEFAULT_HEALTH_TIMEOUT_MS},
@@ -319,6 +325,15 @@ static const struct acceptance accepted[] = {
     {IN_DEVICE, "backup = \"optional\";", "devices[0].backup_required", .num = false},
     {IN_DEVICE, "allow_downgrade = true;", "devices[0].allow_downgrade", .num = true},
     {IN_DEVICE, "allow_downgrade = false;", "devices[0].allow_downgrade", .num = false},
+    /* issue 12: the anti-rollback floor and the gateway's hardware revision */
+    {IN_DEVICE, "min_version = \"2.1.0\";", "devices[0].min_version", .str = "2.1.0"},
+    {IN_DEVICE, "min_version = \"2.0\";", "devices[0].min_version", .str = "2.0"},
+    {IN_DEVICE, "min_version = \"" V64 "\";", "devices[0].min_version", .str = V64},
+    {IN_TOP, "hardware = { revision = \"1.0\"; };", "hardware.revision", .str = "1.0"},
+    {IN_TOP, "hardware = { revision = \"" N64 "\"; };", "hardware.revision", .str = N64},
+    {IN_TOP, "hardware = { revision_file = \"/run/hw\"; };", "hardware.revision_file",
+     .str = "/run/hw"},
+    {IN_TOP, "hardware = { };", "hardware.revision_file", .str = CONFIG_DEFAULT_HWREVISION_FILE},
     {IN_DEVICE, "bootloader_timeout_ms = 1;", "devices[0].bootloader_timeout_ms", .num = 1},
     {IN_DEVICE, "bootloader_timeout_ms = 600000;", "devices[0].bootloader_timeout_ms",
      .num = 600000},
@@ -395,15 +410,19 @@ struct refusal {
 };
 
 #define KNOWN_TOP                                                                                  \
-	"(known: state_dir, plugin_dir, cache_dir, log_level, daemon, bundle, fetch, devices)"
+	"(known: state_dir, plugin_dir, cache_dir, log_level, daemon, bundle, fetch, hardware, "   \
+	"devices)"
 #define KNOWN_DEVICE                                                                               \
-	"(known: name, address, backup, allow_downgrade, bootloader_timeout_ms, "                  \
+	"(known: name, address, backup, allow_downgrade, min_version, bootloader_timeout_ms, "     \
 	"health_timeout_ms, entry, flasher, health, firmware)"
 #define KNOWN_FETCH                                                                                \
 	"(known: ca, ca_dir, client_cert, client_key, proxy, allow_http, connect_timeout_s, "      \
 	"low_speed_limit, low_speed_time_s, max_time_s, max_attempts, max_recv_speed)"
-#define RELATIVE       "is relative: give an absolute path (the daemon's working directory is /)"
-#define A_STRING       "expected a string in double quotes"
+#define RELATIVE "is relative: give an absolute path (the daemon's working directory is /)"
+#define A_STRING "expected a string in double quotes"
+#define ONE_WORD                                                                                   \
+	"expected one word of at most 64 characters, as a bundle's hardware-compatibility names "  \
+	"it (e.g. \"1.0\" or \"rev-B\")"
 #define NOT_EMPTY      "must not be empty"
 #define PLUGIN_GROUP   "a group { plugin = \"...\"; ... }"
 #define A_PLUGIN_GROUP "expected " PLUGIN_GROUP
@@ -598,6 +617,25 @@ static const struct refusal refused[] = {
      "devices[0].backup: \"maybe\": expected \"required\" (refuse a first update when the chip "
      "cannot be read back) or \"optional\""},
     {IN_DEVICE, "allow_downgrade = 1;", 4, "devices[0].allow_downgrade: expected true or false"},
+    {IN_DEVICE, "min_version = 2;", 4, "devices[0].min_version: " A_STRING},
+    {IN_DEVICE, "min_version = \"\";", 4, "devices[0].min_version: " NOT_EMPTY},
+    {IN_DEVICE, "min_version = \"v2\";", 4,
+     "devices[0].min_version: \"v2\" is not a version: expected numbers separated by dots, "
+     "with an optional -suffix, e.g. \"2.1.0\""},
+    {IN_DEVICE, "min_version = \"" V65 "\";", 4,
+     "devices[0].min_version: \"" V62 "10\" is not a version: expected numbers separated by "
+     "dots, with an optional -suffix, e.g. \"2.1.0\""},
+    {IN_TOP, "hardware = 1;", 1, "hardware: expected a group { revision = \"...\"; }"},
+    {IN_TOP, "hardware = { revison = \"1.0\"; };", 1,
+     "hardware.revison: unknown setting in hardware (known: revision, revision_file); did you "
+     "mean \"revision\"?"},
+    {IN_TOP, "hardware = { revision = 1; };", 1, "hardware.revision: " A_STRING},
+    {IN_TOP, "hardware = { revision = \"\"; };", 1, "hardware.revision: " NOT_EMPTY},
+    {IN_TOP, "hardware = { revision = \"rev B\"; };", 1, "hardware.revision: \"rev B\": " ONE_WORD},
+    {IN_TOP, "hardware = { revision = \"" N65 "\"; };", 1,
+     "hardware.revision: \"" N64 "\": " ONE_WORD},
+    {IN_TOP, "hardware = { revision_file = \"hwrevision\"; };", 1,
+     "hardware.revision_file: \"hwrevision\" " RELATIVE},
     {IN_DEVICE, "bootloader_timeout_ms = \"10s\";", 4,
      "devices[0].bootloader_timeout_ms: expected an integer from 1 to 600000"},
     {IN_DEVICE, "bootloader_timeout_ms = 0;", 4,
@@ -853,8 +891,13 @@ static void the_example_documents_every_setting(void)
 		enum where where;
 		const char *text;
 	} sections[] = {
-	    {IN_TOP, "zz = 1;"},    {IN_BUNDLE, "zz = 1;"},   {IN_FETCH, "zz = 1;"},
-	    {IN_DAEMON, "zz = 1;"}, {IN_FIRMWARE, "zz = 1;"}, {IN_DEVICE, "zz = 1;"},
+	    {IN_TOP, "zz = 1;"},
+	    {IN_BUNDLE, "zz = 1;"},
+	    {IN_FETCH, "zz = 1;"},
+	    {IN_DAEMON, "zz = 1;"},
+	    {IN_FIRMWARE, "zz = 1;"},
+	    {IN_DEVICE, "zz = 1;"},
+	    {IN_TOP, "hardware = { zz = 1; };"},
 	};
 	char example[65536] = "", err[1024];
 	FILE *f = fopen(MCU_OTA_SOURCE_DIR "/conf/mcu-ota.conf", "r");

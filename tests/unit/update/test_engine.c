@@ -145,6 +145,11 @@ struct image_spec {
 	bool noboot;         /* no "APP:" at its start: it does not boot */
 };
 
+/* Lines inside sw-description's software group (e.g. hardware-compatibility),
+ * and its version (NULL: the first image's); claimed = "" leaves an image
+ * without a version of its own. */
+static const char *sw_extra, *sw_version;
+
 /* A signed bundle at <dir>/<name>.swu with images[0..n). */
 static void make_bundle(const char *name, const struct image_spec *images, size_t n)
 {
@@ -167,19 +172,26 @@ static void make_bundle(const char *name, const struct image_spec *images, size_
 		if (f)
 			pclose(f);
 		size_t off = strlen(entries);
+		const char *v = s->claimed ? s->claimed : s->version;
+		char vline[128] = "";
+		if (*v)
+			snprintf(vline, sizeof(vline), " version = \"%s\";", v);
 		snprintf(entries + off, sizeof(entries) - off,
 		         "%s\n    { filename = \"%s-%zu.bin\"; type = \"mcu-ota\"; device = \"%s\";"
-		         " version = \"%s\"; sha256 = \"%s\"; %s }",
-		         i ? "," : "", s->device, i, s->device,
-		         s->claimed ? s->claimed : s->version, sum, s->extra ? s->extra : "");
+		         "%s sha256 = \"%s\"; %s }",
+		         i ? "," : "", s->device, i, s->device, vline, sum,
+		         s->extra ? s->extra : "");
 		off = strlen(names);
 		snprintf(names + off, sizeof(names) - off, " %s-%zu.bin", s->device, i);
 	}
 	snprintf(p, sizeof(p), "%s/sw-description", work);
 	char desc[5000];
 	int len = snprintf(desc, sizeof(desc),
-	                   "software = {\n  version = \"%s\";\n  images: (%s\n  );\n}\n",
-	                   images[0].claimed ? images[0].claimed : images[0].version, entries);
+	                   "software = {\n  version = \"%s\";\n%s\n  images: (%s\n  );\n}\n",
+	                   sw_version          ? sw_version
+	                   : images[0].claimed ? images[0].claimed
+	                                       : images[0].version,
+	                   sw_extra ? sw_extra : "", entries);
 	write_file(p, desc, (size_t)len);
 	sh("cd '%s' && openssl dgst -sha256 -sign '%s/key.pem' -out sw-description.sig "
 	   "sw-description && printf '%%s\\n' sw-description sw-description.sig%s | tr ' ' '\\n' | "
@@ -187,24 +199,27 @@ static void make_bundle(const char *name, const struct image_spec *images, size_
 	   work, root, names, dir, name);
 }
 
+/* More top-level settings, and more settings of every device, or NULL. */
+static const char *conf_top, *conf_device;
+
 /* A configuration for the chips named (device name = chip name). */
 static void make_config(const char *backup, const char *const *chips, size_t n)
 {
 	char text[8192];
 	int off = snprintf(text, sizeof(text),
-	                   "state_dir = \"%s/state\";\nplugin_dir = \"%s\";\n"
+	                   "state_dir = \"%s/state\";\nplugin_dir = \"%s\";\n%s\n"
 	                   "bundle = { keys = [\"%s/key.pub\"]; };\ndevices = (",
-	                   dir, FAKE_PLUGIN_DIR, root);
+	                   dir, FAKE_PLUGIN_DIR, conf_top ? conf_top : "", root);
 	for (size_t i = 0; i < n; i++)
 		off += snprintf(
 		    text + off, sizeof(text) - (size_t)off,
-		    "%s\n  { name = \"%s\"; backup = \"%s\"; bootloader_timeout_ms = 300;\n"
+		    "%s\n  { name = \"%s\"; backup = \"%s\"; bootloader_timeout_ms = 300; %s\n"
 		    "    entry = { plugin = \"fake-entry\"; chip = \"%s/%s\"; };\n"
 		    "    flasher = { plugin = \"fake-flasher\"; chip = \"%s/%s\"; serial = \"%s\"; "
 		    "};\n"
 		    "    health = { plugin = \"fake-health\"; chip = \"%s/%s\"; }; }",
-		    i ? "," : "", chips[i], backup, dir, chips[i], dir, chips[i], chips[i], dir,
-		    chips[i]);
+		    i ? "," : "", chips[i], backup, conf_device ? conf_device : "", dir, chips[i],
+		    dir, chips[i], chips[i], dir, chips[i]);
 	snprintf(text + off, sizeof(text) - (size_t)off, "\n);\n");
 	snprintf(config_path, sizeof(config_path), "%s/mcu-ota.conf", dir);
 	write_file(config_path, text, strlen(text));
@@ -233,24 +248,30 @@ static void load(void)
 		fprintf(stderr, "%s\n", err);
 }
 
+static bool allow_downgrade; /* root's --allow-downgrade, for the engine calls */
+
 static struct engine_options opts(void)
 {
-	return (struct engine_options){.config = &cfg, .quiet = true};
+	return (struct engine_options){
+	    .config = &cfg, .quiet = true, .allow_downgrade = allow_downgrade};
 }
 
 /* engine_update of <dir>/<bundle>.swu; the one outcome in *out. */
 static bool skip_running_image; /* engine_options' for update() */
 
+static char update_err[1024]; /* engine_update's error of the last update() */
+
 static int update(const char *bundle, struct engine_outcome *out)
 {
-	char src[4400], err[1024] = "";
+	char src[4400], *err = update_err;
+	update_err[0] = '\0';
 	struct engine_outcome outs[CONFIG_MAX_DEVICES];
 	size_t count = 0;
 	snprintf(src, sizeof(src), "%s/%s.swu", dir, bundle);
 	load();
 	struct engine_options o = opts();
 	o.skip_running_image = skip_running_image;
-	int r = engine_update(&o, src, NULL, 0, outs, &count, err, sizeof(err));
+	int r = engine_update(&o, src, NULL, 0, outs, &count, err, sizeof(update_err));
 	if (r < 0)
 		fprintf(stderr, "engine_update: %s\n", err);
 	if (r == 0 && count >= 1)
@@ -301,6 +322,20 @@ static const char *slot_version(const char *device, enum store_slot slot, struct
 	return r == 0 ? m->version : "";
 }
 
+/* The device's recorded high-water mark, "" when none. */
+static const char *mark_of_device(const char *device)
+{
+	static char mark[STORE_VERSION_MAX];
+	struct store s;
+	char err[512], state[4400];
+	snprintf(state, sizeof(state), "%s/state", dir);
+	CHECK_INT(store_open(state, device, &s, err, sizeof(err)), 0);
+	if (store_mark_load(&s, mark, err, sizeof(err)) < 0)
+		mark[0] = '\0';
+	store_close(&s);
+	return mark;
+}
+
 /* In a child (a fresh exec, so that MCU_OTA_CRASH_AT is read): an update of
  * bundle, or a rollback when bundle is NULL, that kills itself right after
  * state is journaled. True when it died so. */
@@ -314,6 +349,8 @@ static bool crash_at(const char *state, const char *bundle)
 		setenv("MCU_OTA_CRASH_AT", state, 1);
 		setenv("ENGINE_TEST_CHILD_CONFIG", config_path, 1);
 		setenv("ENGINE_TEST_CHILD_BUNDLE", src, 1);
+		if (allow_downgrade)
+			setenv("ENGINE_TEST_CHILD_ALLOW_DOWNGRADE", "1", 1);
 		execl("/proc/self/exe", "test_engine", (char *)NULL);
 		_exit(127);
 	}
@@ -339,6 +376,7 @@ __attribute__((constructor)) static void child(void)
 	if (config_load(c, &cfg, err, sizeof(err)) < 0)
 		_exit(2);
 	struct engine_options o = opts();
+	o.allow_downgrade = getenv("ENGINE_TEST_CHILD_ALLOW_DOWNGRADE") != NULL;
 	if (*b)
 		(void)!engine_update(&o, b, NULL, 0, outs, &count, err, sizeof(err));
 	else
@@ -583,10 +621,17 @@ static void downgrade_is_refused(void)
 	CHECK_INT(update("b15", &out), 0);
 	CHECK_INT(out.result, RESULT_NONE);
 	CHECK_INT(out.code, -EPERM);
-	CHECK_STR(out.message, "downgrade from 2.0.0 to 1.5.0 is not allowed (set allow_downgrade "
-	                       "= true for this device to allow it)");
+	CHECK_STR(out.message, "1.5.0 is below 2.0.0, the lowest version device mcu may run (its "
+	                       "high-water mark): give --allow-downgrade as root to install it");
 	CHECK_INT(ops_lines("mcu"), before);
 	CHECK_STR(chip_app("mcu"), "2.0.0");
+	/* root's --allow-downgrade installs it; the mark stays */
+	allow_downgrade = true;
+	CHECK_INT(update("b15", &out), 0);
+	allow_downgrade = false;
+	CHECK_INT(out.result, RESULT_INSTALLED);
+	CHECK_STR(chip_app("mcu"), "1.5.0");
+	CHECK_STR(mark_of_device("mcu"), "2.0.0");
 }
 
 static void same_version_is_skipped_with_install_if_different(void)
@@ -620,13 +665,16 @@ static void rollback_swaps_current_and_previous(void)
 	make_bundle("b3", &b, 1);
 	CHECK_INT(update("b2", &out), 0);
 	CHECK_INT(update("b3", &out), 0);
+	/* 2.0.0 is below the high-water mark 3.0.0: root's --allow-downgrade */
+	allow_downgrade = true;
 	rollback("mcu", &out);
+	allow_downgrade = false;
 	CHECK_INT(out.result, RESULT_INSTALLED);
 	CHECK_STR(chip_app("mcu"), "2.0.0");
 	expect_restored("mcu", "2.0.0", 6000); /* nothing of the larger 3.0.0 stays behind */
 	CHECK_STR(slot_version("mcu", STORE_CURRENT, NULL), "2.0.0");
 	CHECK_STR(slot_version("mcu", STORE_PREVIOUS, NULL), "3.0.0");
-	rollback("mcu", &out); /* undoes the first */
+	rollback("mcu", &out); /* undoes the first, up to the mark: nothing needed */
 	CHECK_INT(out.result, RESULT_INSTALLED);
 	CHECK_STR(chip_app("mcu"), "3.0.0");
 }
@@ -763,6 +811,7 @@ static void crash_then_recover(const char *state)
 	CHECK_STR(slot_version("mcu", STORE_PREVIOUS, NULL), "unknown");
 	CHECK_STR(slot_version("mcu", STORE_STAGED, NULL), "");
 	CHECK_INT(journal_of("mcu").state, UPDATE_IDLE);
+	CHECK_STR(mark_of_device("mcu"), "2.0.0"); /* the commit the recovery made raised it */
 	/* and once finished, there is nothing more to do */
 	recover("mcu", &out);
 	CHECK_STR(out.message, "nothing to recover");
@@ -842,7 +891,9 @@ static void crash_during_a_rollback_command(void)
 	make_bundle("b3", &b, 1);
 	CHECK_INT(update("b2", &out), 0);
 	CHECK_INT(update("b3", &out), 0);
+	allow_downgrade = true; /* 2.0.0 is below the mark */
 	CHECK(crash_at("flashing", NULL));
+	allow_downgrade = false;
 	/* meanwhile the journal shows the rollback under way, not the last
 	 * update's result beside it (status reads it) */
 	struct journal j = journal_of("mcu");
@@ -854,6 +905,349 @@ static void crash_during_a_rollback_command(void)
 	CHECK_STR(chip_app("mcu"), "2.0.0");
 	CHECK_STR(slot_version("mcu", STORE_CURRENT, NULL), "2.0.0");
 	CHECK_STR(slot_version("mcu", STORE_PREVIOUS, NULL), "3.0.0");
+}
+
+/* ---- issue 12: anti-rollback, hardware identity, one version comparison ---- */
+
+/* engine_update of <dir>/<bundle>.swu for device mcu with firmware.version
+ * wanted (expect_versions), in a child: a crash is this test's failure, not
+ * the end of the suite. */
+struct wanted_run {
+	int rc;
+	size_t count;
+	struct engine_outcome out;
+	char err[1024];
+};
+
+static bool update_wanting(const char *bundle, const char *wanted, struct wanted_run *w)
+{
+	int p[2];
+	memset(w, 0, sizeof(*w));
+	CHECK_INT(pipe(p), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct wanted_run x = {0};
+		struct engine_outcome outs[CONFIG_MAX_DEVICES];
+		char src[4400];
+		const char *devs[] = {"mcu"}, *versions[] = {wanted};
+		close(p[0]);
+		snprintf(src, sizeof(src), "%s/%s.swu", dir, bundle);
+		load();
+		struct engine_options o = opts();
+		o.expect_versions = versions;
+		x.rc = engine_update(&o, src, devs, 1, outs, &x.count, x.err, sizeof(x.err));
+		if (x.count)
+			x.out = outs[0];
+		_exit(write(p[1], &x, sizeof(x)) == (ssize_t)sizeof(x) ? 0 : 3);
+	}
+	close(p[1]);
+	size_t got = 0;
+	for (ssize_t n;
+	     got < sizeof(*w) && (n = read(p[0], (char *)w + got, sizeof(*w) - got)) > 0;)
+		got += (size_t)n;
+	close(p[0]);
+	int status = 0;
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "the engine did not come back (status 0x%x%s)\n", status,
+		        WIFSIGNALED(status) ? ", killed by a signal" : "");
+		return false;
+	}
+	return got == sizeof(*w);
+}
+
+/* Finding 1: with firmware.version configured, a signed bundle whose image
+ * has no version of its own made the engine strcmp NULL (the daemon died at
+ * every start). The version the install would use, software.version, is
+ * compared instead. */
+static void finding1_an_image_without_version_against_firmware_version(void)
+{
+	struct wanted_run w;
+	setup("1.0.0", 5000, "required");
+	const struct image_spec img = {
+	    .device = "mcu", .version = "2.0.0", .len = 6000, .claimed = ""};
+	sw_version = "2.0.0";
+	make_bundle("nover", &img, 1);
+	sw_version = NULL;
+	CHECK(update_wanting("nover", "3.0.0", &w));
+	CHECK_INT(w.rc, -ESRCH);
+	CHECK_STR(w.err, "the bundle holds version 2.0.0 for device mcu, but version 3.0.0 is "
+	                 "wanted: nothing installed");
+	CHECK_INT(ops_lines("mcu"), 0);
+	CHECK(update_wanting("nover", "2.0.0", &w));
+	CHECK_INT(w.rc, 0);
+	CHECK_INT(w.out.result, RESULT_INSTALLED);
+	CHECK_STR(chip_app("mcu"), "2.0.0");
+}
+
+/* Finding 12: firmware.version = "2.0" is the image's 2.0.0 (expect_versions
+ * used strcmp, "already runs" version_compare: refused and recorded failed). */
+static void finding12_version_2_0_is_2_0_0(void)
+{
+	struct wanted_run w;
+	setup("1.0.0", 5000, "required");
+	const struct image_spec img = {.device = "mcu", .version = "2.0.0", .len = 6000};
+	make_bundle("b2", &img, 1);
+	CHECK(update_wanting("b2", "2.0", &w));
+	CHECK_INT(w.rc, 0);
+	CHECK_INT(w.out.result, RESULT_INSTALLED);
+	CHECK_STR(chip_app("mcu"), "2.0.0");
+}
+
+/* Finding 5: the old check compared with current alone, and skipped when
+ * current was not a version: after a root's rollback to the image read back
+ * before the first update ("unknown"), any older signed bundle installed.
+ * The high-water mark holds. */
+static void finding5_the_mark_holds_when_current_is_unknown(void)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "required");
+	const struct image_spec a = {.device = "mcu", .version = "2.0.0", .len = 6000},
+	                        b = {.device = "mcu", .version = "1.5.0", .len = 6000};
+	make_bundle("b2", &a, 1);
+	make_bundle("b15", &b, 1);
+	CHECK_INT(update("b2", &out), 0);
+	allow_downgrade = true;
+	rollback("mcu", &out);
+	allow_downgrade = false;
+	CHECK_INT(out.result, RESULT_INSTALLED);
+	CHECK_STR(slot_version("mcu", STORE_CURRENT, NULL), "unknown");
+	CHECK_STR(chip_app("mcu"), "1.0.0");
+	int before = ops_lines("mcu");
+	CHECK_INT(update("b15", &out), 0);
+	CHECK_INT(out.code, -EPERM);
+	CHECK_STR(out.message, "1.5.0 is below 2.0.0, the lowest version device mcu may run (its "
+	                       "high-water mark): give --allow-downgrade as root to install it");
+	CHECK_INT(ops_lines("mcu"), before);
+	CHECK_STR(chip_app("mcu"), "1.0.0");
+}
+
+/* Finding 5: a device with allow_downgrade = true took any older version;
+ * the setting never opens the way below the mark. */
+static void finding5_allow_downgrade_setting_does_not_pass_the_mark(void)
+{
+	struct engine_outcome out;
+	conf_device = "allow_downgrade = true;";
+	setup("1.0.0", 5000, "required");
+	conf_device = NULL;
+	const struct image_spec a = {.device = "mcu", .version = "2.0.0", .len = 6000},
+	                        b = {.device = "mcu", .version = "1.5.0", .len = 6000};
+	make_bundle("b2", &a, 1);
+	make_bundle("b15", &b, 1);
+	CHECK_INT(update("b2", &out), 0);
+	int before = ops_lines("mcu");
+	CHECK_INT(update("b15", &out), 0);
+	CHECK_INT(out.code, -EPERM);
+	CHECK_CONTAINS(out.message, "1.5.0 is below 2.0.0, the lowest version device mcu may run");
+	CHECK_INT(ops_lines("mcu"), before);
+	CHECK_STR(chip_app("mcu"), "2.0.0");
+}
+
+/* Finding 5: rollback bypassed every check. Below the mark it is refused,
+ * the chip untouched; so is the "unknown" image, which cannot be shown to
+ * be at least the mark. */
+static void finding5_rollback_below_the_mark_is_refused(void)
+{
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "required");
+	const struct image_spec a = {.device = "mcu", .version = "2.0.0", .len = 6000},
+	                        b = {.device = "mcu", .version = "3.0.0", .len = 7000};
+	make_bundle("b2", &a, 1);
+	make_bundle("b3", &b, 1);
+	CHECK_INT(update("b2", &out), 0);
+	int before = ops_lines("mcu");
+	rollback("mcu", &out);
+	CHECK_INT(out.result, RESULT_NONE);
+	CHECK_INT(out.code, -EPERM);
+	CHECK_STR(out.message,
+	          "\"unknown\" is not a version, so it cannot be shown to be at least 2.0.0, the "
+	          "lowest version device mcu may run (its high-water mark): give --allow-downgrade "
+	          "as root to roll back to it");
+	CHECK_INT(update("b3", &out), 0);
+	before = ops_lines("mcu");
+	rollback("mcu", &out);
+	CHECK_INT(out.result, RESULT_NONE);
+	CHECK_INT(out.code, -EPERM);
+	CHECK_STR(out.message,
+	          "2.0.0 is below 3.0.0, the lowest version device mcu may run (its "
+	          "high-water mark): give --allow-downgrade as root to roll back to it");
+	CHECK_INT(ops_lines("mcu"), before);
+	CHECK_STR(chip_app("mcu"), "3.0.0");
+	CHECK_STR(slot_version("mcu", STORE_CURRENT, NULL), "3.0.0");
+	CHECK_INT(journal_of("mcu").state, UPDATE_IDLE);
+}
+
+/* Finding 5: a chip whose firmware is not known before its first update
+ * (read back as "unknown") took any signed bundle; min_version bounds it. */
+static void finding5_min_version_before_the_first_update(void)
+{
+	struct engine_outcome out;
+	conf_device = "min_version = \"2.0\";";
+	setup("1.0.0", 5000, "required");
+	conf_device = NULL;
+	const struct image_spec a = {.device = "mcu", .version = "2.0.0", .len = 6000},
+	                        b = {.device = "mcu", .version = "1.5.0", .len = 6000};
+	make_bundle("b2", &a, 1);
+	make_bundle("b15", &b, 1);
+	CHECK_INT(update("b15", &out), 0);
+	CHECK_INT(out.code, -EPERM);
+	CHECK_STR(out.message, "1.5.0 is below 2.0, the lowest version device mcu may run (its "
+	                       "min_version): give --allow-downgrade as root to install it");
+	CHECK_INT(ops_lines("mcu"), 0);
+	CHECK_STR(chip_app("mcu"), "1.0.0");
+	CHECK_INT(update("b2", &out), 0); /* 2.0.0 is not below 2.0 */
+	CHECK_INT(out.result, RESULT_INSTALLED);
+}
+
+/* The mark rises with every commit (a recovered one too: crash_then_recover),
+ * never with a failed update, never falls; a store written before marks
+ * were kept counts the version current holds; a corrupt mark refuses
+ * updates rather than guess; status reads it. */
+static void the_high_water_mark(void)
+{
+	struct engine_outcome out;
+	char p[4400];
+	setup("1.0.0", 5000, "required");
+	const struct image_spec a = {.device = "mcu", .version = "2.0.0", .len = 6000},
+	                        bad = {.device = "mcu",
+	                               .version = "2.0.0",
+	                               .len = 6000,
+	                               .claimed = "3.1.0"},
+	                        b = {.device = "mcu", .version = "3.0.0", .len = 7000},
+	                        c = {.device = "mcu", .version = "2.5.0", .len = 6500};
+	make_bundle("b2", &a, 1);
+	make_bundle("bad", &bad, 1);
+	make_bundle("b3", &b, 1);
+	make_bundle("b25", &c, 1);
+	CHECK_STR(mark_of_device("mcu"), "");
+	CHECK_INT(update("b2", &out), 0);
+	CHECK_STR(mark_of_device("mcu"), "2.0.0");
+	CHECK_INT(update("bad", &out), 0);
+	CHECK_INT(out.result, RESULT_ROLLED_BACK);
+	CHECK_STR(mark_of_device("mcu"), "2.0.0"); /* 3.1.0 never ran */
+	CHECK_INT(update("b3", &out), 0);
+	CHECK_STR(mark_of_device("mcu"), "3.0.0");
+	allow_downgrade = true;
+	CHECK_INT(update("b25", &out), 0);
+	allow_downgrade = false;
+	CHECK_INT(out.result, RESULT_INSTALLED);
+	CHECK_STR(mark_of_device("mcu"), "3.0.0"); /* a downgrade does not lower it */
+	snprintf(p, sizeof(p), "%s/state/devices/mcu/mark", dir);
+	struct stat st;
+	CHECK_INT(stat(p, &st), 0);
+	CHECK_INT(st.st_mode & 0777, 0600);
+	CHECK_INT(update("b25", &out), 0); /* what runs, but below the mark */
+	CHECK_INT(out.code, -EPERM);
+	load();
+	struct engine_status es;
+	engine_status(&cfg, config_device(&cfg, "mcu"), &es);
+	config_free(&cfg);
+	CHECK_STR(es.mark, "3.0.0");
+	CHECK(!es.mark_from_current);
+
+	/* a store from before marks: current's 2.5.0 counts, even for a device
+	 * that allows downgrades */
+	CHECK_INT(unlink(p), 0);
+	conf_device = "allow_downgrade = true;";
+	const char *chips[] = {"mcu"};
+	make_config("required", chips, 1);
+	conf_device = NULL;
+	load();
+	engine_status(&cfg, config_device(&cfg, "mcu"), &es);
+	config_free(&cfg);
+	CHECK_STR(es.mark, "2.5.0");
+	CHECK(es.mark_from_current);
+	int before = ops_lines("mcu");
+	CHECK_INT(update("b2", &out), 0);
+	CHECK_INT(out.code, -EPERM);
+	CHECK_CONTAINS(out.message, "2.0.0 is below 2.5.0");
+	CHECK_INT(ops_lines("mcu"), before);
+	CHECK_INT(update("b3", &out), 0);
+	CHECK_STR(mark_of_device("mcu"), "3.0.0");
+
+	/* a corrupt mark: nothing is checked against a guess */
+	write_file(p, "version=latest\n", 15);
+	before = ops_lines("mcu");
+	CHECK_INT(update("b3", &out), 0);
+	CHECK_INT(out.code, -EBADMSG);
+	CHECK_CONTAINS(out.message,
+	               "mark is corrupt: \"latest\" is not a version. Write the highest "
+	               "version the device ran into it as root");
+	write_file(p, "3.0.0", 5);
+	CHECK_INT(update("b3", &out), 0);
+	CHECK_INT(out.code, -EBADMSG);
+	CHECK_CONTAINS(out.message, "mark is corrupt: expected one line");
+	CHECK_INT(ops_lines("mcu"), before);
+	load();
+	engine_status(&cfg, config_device(&cfg, "mcu"), &es);
+	config_free(&cfg);
+	CHECK_CONTAINS(es.error, "mark is corrupt");
+}
+
+/* Finding 6: hardware-compatibility was parsed and shown, never enforced. It
+ * is checked against the gateway's revision before any device is touched. */
+static void finding6_the_hardware_revision_is_checked(void)
+{
+	struct engine_outcome out;
+	char hw[4400], top[9000], want[6000];
+	const char *chips[] = {"mcu"};
+	setup("1.0.0", 5000, "required");
+	snprintf(hw, sizeof(hw), "%s/hwrevision", dir);
+	snprintf(top, sizeof(top), "hardware = { revision_file = \"%s\"; };", hw);
+	conf_top = top;
+	make_config("required", chips, 1);
+	conf_top = NULL;
+	const struct image_spec a = {.device = "mcu", .version = "2.0.0", .len = 6000},
+	                        b = {.device = "mcu", .version = "3.0.0", .len = 6000};
+	sw_extra = "  hardware-compatibility = [ \"1.0\", \"#RE:^2\\\\.[0-9]$\" ];";
+	make_bundle("hw", &a, 1);
+	sw_extra = NULL;
+	make_bundle("any", &b, 1);
+
+	/* no revision known: refused, and how to set it is said */
+	CHECK_INT(update("hw", &out), -ENOEXEC);
+	snprintf(want, sizeof(want),
+	         "the bundle is for hardware revisions \"1.0\", \"#RE:^2\\.[0-9]$\", but this "
+	         "gateway's revision is not known (%s does not exist): set hardware.revision in "
+	         "the configuration, or write \"<board> <revision>\" into the file; nothing "
+	         "installed",
+	         hw);
+	CHECK_STR(update_err, want);
+	write_file(hw, "gw-7\n", 5);
+	CHECK_INT(update("hw", &out), -ENOEXEC);
+	CHECK_CONTAINS(update_err, "does not hold \"<board> <revision>\"");
+	/* another revision: both named */
+	write_file(hw, "gw-7 1.1\n", 9);
+	CHECK_INT(update("hw", &out), -ENOEXEC);
+	snprintf(want, sizeof(want),
+	         "the bundle is for hardware revisions \"1.0\", \"#RE:^2\\.[0-9]$\", not for this "
+	         "gateway's revision \"1.1\" (board \"gw-7\", from %s): nothing installed",
+	         hw);
+	CHECK_STR(update_err, want);
+	CHECK_INT(ops_lines("mcu"), 0);
+	CHECK_STR(chip_app("mcu"), "1.0.0");
+	/* the regular expression, and the equal string */
+	write_file(hw, "gw-7 2.3", 8);
+	CHECK_INT(update("hw", &out), 0);
+	CHECK_INT(out.result, RESULT_INSTALLED);
+	write_file(hw, "  gw-7\t1.0\n", 11);
+	CHECK_INT(update("hw", &out), 0);
+	CHECK_INT(out.result, RESULT_INSTALLED);
+	/* the configuration's revision comes before the file */
+	snprintf(top, sizeof(top), "hardware = { revision = \"1.1\"; revision_file = \"%s\"; };",
+	         hw);
+	conf_top = top;
+	make_config("required", chips, 1);
+	conf_top = NULL;
+	CHECK_INT(update("hw", &out), -ENOEXEC);
+	snprintf(want, sizeof(want),
+	         "not for this gateway's revision \"1.1\" (from hardware.revision in %s)",
+	         config_path);
+	CHECK_CONTAINS(update_err, want);
+	/* a bundle that names no revision: any gateway */
+	CHECK_INT(update("any", &out), 0);
+	CHECK_INT(out.result, RESULT_INSTALLED);
+	CHECK_STR(chip_app("mcu"), "3.0.0");
 }
 
 static void setup_root(void)
@@ -884,7 +1278,9 @@ static void regression_rollback_after_interrupted_update_is_not_done(void)
 	make_bundle("b3", &b, 1);
 	CHECK_INT(update("b2", &out), 0);
 	CHECK(crash_at("committing", "b3")); /* 3.0.0 runs and is confirmed */
+	allow_downgrade = true;              /* 2.0.0 is below the mark 3.0.0 now */
 	rollback("mcu", &out);               /* the operator wants 2.0.0 back */
+	allow_downgrade = false;
 	CHECK_STR(chip_app("mcu"), "2.0.0");
 	CHECK_STR(slot_version("mcu", STORE_CURRENT, NULL), "2.0.0");
 }
@@ -1010,27 +1406,31 @@ static void regression_loose_selection_flashes_another_chip(void)
 	CHECK_STR(chip_app("chips/a"), "1.0.0"); /* chip a must be left alone */
 }
 
-TEST_MAIN_WITH(setup_root, cleanup_root, TEST(first_update_reads_the_chip_back),
-               TEST(the_image_that_runs_is_not_flashed_again),
-               TEST(a_second_update_needs_no_backup), TEST(health_failure_rolls_back),
-               TEST(flash_failure_rolls_back), TEST(no_boot_rolls_back_to_a_known_version),
-               TEST(failed_rollback_is_failed_and_not_retried),
-               TEST(unreadable_chip_with_backup_required_is_not_updated),
-               TEST(unreadable_chip_with_backup_optional_is_updated), TEST(downgrade_is_refused),
-               TEST(same_version_is_skipped_with_install_if_different),
-               TEST(rollback_swaps_current_and_previous),
-               TEST(rollback_without_previous_is_an_error), TEST(a_locked_device_is_refused),
-               TEST(devices_are_updated_in_parallel), TEST(an_unverified_bundle_touches_nothing),
-               TEST(crash_when_staged), TEST(crash_when_backing_up), TEST(crash_when_entering),
-               TEST(crash_when_flashing), TEST(crash_when_exiting), TEST(crash_when_checking),
-               TEST(crash_when_committing), TEST(crash_when_rolling_back),
-               TEST(crash_when_flashing_with_a_damaged_staged_image),
-               TEST(crash_during_a_rollback_command),
-               TEST(regression_rollback_after_interrupted_update_is_not_done),
-               TEST(regression_update_after_interrupted_update_is_not_done),
-               TEST(regression_optional_backup_with_unreadable_map),
-               TEST(regression_64_byte_version),
-               TEST(regression_damaged_current_image_is_not_checked_before_flashing),
-               TEST(regression_failed_device_skips_reinstall),
-               TEST(regression_loose_selection_flashes_another_chip),
-               TEST(rollback_to_a_blank_chip_is_refused))
+TEST_MAIN_WITH(
+    setup_root, cleanup_root, TEST(first_update_reads_the_chip_back),
+    TEST(the_image_that_runs_is_not_flashed_again), TEST(a_second_update_needs_no_backup),
+    TEST(health_failure_rolls_back), TEST(flash_failure_rolls_back),
+    TEST(no_boot_rolls_back_to_a_known_version), TEST(failed_rollback_is_failed_and_not_retried),
+    TEST(unreadable_chip_with_backup_required_is_not_updated),
+    TEST(unreadable_chip_with_backup_optional_is_updated), TEST(downgrade_is_refused),
+    TEST(same_version_is_skipped_with_install_if_different),
+    TEST(rollback_swaps_current_and_previous), TEST(rollback_without_previous_is_an_error),
+    TEST(a_locked_device_is_refused), TEST(devices_are_updated_in_parallel),
+    TEST(an_unverified_bundle_touches_nothing), TEST(crash_when_staged),
+    TEST(crash_when_backing_up), TEST(crash_when_entering), TEST(crash_when_flashing),
+    TEST(crash_when_exiting), TEST(crash_when_checking), TEST(crash_when_committing),
+    TEST(crash_when_rolling_back), TEST(crash_when_flashing_with_a_damaged_staged_image),
+    TEST(crash_during_a_rollback_command),
+    TEST(regression_rollback_after_interrupted_update_is_not_done),
+    TEST(regression_update_after_interrupted_update_is_not_done),
+    TEST(regression_optional_backup_with_unreadable_map), TEST(regression_64_byte_version),
+    TEST(regression_damaged_current_image_is_not_checked_before_flashing),
+    TEST(regression_failed_device_skips_reinstall),
+    TEST(regression_loose_selection_flashes_another_chip),
+    TEST(rollback_to_a_blank_chip_is_refused),
+    TEST(finding1_an_image_without_version_against_firmware_version),
+    TEST(finding12_version_2_0_is_2_0_0), TEST(finding5_the_mark_holds_when_current_is_unknown),
+    TEST(finding5_allow_downgrade_setting_does_not_pass_the_mark),
+    TEST(finding5_rollback_below_the_mark_is_refused),
+    TEST(finding5_min_version_before_the_first_update), TEST(the_high_water_mark),
+    TEST(finding6_the_hardware_revision_is_checked))

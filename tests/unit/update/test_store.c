@@ -198,6 +198,51 @@ static void one_process_per_device(void)
 	CHECK_CONTAINS(err, "not valid");
 }
 
+/* The high-water mark (issue 12): kept whole across saves, refused when
+ * corrupt, a save cut short tidied away, and readable only by the owner. */
+static void the_mark(void)
+{
+	struct store s;
+	char err[512], mark[STORE_VERSION_MAX], path[4400];
+	open_store(&s, "marked");
+	CHECK_INT(store_mark_load(&s, mark, err, sizeof(err)), -ENOENT);
+	CHECK_INT(store_mark_save(&s, "2.1.0", err, sizeof(err)), 0);
+	CHECK_INT(store_mark_load(&s, mark, err, sizeof(err)), 0);
+	CHECK_STR(mark, "2.1.0");
+	CHECK_INT(store_mark_save(&s, "10.0.0-rc.1", err, sizeof(err)), 0);
+	CHECK_INT(store_mark_load(&s, mark, err, sizeof(err)), 0);
+	CHECK_STR(mark, "10.0.0-rc.1");
+	snprintf(path, sizeof(path), "%s/devices/marked/mark", root);
+	struct stat st;
+	CHECK_INT(stat(path, &st), 0);
+	CHECK_INT(st.st_mode & 0777, 0600);
+	CHECK_INT(store_mark_save(&s, "", err, sizeof(err)), -EINVAL);
+	CHECK_INT(store_mark_save(&s, "1\n2", err, sizeof(err)), -EINVAL);
+	static const char *const corrupt[] = {
+	    "",        "version=",      "version=2.1.0",
+	    "2.1.0\n", "version=2 1\n", "version=2.1.0\nversion=3\n"};
+	for (size_t i = 0; i < sizeof(corrupt) / sizeof(*corrupt); i++) {
+		FILE *f = fopen(path, "w");
+		CHECK(f != NULL);
+		if (f) {
+			fputs(corrupt[i], f);
+			fclose(f);
+		}
+		CHECK_INT(store_mark_load(&s, mark, err, sizeof(err)), -EBADMSG);
+		CHECK_CONTAINS(err, "is corrupt");
+	}
+	store_close(&s);
+	/* a save cut short leaves its temporary file: the next open removes it */
+	snprintf(path, sizeof(path), "%s/devices/marked/mark.tmp-abc123", root);
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f)
+		fclose(f);
+	open_store(&s, "marked");
+	CHECK(access(path, F_OK) != 0);
+	store_close(&s);
+}
+
 static void setup(void)
 {
 	if (!mkdtemp(root))
@@ -213,4 +258,4 @@ static void teardown(void)
 
 TEST_MAIN_WITH(setup, teardown, TEST(stage_and_promote), TEST(a_bad_image_never_gets_in),
                TEST(damage_is_detected), TEST(promotion_survives_a_crash_at_every_step),
-               TEST(one_process_per_device))
+               TEST(one_process_per_device), TEST(the_mark))
