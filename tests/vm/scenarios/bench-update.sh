@@ -198,7 +198,7 @@ while [ "$rep" -le "$reps" ]; do
 	[ "$rep" = 1 ] && show upd-$rep.out
 	echo "BENCH job=update tool=mcu-ota rep=$rep seconds=$S phases=$(mcu_phases upd-$rep.out)" | tee -a "$RESULTS"
 
-	mcu rb-$rep.out rollback --device mcu
+	mcu rb-$rep.out rollback --allow-downgrade --device mcu # 1.0.0 is below the mark 2.0.0 set
 	[ "$RC" = 0 ] || { show rb-$rep.out; fail "rollback: exit $RC"; }
 	wait_version "$SERIAL" 1.0.0 5 || fail "rollback: the chip reports '$(app_version "$SERIAL")'"
 	[ "$rep" = 1 ] && show rb-$rep.out

@@ -27,9 +27,10 @@ good_state() {
 	log "  $1: recovered; the chip runs $_v, as status says"
 }
 
-# crash STATE BUNDLE: an update killed right after STATE was journaled, then recover.
+# crash STATE BUNDLE: an update killed right after STATE was journaled, then recover. The updates
+# alternate 2.0.0 and 3.0.0: root's --allow-downgrade lets 2.0.0 pass the high-water mark.
 crash() {
-	MCU_OTA_CRASH_AT=$1 mcu-ota update "$FW/$2" >crash.out 2>&1
+	MCU_OTA_CRASH_AT=$1 mcu-ota update --allow-downgrade "$FW/$2" >crash.out 2>&1
 	_rc=$?
 	[ $_rc = 137 ] || { cat crash.out; fail "$1: mcu-ota was not killed at $1 (exit $_rc)"; }
 	[ "$(status_field mcu state)" = "$1" ] || fail "$1: status says $(status_field mcu state) after the crash"
@@ -63,7 +64,7 @@ log "killed in the middle of the write of a 1 MiB image"
 before=$(status_field mcu version)
 # the chip holds the write after block 140 of 512 (27 %) until the kill is done
 chip_hold_at 140
-mcu-ota update "$FW/bundle-2.0.0-1m.swu" >mid.out 2>&1 &
+mcu-ota update --allow-downgrade "$FW/bundle-2.0.0-1m.swu" >mid.out 2>&1 &
 pid=$!
 chip_wait_held 140 60 || { cat mid.out; fail "the write did not start"; }
 wait_for 5 grep -q "write  25%" mid.out || { cat mid.out; fail "the write did not start"; }
@@ -78,7 +79,7 @@ good_state "mid-write"
 [ "$(status_field mcu version)" = 2.0.0 ] || fail "the cut update to 2.0.0 was not completed"
 
 log "a crash while saving an image into the store: nothing half-written stays"
-MCU_OTA_CRASH_AT=staged mcu-ota rollback --device mcu >crash.out 2>&1
+MCU_OTA_CRASH_AT=staged mcu-ota rollback --allow-downgrade --device mcu >crash.out 2>&1
 [ $? = 137 ] || fail "rollback was not killed"
 mcu-ota recover --all >recover.out 2>&1 || { cat recover.out; fail "recover after a killed rollback failed"; }
 good_state "rollback staged"

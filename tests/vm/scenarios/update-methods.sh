@@ -54,7 +54,7 @@ start
 log "usb-vendor entry ('B' request) + gpio-ready health"
 config "plugin = \"usb-vendor\"; $APP request = 0x42;" \
 	"plugin = \"gpio-ready\"; chip = \"$GPIOSIM_CHIP\"; ready = \"READY\";"
-upd 0 update "$FW/bundle-2.0.0.swu"
+upd 0 update --allow-downgrade "$FW/bundle-2.0.0.swu"
 runs 2.0.0
 
 log "dfu-detach entry (DFU runtime DETACH) + serial-query health over the UART"
@@ -65,7 +65,7 @@ runs 3.0.0
 log "serial entry ('bootloader' on the UART) + usb health"
 config "plugin = \"serial\"; device = \"$TTY\"; command = \"bootloader\\\\n\"; reply = \"ok\";" \
 	"plugin = \"usb\"; $APP serial = \"$SERIAL\";"
-upd 0 update "$FW/bundle-2.0.0.swu"
+upd 0 update --allow-downgrade "$FW/bundle-2.0.0.swu"
 runs 2.0.0
 
 log "gpio entry + usb-version health"
@@ -77,14 +77,14 @@ runs 3.0.0
 log "failure: BOOT0 configured on the wrong line: no bootloader appears, the causes are named, nothing changes"
 config "plugin = \"gpio\"; chip = \"$GPIOSIM_CHIP\"; boot0 = 2; nrst = \"NRST\";" \
 	"plugin = \"usb-version\"; $APP serial = \"$SERIAL\";"
-unchanged update "$FW/bundle-2.0.0.swu"
+unchanged update --allow-downgrade "$FW/bundle-2.0.0.swu"
 expect_out "no bootloader appeared within 4000 ms after gpio entry"
 expect_out "BOOT0 or NRST wired to other lines"
 runs 3.0.0
 
 log "failure: usb-vendor with a request the application does not know: it stays, nothing changes"
 config "plugin = \"usb-vendor\"; $APP request = 0x43;" "plugin = \"usb\"; $APP"
-unchanged update "$FW/bundle-2.0.0.swu"
+unchanged update --allow-downgrade "$FW/bundle-2.0.0.swu"
 expect_out "stayed on the bus"
 runs 3.0.0
 
@@ -107,11 +107,11 @@ chip_stop
 start --app-ignores-commands
 for e in "plugin = \"usb-vendor\"; $APP request = 0x42;" "plugin = \"dfu-detach\"; $APP"; do
 	config "$e" "plugin = \"usb\"; $APP"
-	unchanged update "$FW/bundle-2.0.0.swu"
+	unchanged update --allow-downgrade "$FW/bundle-2.0.0.swu"
 	expect_out "stayed on the bus"
 done
 config "plugin = \"serial\"; device = \"$TTY\"; command = \"bootloader\\\\n\"; reply = \"ok\";" "plugin = \"usb\"; $APP"
-unchanged update "$FW/bundle-2.0.0.swu"
+unchanged update --allow-downgrade "$FW/bundle-2.0.0.swu"
 expect_out "no bootloader appeared within 4000 ms after serial entry"
 wait_version "$SERIAL" 1.0.0 || fail "the application is not running 1.0.0 any more"
 no_partial_files || fail "half-written files"
@@ -121,7 +121,7 @@ chip_stop
 rm -rf "$STATE"
 start --read-protected
 config "$GPIO" "plugin = \"usb\"; $APP"
-unchanged update "$FW/bundle-2.0.0.swu"
+unchanged update --allow-downgrade "$FW/bundle-2.0.0.swu"
 expect_out "cannot read the firmware back from the chip"
 expect_out 'Set backup = "optional" for mcu'
 wait_version "$SERIAL" 1.0.0 || fail "the protected chip does not run 1.0.0 any more"

@@ -75,8 +75,11 @@ upd 0 update "$FW/bundle-3.0.0.swu"
 runs 3.0.0
 [ "$(status_field mcu previous_version)" = 2.0.0 ] || fail "previous is not 2.0.0"
 
-log "rollback: 2.0.0 again, and 3.0.0 becomes the previous image; a second rollback undoes it"
-upd 0 rollback --device mcu
+log "rollback: 2.0.0 again (below the 3.0.0 high-water mark: root's --allow-downgrade), and 3.0.0 becomes the previous image; a second rollback undoes it"
+upd 1 rollback --device mcu
+expect_out "2.0.0 is below 3.0.0"
+runs 3.0.0
+upd 0 rollback --allow-downgrade --device mcu
 runs 2.0.0
 [ "$(status_field mcu previous_version)" = 3.0.0 ] || fail "previous is not 3.0.0 after the rollback"
 upd 0 rollback --device mcu
@@ -96,15 +99,15 @@ upd 0 status
 wait $first || { cat first.out; fail "the first update failed"; }
 runs 3.0.0
 
-log "a downgrade is refused unless the device allows it"
+log "a downgrade below the high-water mark is refused without root's --allow-downgrade"
 upd 1 update "$FW/bundle-noboot.swu"
-expect_out "downgrade from 3.0.0 to 2.1.0 is not allowed"
+expect_out "2.1.0 is below 3.0.0"
 [ "$(chip_state mode)" = app ] || fail "a refused downgrade touched the chip"
 
 log "a bootloader of another family than the configuration names is refused before anything is written"
 write_config "$(device_block mcu "$GPIOSIM_CHIP" "$SERIAL" "allow_downgrade = true;" | sed '/flasher =/s/; };/; family = "STM32L4"; };/')"
 grep -q 'family = "STM32L4"' "$CONF" || fail "the family setting is not in the configuration"
-upd 1 update "$FW/bundle-2.0.0.swu"
+upd 1 update --allow-downgrade "$FW/bundle-2.0.0.swu"
 expect_out 'is an STM32F2/F4 (told by its memory layout), but the configuration says family "STM32L4"'
 expect_out "nothing was written"
 [ "$(chip_state mode)" = app ] || fail "the refused chip was left in its bootloader"
@@ -115,7 +118,7 @@ log "a rollback that fails too (the erase never ends once the ROM restarts): the
 # the fault is armed while the chip holds the update's first DFU request: the ROM reads its
 # faults when it starts, so it applies from the rollback's ROM start on, not to this write
 chip_hold_start
-mcu-ota update "$FW/bundle-noboot.swu" >upd.out 2>&1 &
+mcu-ota update --allow-downgrade "$FW/bundle-noboot.swu" >upd.out 2>&1 &
 bad=$!
 chip_wait_held start 60 || { cat upd.out; fail "the update did not reach the bootloader"; }
 echo "erase_stays_busy=1" >>faults
