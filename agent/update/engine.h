@@ -55,6 +55,11 @@ struct engine_options {
 
 	/* engine_update only, all optional: */
 	const char *source_name; /* the bundle's name in messages (NULL: source) */
+	/* -1: none. >= 0: the bundle is read from this descriptor (a regular
+	 * file a daemon's client opened and passed; read with pread from byte 0,
+	 * never re-opened), and source is only its name. Set it to -1 when
+	 * there is none: 0 is a descriptor too. */
+	int source_fd;
 	/* The version devices[i]'s image must have (NULL entries or array: any).
 	 * A bundle with another one is refused with -ESRCH, no device touched. */
 	const char *const *expect_versions;
@@ -67,6 +72,9 @@ struct engine_options {
 	 * daemon's polls: a re-published bundle); off, it is written again (a
 	 * person who asks for it may be mending a chip). */
 	bool skip_running_image;
+	/* The caller may install below the device's high-water mark (and roll
+	 * back below it): root's explicit --allow-downgrade. */
+	bool allow_downgrade;
 };
 
 /* What the store says of a device, read without its lock (atomic files):

@@ -235,7 +235,7 @@ static void load(void)
 
 static struct engine_options opts(void)
 {
-	return (struct engine_options){.config = &cfg, .quiet = true};
+	return (struct engine_options){.config = &cfg, .quiet = true, .source_fd = -1};
 }
 
 /* engine_update of <dir>/<bundle>.swu; the one outcome in *out. */
