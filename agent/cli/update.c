@@ -170,7 +170,9 @@ static int daemon_job(int fd, const char *command, const char *source, int sourc
 			snprintf(o->message, sizeof(o->message), "%s", line + off);
 		} else if (sscanf(line, "error %d %n", &rc, &off) == 1 && off) {
 			log_error("%s", line + off);
-			code = update_error_code(rc, source ? source : "");
+			/* refused for want of rights: exit 1, as "no permission" is */
+			code = rc == -EACCES ? EXIT_FAILURE_GENERIC
+			                     : update_error_code(rc, source ? source : "");
 		} else if (!strncmp(line, "busy ", 5)) {
 			log_error("%s", line + 5);
 			code = EXIT_FAILURE_GENERIC;

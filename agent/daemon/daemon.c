@@ -32,9 +32,10 @@
 
 #define REQUEST_TIMEOUT_MS 2000u  /* for a client to send its whole request */
 #define DRAIN_TIMEOUT_MS   10000u /* for a client to read the rest of its reply */
-/* Connections whose request has not ended or whose reply is being read: the
- * oldest is let go when another comes. The job's client is one of them. */
-#define MAX_CONNS 64
+/* Connections whose request has not ended or whose reply is being read (the
+ * job's client is one of them): at most this many, each some 9 KiB; beyond,
+ * the oldest is let go when another comes. */
+#define MAX_CONNS 256
 /* Log lines queued for the job's client: a client that reads slower than
  * the job logs loses the excess (the others are always queued). */
 #define CLIENT_LOG_BUDGET (64 * 1024)
@@ -95,6 +96,8 @@ struct daemon {
 	struct conn *conns[MAX_CONNS];
 	size_t conn_count;
 	unsigned job_number; /* the log tag of the job's threads */
+	size_t log_budget;   /* CLIENT_LOG_BUDGET, or the test hook's */
+	int client_sndbuf;   /* 0: the system's, or the test hook's */
 	pthread_t worker;
 	bool busy, stopping, reconcile_due;
 	long long next_poll_ms; /* 0: no polling */
@@ -195,7 +198,7 @@ static void to_client_line(struct daemon *d, bool log, const char *line)
 	struct conn *c = d->job.client;
 	if (c && c->fd >= 0) {
 		bool was_empty = c->off == c->len;
-		if (log && c->len - c->off >= CLIENT_LOG_BUDGET) {
+		if (log && c->len - c->off >= d->log_budget) {
 			c->dropped++;
 		} else {
 			if (c->dropped) {
@@ -1149,6 +1152,9 @@ static void conn_accept(struct daemon *d)
 			close(fd);
 			continue;
 		}
+		if (d->client_sndbuf)
+			(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &d->client_sndbuf,
+			                 sizeof(d->client_sndbuf));
 		c->fd = fd;
 		c->state = CONN_READING;
 		c->deadline_ms = now_ms() + REQUEST_TIMEOUT_MS;
@@ -1255,6 +1261,12 @@ int daemon_run(const struct daemon_options *o)
 	pthread_mutex_init(&d.mu, NULL);
 	pthread_mutex_init(&d.client_mu, NULL);
 	control_request_init(&d.job.rq);
+	d.log_budget = CLIENT_LOG_BUDGET;
+	const char *hook = getenv("MCU_OTA_TEST_CLIENT_BUFFER");
+	if (hook && atoi(hook) > 0) { /* a client's buffers this small: lines are dropped */
+		d.log_budget = (size_t)atoi(hook);
+		d.client_sndbuf = atoi(hook);
+	}
 	snprintf(d.job_text, sizeof(d.job_text), "idle");
 	srandom((unsigned)(time(NULL) ^ getpid()));
 	struct config *c;
