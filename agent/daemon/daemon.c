@@ -893,13 +893,15 @@ static void peer_identity(struct daemon *d, struct conn *c)
 	socklen_t gl = sizeof(small);
 	size_t n = 0;
 	int r = getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, g, &gl);
-	if (r < 0 && errno == ERANGE && (g = malloc(gl)) != NULL)
-		r = getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, g, &gl);
+	if (r < 0 && errno == ERANGE) { /* more than 64 groups */
+		g = malloc(gl);
+		r = g ? getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, g, &gl) : -1;
+	}
 	if (r == 0)
 		n = gl / sizeof(gid_t);
-	else if (errno == ENOPROTOOPT)
-		n = proc_groups(cr.pid, g = small, sizeof(small) / sizeof(*small));
-	if (!g)
+	else if (g == small && errno == ENOPROTOOPT)
+		n = proc_groups(cr.pid, small, sizeof(small) / sizeof(*small));
+	if (!g) /* out of memory: the primary group only */
 		g = small;
 	c->in_group = in_list(d->socket_gid, cr.gid, g, n);
 	c->in_admin_group = in_list(d->admin_gid, cr.gid, g, n);

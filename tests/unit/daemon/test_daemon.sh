@@ -903,6 +903,10 @@ case_authorization_per_command() {
 	local rc
 	as_nobody "$py" "$tool" ctl "$sock" status >"$d/reply"
 	want_in "finding 4: status for the socket's group" "$d/reply" "daemon pid $dpid"
+	# the kernel's list of the caller's groups, however long (71 here)
+	setpriv --reuid=65534 --regid=65534 --groups="$(seq -s, 1000 1069),1" -- \
+		"$py" "$tool" ctl "$sock" status >"$d/reply"
+	want_in "... for a member with 71 groups, the socket's the last" "$d/reply" "daemon pid $dpid"
 	as_nobody "$m" --config "$conf" rollback --device motor >"$d/out" 2>&1
 	rc=$?
 	want_eq "finding 4: rollback by a group member: refused (exit 1)" "$rc" 1
