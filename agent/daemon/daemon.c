@@ -833,7 +833,8 @@ static int socket_open(struct daemon *d, char *err, size_t errlen)
 	mode_t old = umask(group ? 0117 : 0177);
 	r = d->listen_fd < 0 ? -1 : bind(d->listen_fd, (struct sockaddr *)&a, sizeof(a));
 	umask(old);
-	if (r < 0 || listen(d->listen_fd, 128) < 0 ||
+	/* room for a burst of clients: the loop takes them as fast as they come */
+	if (r < 0 || listen(d->listen_fd, SOMAXCONN) < 0 ||
 	    (group &&
 	     fchownat(AT_FDCWD, dc->socket, (uid_t)-1, d->socket_gid, AT_SYMLINK_NOFOLLOW) < 0)) {
 		r = -errno;

@@ -239,9 +239,9 @@ def status_once(path, timeout=30.0):
     """(milliseconds, reply) of one status request."""
     t0 = time.monotonic()
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
     try:
-        s.connect(path)
+        s.connect(path)  # blocking, as the CLI's: it waits while the daemon's backlog is full
+        s.settimeout(timeout)
         s.sendall(b"status\n\n")
         data = read_to_end(s, bytearray()).decode("utf-8", "replace")
     except OSError as e:
