@@ -293,7 +293,9 @@ static void send_outcomes(struct daemon *d, const struct engine_outcome *out, si
 }
 
 /* The engine's options for a job: progress into the live table, stopped by
- * SIGTERM; a waiting client sees the steps (quiet off). */
+ * SIGTERM; a waiting client sees the steps (quiet off). allow-downgrade
+ * comes only in a request take_job has let through (root's or
+ * admin_group's); a reconcile of its own has none. */
 static struct engine_options job_options(struct daemon *d, const struct job *j)
 {
 	return (struct engine_options){.config = d->cfg,
@@ -302,7 +304,8 @@ static struct engine_options job_options(struct daemon *d, const struct job *j)
 	                               .progress = on_progress,
 	                               .progress_ctx = d,
 	                               .cancel = &d->cancel,
-	                               .source_fd = -1};
+	                               .source_fd = -1,
+	                               .allow_downgrade = j->rq.allow_downgrade};
 }
 
 /* ---- reconcile ---- */
@@ -503,8 +506,7 @@ static void run_update(struct daemon *d, const struct job *j)
 	/* the client's file, opened by the client: read through its descriptor
 	 * (checked when the request came: a regular file open for reading) */
 	eo.source_fd = j->rq.source_fd;
-	eo.source_name = j->source_name;
-	eo.allow_downgrade = j->rq.allow_downgrade;
+	eo.source_name = j->source_name[0] ? j->source_name : NULL; /* a URL: redacted */
 	struct engine_outcome out[CONFIG_MAX_DEVICES];
 	size_t count = 0;
 	int r = engine_update(&eo, j->rq.source, j->rq.devices, j->rq.device_count, out, &count,
@@ -520,7 +522,6 @@ static void run_update(struct daemon *d, const struct job *j)
 static void run_rollback(struct daemon *d, const struct job *j)
 {
 	struct engine_options eo = job_options(d, j);
-	eo.allow_downgrade = j->rq.allow_downgrade;
 	struct engine_outcome out;
 	engine_rollback(&eo, config_device(d->cfg, j->rq.devices[0]), &out);
 	send_outcomes(d, &out, 1);
