@@ -56,6 +56,7 @@ static struct engine_options engine_options(const struct config *c)
 	    .plugin_dir = cli_globals.plugin_dir,
 	    .quiet = cli_globals.quiet,
 	    .cancel = &interrupted,
+	    .source_fd = -1,
 	};
 }
 
@@ -152,8 +153,7 @@ static int daemon_connect(const struct config *c, int *fd)
 static int daemon_job(int fd, const char *command, const char *source, int source_fd,
                       const char *const *devices, size_t n, bool allow_downgrade)
 {
-	(void)allow_downgrade; /* goes with the request where the protocol carries it */
-	if (control_send_request(fd, command, source, source_fd, devices, n) < 0) {
+	if (control_send_request(fd, command, source, source_fd, devices, n, allow_downgrade) < 0) {
 		log_error("the daemon closed the connection: see its log");
 		return EXIT_FAILURE_GENERIC;
 	}
@@ -184,7 +184,9 @@ static int daemon_job(int fd, const char *command, const char *source, int sourc
 			snprintf(o->message, sizeof(o->message), "%s", line + off);
 		} else if (sscanf(line, "error %d %n", &rc, &off) == 1 && off) {
 			log_error("%s", line + off);
-			code = update_error_code(rc, source ? source : "");
+			/* refused for want of rights: exit 1, as "no permission" is */
+			code = rc == -EACCES ? EXIT_FAILURE_GENERIC
+			                     : update_error_code(rc, source ? source : "");
 		} else if (!strncmp(line, "busy ", 5)) {
 			log_error("%s", line + 5);
 			code = EXIT_FAILURE_GENERIC;
@@ -519,7 +521,7 @@ static void ask_daemon(const struct config *c, struct live *l)
 	memset(l, 0, sizeof(*l));
 	if (daemon_connect(c, &fd) != 1)
 		return;
-	if (control_send_request(fd, "status", NULL, -1, NULL, 0) == 0) {
+	if (control_send_request(fd, "status", NULL, -1, NULL, 0, false) == 0) {
 		struct control_reader rd = {.fd = fd};
 		char line[CONTROL_MAX_LINE];
 		while (control_read_line(&rd, line, sizeof(line)) > 0 && strcmp(line, "end"))

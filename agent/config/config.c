@@ -258,8 +258,8 @@ static int absolute(struct ctx *x, const config_setting_t *group, const char *ke
 
 static int load_daemon(struct ctx *x, const config_setting_t *g)
 {
-	static const char *const known[] = {"socket", "socket_group", "poll_interval_s",
-	                                    "poll_jitter_s", NULL};
+	static const char *const known[] = {"socket",          "socket_group",  "admin_group",
+	                                    "poll_interval_s", "poll_jitter_s", NULL};
 	struct daemon_config *d = &x->c->daemon;
 	if (config_setting_type(g) != CONFIG_TYPE_GROUP)
 		return bad(x, g, "expected a group { ... }");
@@ -268,6 +268,7 @@ static int load_daemon(struct ctx *x, const config_setting_t *g)
 	if (r < 0 || (r = get_string(x, g, "socket", false, &d->socket)) < 0 ||
 	    (r = absolute(x, g, "socket", d->socket)) < 0 ||
 	    (r = get_string(x, g, "socket_group", false, &d->socket_group)) < 0 ||
+	    (r = get_string(x, g, "admin_group", false, &d->admin_group)) < 0 ||
 	    (r = get_number(x, g, "poll_interval_s", 0, CONFIG_MAX_POLL_INTERVAL_S, &interval)) <
 	        0 ||
 	    (r = get_number(x, g, "poll_jitter_s", 0, CONFIG_MAX_POLL_INTERVAL_S, &jitter)) < 0)

@@ -8,6 +8,7 @@
  *   cache_dir = "/var/cache/mcu-ota";        # the daemon's download validators
  *   log_level = "info";                      # error | warning | info | debug
  *   daemon = { socket = "/run/mcu-ota/control.sock"; socket_group = "mcu-ota";
+ *              admin_group = "mcu-ota-admin";  # URLs, rollback, allow-downgrade
  *              poll_interval_s = 3600; poll_jitter_s = 300; };
  *   bundle = { keys = ["/etc/mcu-ota/release.pem"]; ca = "..."; ... };
  *   fetch = { ca = "..."; client_cert = "..."; allow_http = false;
@@ -85,6 +86,11 @@ struct device_config {
 struct daemon_config {
 	const char *socket;       /* the control socket's path */
 	const char *socket_group; /* NULL: owner only (0600), else 0660 with this group */
+	/* NULL: only root may ask the daemon for an update from a URL, a
+	 * rollback or allow-downgrade; else also this group's members (the
+	 * socket's group when socket_group is not set). socket_group's members
+	 * may ask for status, an update from a file they pass and "update now". */
+	const char *admin_group;
 	unsigned poll_interval_s; /* 0: no polling */
 	unsigned poll_jitter_s;
 };

@@ -1,11 +1,14 @@
+#define _GNU_SOURCE /* O_PATH */
 #include "daemon/control.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,7 +55,7 @@ static int append(char *buf, size_t size, size_t *len, const char *key, const ch
 }
 
 int control_send_request(int fd, const char *command, const char *source, int source_fd,
-                         const char *const *devices, size_t n)
+                         const char *const *devices, size_t n, bool allow_downgrade)
 {
 	char buf[CONTROL_MAX_REQUEST];
 	size_t len = 0;
@@ -61,6 +64,8 @@ int control_send_request(int fd, const char *command, const char *source, int so
 		r = append(buf, sizeof(buf), &len, "source", source ? source : "-");
 	for (size_t i = 0; r == 0 && i < n; i++)
 		r = append(buf, sizeof(buf), &len, "device", devices[i]);
+	if (r == 0 && allow_downgrade)
+		r = append(buf, sizeof(buf), &len, "allow-downgrade", "yes");
 	if (r == 0)
 		r = append(buf, sizeof(buf), &len, "", NULL);
 	if (r < 0)
@@ -102,55 +107,57 @@ static long long now_ms(void)
 	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-int control_read_request(int fd, struct control_request *rq, unsigned timeout_ms, char *err,
-                         size_t errlen)
+void control_request_init(struct control_request *rq)
 {
 	memset(rq, 0, sizeof(*rq));
 	rq->source_fd = -1;
-	size_t len = 0;
-	long long end = now_ms() + timeout_ms;
-	while (!(len >= 2 && !memcmp(rq->buf + len - 2, "\n\n", 2)) &&
-	       !(len == 1 && rq->buf[0] == '\n')) {
-		long long left = end - now_ms();
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
-			mcu_ota_set_error(err, errlen, "no complete request within %u ms",
-			                  timeout_ms);
-			return -EPROTO;
-		}
-		if (len >= sizeof(rq->buf) - 1) {
-			mcu_ota_set_error(err, errlen, "request longer than %d bytes",
-			                  CONTROL_MAX_REQUEST);
-			return -EPROTO;
-		}
-		union {
-			char space[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} control;
-		struct iovec iov = {rq->buf + len, sizeof(rq->buf) - 1 - len};
-		struct msghdr msg = {.msg_iov = &iov,
-		                     .msg_iovlen = 1,
-		                     .msg_control = control.space,
-		                     .msg_controllen = sizeof(control.space)};
-		ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-		if (n < 0 && errno == EINTR)
+}
+
+static bool complete(const struct control_request *rq)
+{
+	return (rq->len >= 2 && !memcmp(rq->buf + rq->len - 2, "\n\n", 2)) ||
+	       (rq->len == 1 && rq->buf[0] == '\n');
+}
+
+/* The descriptors of one message: the first is kept, every other closed at
+ * once (a client must not make the daemon hoard them). */
+static int take_fds(struct control_request *rq, struct msghdr *msg, char *err, size_t errlen)
+{
+	unsigned extra = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
-		if (n <= 0) {
-			mcu_ota_set_error(err, errlen, "the client left before its request ended");
-			return -EPROTO;
-		}
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-				int got;
-				memcpy(&got, CMSG_DATA(c), sizeof(int));
-				if (rq->source_fd >= 0)
-					close(got); /* one descriptor per request */
-				else
-					rq->source_fd = got;
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int got;
+			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (rq->source_fd < 0 && !extra) {
+				rq->source_fd = got;
+			} else {
+				close(got);
+				extra++;
 			}
-		len += (size_t)n;
+		}
 	}
-	rq->buf[len] = '\0';
+	if (msg->msg_flags & MSG_CTRUNC) {
+		mcu_ota_set_error(err, errlen,
+		                  "more descriptors than a request may carry: send exactly one, "
+		                  "the bundle's");
+		return -EBADF;
+	}
+	if (extra) {
+		mcu_ota_set_error(err, errlen,
+		                  "%u descriptors too many: send exactly one with a request, the "
+		                  "bundle's",
+		                  extra);
+		return -EBADF;
+	}
+	return 0;
+}
+
+static int parse(struct control_request *rq, char *err, size_t errlen)
+{
+	rq->buf[rq->len] = '\0';
 	char *save = NULL;
 	bool first = true;
 	for (char *line = strtok_r(rq->buf, "\n", &save); line;
@@ -168,16 +175,109 @@ int control_read_request(int fd, struct control_request *rq, unsigned timeout_ms
 		} else if (!strcmp(line, "device") && value &&
 		           rq->device_count < CONFIG_MAX_DEVICES) {
 			rq->devices[rq->device_count++] = value;
+		} else if (!strcmp(line, "allow-downgrade") && value && !strcmp(value, "yes") &&
+		           !rq->allow_downgrade) {
+			rq->allow_downgrade = true;
 		} else {
 			goto bad;
 		}
 	}
 	if (first)
 		goto bad;
-	return 0;
+	return 1;
 bad:
 	mcu_ota_set_error(err, errlen, "not a request of this daemon's protocol");
 	return -EPROTO;
+}
+
+int control_request_input(int fd, struct control_request *rq, char *err, size_t errlen)
+{
+	while (!complete(rq)) {
+		if (rq->len >= sizeof(rq->buf) - 1) {
+			mcu_ota_set_error(err, errlen, "request longer than %d bytes",
+			                  CONTROL_MAX_REQUEST);
+			return -EPROTO;
+		}
+		/* room for more descriptors than allowed: the extra ones are
+		 * received to be closed, not left to MSG_CTRUNC's silent drop */
+		union {
+			char space[CMSG_SPACE(8 * sizeof(int))];
+			struct cmsghdr align;
+		} control;
+		struct iovec iov = {rq->buf + rq->len, sizeof(rq->buf) - 1 - rq->len};
+		struct msghdr msg = {.msg_iov = &iov,
+		                     .msg_iovlen = 1,
+		                     .msg_control = control.space,
+		                     .msg_controllen = sizeof(control.space)};
+		ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		int r = n > 0 ? take_fds(rq, &msg, err, errlen) : 0;
+		if (r < 0)
+			return r;
+		if (n <= 0) {
+			mcu_ota_set_error(err, errlen, "the client left before its request ended");
+			return -EPROTO;
+		}
+		rq->len += (size_t)n;
+	}
+	return parse(rq, err, errlen);
+}
+
+int control_read_request(int fd, struct control_request *rq, unsigned timeout_ms, char *err,
+                         size_t errlen)
+{
+	control_request_init(rq);
+	long long end = now_ms() + timeout_ms;
+	for (;;) {
+		int r = control_request_input(fd, rq, err, errlen);
+		if (r != 0)
+			return r < 0 ? r : 0;
+		long long left = end - now_ms();
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
+			mcu_ota_set_error(err, errlen, "no complete request within %u ms",
+			                  timeout_ms);
+			return -EPROTO;
+		}
+	}
+}
+
+int control_check_source_fd(int fd, char *err, size_t errlen)
+{
+	struct stat st;
+	int flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fstat(fd, &st) < 0) {
+		mcu_ota_set_error(err, errlen, "the passed descriptor is unusable: %s",
+		                  strerror(errno));
+		return -EINVAL;
+	}
+	const char *what = S_ISREG(st.st_mode)    ? NULL
+	                   : S_ISDIR(st.st_mode)  ? "a directory"
+	                   : S_ISFIFO(st.st_mode) ? "a pipe"
+	                   : S_ISSOCK(st.st_mode) ? "a socket"
+	                   : S_ISCHR(st.st_mode)  ? "a character device"
+	                   : S_ISBLK(st.st_mode)  ? "a block device"
+	                                          : "not a regular file";
+	if (what) {
+		mcu_ota_set_error(err, errlen,
+		                  "the passed descriptor is %s: send the bundle as a regular file "
+		                  "opened for reading",
+		                  what);
+		return -EINVAL;
+	}
+	/* O_PATH and write-only descriptors do not grant reading: root must not
+	 * read for the client what the client may not */
+	if ((flags & O_PATH) == O_PATH || (flags & O_ACCMODE) == O_WRONLY) {
+		mcu_ota_set_error(err, errlen,
+		                  "the passed descriptor is not open for reading (%s): open the "
+		                  "bundle with O_RDONLY",
+		                  (flags & O_PATH) == O_PATH ? "O_PATH" : "write-only");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 void control_request_free(struct control_request *rq)
@@ -199,29 +299,16 @@ void control_request_move(struct control_request *dst, struct control_request *s
 	src->source_fd = -1;
 }
 
-int control_reply(int fd, const char *fmt, ...)
+size_t control_format_line(char *out, size_t n, const char *fmt, va_list ap)
 {
-	char line[CONTROL_MAX_LINE];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -EINVAL;
-	size_t len = strlen(line);
+	int w = vsnprintf(out, n - 1, fmt, ap);
+	size_t len = w < 0 ? 0 : strlen(out);
 	for (size_t i = 0; i < len; i++)
-		if (line[i] == '\n' || line[i] == '\r')
-			line[i] = ' ';
-	line[len++] = '\n';
-	for (size_t off = 0; off < len;) {
-		ssize_t w = send(fd, line + off, len - off, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		off += (size_t)w;
-	}
-	return 0;
+		if (out[i] == '\n' || out[i] == '\r')
+			out[i] = ' ';
+	out[len++] = '\n';
+	out[len] = '\0';
+	return len;
 }
 
 int control_read_line(struct control_reader *r, char *line, size_t n)

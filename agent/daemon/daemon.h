@@ -17,7 +17,11 @@
  * SIGHUP reloads the configuration; a bad one is logged and the running one
  * kept. SIGTERM cancels downloads and ends after the running device update
  * has reached its end (a flash is never abandoned midway; were the process
- * killed anyway, the journal lets the next start finish or roll back). */
+ * killed anyway, the journal lets the next start finish or roll back).
+ *
+ * Test hook: MCU_OTA_TEST_CLIENT_BUFFER=<bytes> in the environment makes a
+ * client's queue of log lines and its socket's send buffer that small, so
+ * that a test sees a client that does not read lose lines. */
 #pragma once
 
 #include <stdbool.h>

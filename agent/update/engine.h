@@ -66,6 +66,11 @@ struct engine_options {
 
 	/* engine_update only, all optional: */
 	const char *source_name; /* the bundle's name in messages (NULL: source) */
+	/* -1: none. >= 0: the bundle is read from this descriptor (a regular
+	 * file a daemon's client opened and passed; read with pread from byte 0,
+	 * never re-opened), and source is only its name. Set it to -1 when
+	 * there is none: 0 is a descriptor too. */
+	int source_fd;
 	/* The version devices[i]'s image must have (NULL entries or array: any).
 	 * A bundle with another one is refused with -ESRCH, no device touched. */
 	const char *const *expect_versions;

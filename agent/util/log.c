@@ -1,6 +1,8 @@
 #include "util/log.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -9,9 +11,10 @@
 
 static enum mcu_ota_log_level threshold = MCU_OTA_LOG_INFO;
 static enum log_sink sink = LOG_SINK_STDERR;
-static void (*tee)(void *ctx, enum mcu_ota_log_level level, const char *text);
+static void (*tee)(void *ctx, unsigned tag, enum mcu_ota_log_level level, const char *text);
 static void *tee_ctx;
 static pthread_mutex_t tee_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Thread_local unsigned thread_tag;
 
 void log_set_level(enum mcu_ota_log_level level)
 {
@@ -40,12 +43,67 @@ int log_stderr_is_journal(void)
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
-void log_set_tee(void (*fn)(void *ctx, enum mcu_ota_log_level level, const char *text), void *ctx)
+void log_set_tee(void (*fn)(void *ctx, unsigned tag, enum mcu_ota_log_level level,
+                            const char *text),
+                 void *ctx)
 {
 	pthread_mutex_lock(&tee_lock);
 	tee = fn;
 	tee_ctx = ctx;
 	pthread_mutex_unlock(&tee_lock);
+}
+
+void log_set_thread_tag(unsigned tag)
+{
+	thread_tag = tag;
+}
+
+unsigned log_thread_tag(void)
+{
+	return thread_tag;
+}
+
+struct tagged_start {
+	void *(*fn)(void *);
+	void *arg;
+	unsigned tag;
+};
+
+static void *tagged_main(void *p)
+{
+	struct tagged_start s = *(struct tagged_start *)p;
+	free(p);
+	thread_tag = s.tag;
+	return s.fn(s.arg);
+}
+
+int log_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	struct tagged_start *s = malloc(sizeof(*s));
+	if (!s)
+		return ENOMEM;
+	*s = (struct tagged_start){fn, arg, thread_tag};
+	int r = pthread_create(t, NULL, tagged_main, s);
+	if (r != 0)
+		free(s);
+	return r;
+}
+
+void log_escape(const char *in, char *out, size_t n)
+{
+	size_t o = 0;
+	if (!n)
+		return;
+	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+		bool plain = *p >= 0x20 && *p != 0x7f && *p != '\\';
+		if (o + (plain ? 1 : 4) >= n)
+			break;
+		if (plain)
+			out[o++] = (char)*p;
+		else
+			o += (size_t)snprintf(out + o, n - o, "\\x%02x", *p);
+	}
+	out[o] = '\0';
 }
 
 void log_msgv(enum mcu_ota_log_level level, const char *fmt, va_list ap)
@@ -68,7 +126,7 @@ void log_msgv(enum mcu_ota_log_level level, const char *fmt, va_list ap)
 	}
 	pthread_mutex_lock(&tee_lock);
 	if (tee)
-		tee(tee_ctx, level, text);
+		tee(tee_ctx, thread_tag, level, text);
 	pthread_mutex_unlock(&tee_lock);
 }
 

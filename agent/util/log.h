@@ -4,7 +4,9 @@
  * one call, so lines of parallel threads never mix. */
 #pragma once
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 
 #include <mcu-ota/plugin.h>
 
@@ -20,10 +22,23 @@ void log_set_sink(enum log_sink sink);
 /* Whether stderr is the systemd journal ($JOURNAL_STREAM names its device and inode). */
 int log_stderr_is_journal(void);
 
-/* Also hand every message that passes the threshold to fn (NULL: stop), from
- * whichever thread logs: the daemon streams a job's log to the client that
- * asked for it. fn must not log. */
-void log_set_tee(void (*fn)(void *ctx, enum mcu_ota_log_level level, const char *text), void *ctx);
+/* Also hand every message that passes the threshold to fn (NULL: stop), with
+ * the logging thread's tag: the daemon streams a job's log (the lines of the
+ * threads tagged with the job's number) to the client that asked for it. fn
+ * must not log, and must not block: every thread's logging waits for it. */
+void log_set_tee(void (*fn)(void *ctx, unsigned tag, enum mcu_ota_log_level level,
+                            const char *text),
+                 void *ctx);
+/* The calling thread's tag (0: none), which threads it starts through
+ * log_thread_create inherit. */
+void log_set_thread_tag(unsigned tag);
+unsigned log_thread_tag(void);
+/* pthread_create (default attributes) whose thread has the caller's tag. */
+int log_thread_create(pthread_t *t, void *(*fn)(void *), void *arg);
+
+/* in with control characters (and backslashes) as \xNN escapes, truncated to
+ * fit out: for strings a client or a file supplied, before they are logged. */
+void log_escape(const char *in, char *out, size_t n);
 
 void log_msg(enum mcu_ota_log_level level, const char *fmt, ...) MCU_OTA_PRINTF(2, 3);
 void log_msgv(enum mcu_ota_log_level level, const char *fmt, va_list ap) MCU_OTA_PRINTF(2, 0);

@@ -28,7 +28,7 @@ static int exchange(const void *data, size_t len, bool raw, const struct control
 		FUZZ_CHECK(len == 0 || send(sv[0], data, len, MSG_NOSIGNAL) == (ssize_t)len);
 	else
 		FUZZ_CHECK(control_send_request(sv[0], as->command, as->source, -1, as->devices,
-		                                as->device_count) == 0);
+		                                as->device_count, as->allow_downgrade) == 0);
 	shutdown(sv[0], SHUT_WR);
 	int r = control_read_request(sv[1], rq, 2000, err, errlen);
 	close(sv[0]);
@@ -64,6 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(!strcmp(rq.command, again.command));
 	FUZZ_CHECK(!rq.source == !again.source && (!rq.source || !strcmp(rq.source, again.source)));
 	FUZZ_CHECK(rq.device_count == again.device_count);
+	FUZZ_CHECK(rq.allow_downgrade == again.allow_downgrade);
 	for (size_t i = 0; i < rq.device_count; i++)
 		FUZZ_CHECK(!strcmp(rq.devices[i], again.devices[i]));
 	control_request_free(&again);

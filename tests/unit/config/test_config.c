@@ -137,6 +137,7 @@ static bool field(const struct config *c, const char *name, struct field *out)
 	    NUM(log_level),
 	    STR(daemon.socket),
 	    STR(daemon.socket_group),
+	    STR(daemon.admin_group),
 	    NUM(daemon.poll_interval_s),
 	    NUM(daemon.poll_jitter_s),
 	    NUM(trust.key_count),
@@ -204,6 +205,7 @@ static const struct acceptance accepted[] = {
     {IN_TOP, "", "log_level", .num = -1}, /* the command line's */
     {IN_TOP, "", "daemon.socket", .str = CONFIG_DEFAULT_SOCKET},
     {IN_TOP, "", "daemon.socket_group", .str = NULL}, /* owner only */
+    {IN_TOP, "", "daemon.admin_group", .str = NULL},  /* root only */
     {IN_TOP, "", "daemon.poll_interval_s", .num = CONFIG_DEFAULT_POLL_INTERVAL_S},
     {IN_TOP, "", "daemon.poll_jitter_s", .num = CONFIG_DEFAULT_POLL_JITTER_S},
     {IN_DAEMON, "", "daemon.socket", .str = CONFIG_DEFAULT_SOCKET},
@@ -259,6 +261,7 @@ static const struct acceptance accepted[] = {
     {IN_DAEMON, "socket = \"/run/x.sock\";", "daemon.socket", .str = "/run/x.sock"},
     {IN_DAEMON, "socket = \"/" X100 "xxxxxx\";", "daemon.socket", .str = "/" X100 "xxxxxx"},
     {IN_DAEMON, "socket_group = \"mcu-ota\";", "daemon.socket_group", .str = "mcu-ota"},
+    {IN_DAEMON, "admin_group = \"ops\";", "daemon.admin_group", .str = "ops"},
     {IN_DAEMON, "poll_interval_s = 0; poll_jitter_s = 0;", "daemon.poll_interval_s", .num = 0},
     {IN_DAEMON, "poll_interval_s = 0; poll_jitter_s = 0;", "daemon.poll_jitter_s", .num = 0},
     {IN_DAEMON, "poll_interval_s = 300;", "daemon.poll_interval_s", .num = 300},
@@ -464,8 +467,8 @@ static const struct refusal refused[] = {
     /* daemon */
     {IN_TOP, "daemon = 1;", 1, "daemon: expected a group { ... }"},
     {IN_DAEMON, "sock = \"/s\";", 1,
-     "daemon.sock: unknown setting in daemon (known: socket, socket_group, poll_interval_s, "
-     "poll_jitter_s); did you mean \"socket\"?"},
+     "daemon.sock: unknown setting in daemon (known: socket, socket_group, admin_group, "
+     "poll_interval_s, poll_jitter_s); did you mean \"socket\"?"},
     {IN_DAEMON, "socket = 1;", 1, "daemon.socket: " A_STRING},
     {IN_DAEMON, "socket = \"\";", 1, "daemon.socket: " NOT_EMPTY},
     {IN_DAEMON, "socket = \"run/c.sock\";", 1, "daemon.socket: \"run/c.sock\" " RELATIVE},
@@ -473,6 +476,8 @@ static const struct refusal refused[] = {
      "daemon.socket: too long for a unix socket: at most 107 characters"},
     {IN_DAEMON, "socket_group = 0;", 1, "daemon.socket_group: " A_STRING},
     {IN_DAEMON, "socket_group = \"\";", 1, "daemon.socket_group: " NOT_EMPTY}, /* unset: 0600 */
+    {IN_DAEMON, "admin_group = 7;", 1, "daemon.admin_group: " A_STRING},
+    {IN_DAEMON, "admin_group = \"\";", 1, "daemon.admin_group: " NOT_EMPTY},
     {IN_DAEMON, "poll_interval_s = \"1h\";", 1,
      "daemon.poll_interval_s: expected an integer from 0 to 2592000"},
     {IN_DAEMON, "poll_interval_s = -1;", 1,

@@ -253,7 +253,7 @@ static bool allow_downgrade; /* root's --allow-downgrade, for the engine calls *
 static struct engine_options opts(void)
 {
 	return (struct engine_options){
-	    .config = &cfg, .quiet = true, .allow_downgrade = allow_downgrade};
+	    .config = &cfg, .quiet = true, .source_fd = -1, .allow_downgrade = allow_downgrade};
 }
 
 /* engine_update of <dir>/<bundle>.swu; the one outcome in *out. */
