@@ -16,6 +16,7 @@
 #include "bundle/swu_private.h"
 #include "util/format.h"
 #include "util/log.h"
+#include "util/trusted_file.h"
 
 #define SWU_MIN_RSA_BITS 2048
 
@@ -57,6 +58,17 @@ static int verify_setup(EVP_MD_CTX *md, EVP_PKEY *pkey, int rsa_padding)
 }
 
 /* ---- keys ---- */
+
+/* The file behind a BIO_new_file BIO: who may change it (util/trusted_file.h). */
+static int bio_file_trusted(BIO *bio, const char *what, const char *file, char *err, size_t errlen)
+{
+	FILE *fp = NULL;
+	if (BIO_get_fp(bio, &fp) != 1 || !fp) {
+		mcu_ota_set_error(err, errlen, "%s %s: cannot examine it", what, file);
+		return -EIO;
+	}
+	return trusted_file_check_fd(fileno(fp), what, file, TRUSTED_PUBLIC, err, errlen);
+}
 
 static int key_fingerprint(EVP_PKEY *pkey, char out[65])
 {
@@ -162,6 +174,8 @@ static int key_load(const char *file, struct swu_key *k, char *err, size_t errle
 		ERR_clear_error();
 		return -EINVAL;
 	}
+	if ((r = bio_file_trusted(bio, "key", file, err, errlen)) < 0)
+		return r;
 	pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
 	if (!pkey) {
 		_cleanup_(x509_freep) X509 *cert = NULL;
@@ -217,6 +231,9 @@ static int store_load(struct swu_trust_store *t, const struct swu_trust *cfg, ch
 			ERR_clear_error();
 			return -EINVAL;
 		}
+		int r = bio_file_trusted(bio, "CA file", cfg->ca_file, err, errlen);
+		if (r < 0)
+			return r;
 		while ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
 			int ok = X509_STORE_add_cert(store, cert);
 			X509_free(cert);
@@ -235,6 +252,10 @@ static int store_load(struct swu_trust_store *t, const struct swu_trust *cfg, ch
 		}
 	}
 	if (cfg->ca_dir) {
+		int r =
+		    trusted_file_check("CA directory", cfg->ca_dir, TRUSTED_PUBLIC, err, errlen);
+		if (r < 0)
+			return r == -EPERM ? r : -EINVAL;
 		X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
 		if (!lookup || !X509_LOOKUP_add_dir(lookup, cfg->ca_dir, X509_FILETYPE_PEM)) {
 			mcu_ota_set_error(err, errlen, "CA directory %s: %s", cfg->ca_dir,
@@ -253,6 +274,9 @@ static int store_load(struct swu_trust_store *t, const struct swu_trust *cfg, ch
 			ERR_clear_error();
 			return -EINVAL;
 		}
+		int r = bio_file_trusted(bio, "CRL file", cfg->crl_file, err, errlen);
+		if (r < 0)
+			return r;
 		while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL))) {
 			int ok = X509_STORE_add_crl(store, crl);
 			X509_CRL_free(crl);
