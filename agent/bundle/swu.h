@@ -219,8 +219,8 @@ struct swu_reader;
  * allow_unverified with no sink); limits may be NULL (defaults); ops may be
  * NULL (verify-only), else open, write, commit and abort are required. The
  * keys, CA and CRL are loaded here: -EINVAL with the file named when one is
- * unreadable. trust, limits, ops and sink_ctx must outlive the reader (the
- * strings in trust are copied). */
+ * unreadable, -EPERM when others may change it (util/trusted_file.h). trust, limits, ops and
+ * sink_ctx must outlive the reader (the strings in trust are copied). */
 __attribute__((warn_unused_result)) int swu_reader_new(struct swu_reader **out,
                                                        const struct swu_trust *trust,
                                                        const struct swu_limits *limits,

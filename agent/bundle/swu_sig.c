@@ -16,6 +16,7 @@
 #include "bundle/swu_private.h"
 #include "util/format.h"
 #include "util/log.h"
+#include "util/trusted_file.h"
 
 #define SWU_MIN_RSA_BITS 2048
 
@@ -57,6 +58,17 @@ static int verify_setup(EVP_MD_CTX *md, EVP_PKEY *pkey, int rsa_padding)
 }
 
 /* ---- keys ---- */
+
+/* The file behind a BIO_new_file BIO: who may change it (util/trusted_file.h). */
+static int bio_file_trusted(BIO *bio, const char *what, const char *file, char *err, size_t errlen)
+{
+	FILE *fp = NULL;
+	if (BIO_get_fp(bio, &fp) != 1 || !fp) {
+		mcu_ota_set_error(err, errlen, "%s %s: cannot examine it", what, file);
+		return -EIO;
+	}
+	return trusted_file_check_fd(fileno(fp), what, file, TRUSTED_PUBLIC, err, errlen);
+}
 
 static int key_fingerprint(EVP_PKEY *pkey, char out[65])
 {
@@ -162,6 +174,8 @@ static int key_load(const char *file, struct swu_key *k, char *err, size_t errle
 		ERR_clear_error();
 		return -EINVAL;
 	}
+	if ((r = bio_file_trusted(bio, "key", file, err, errlen)) < 0)
+		return r;
 	pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
 	if (!pkey) {
 		_cleanup_(x509_freep) X509 *cert = NULL;
@@ -217,6 +231,9 @@ static int store_load(struct swu_trust_store *t, const struct swu_trust *cfg, ch
 			ERR_clear_error();
 			return -EINVAL;
 		}
+		int r = bio_file_trusted(bio, "CA file", cfg->ca_file, err, errlen);
+		if (r < 0)
+			return r;
 		while ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
 			int ok = X509_STORE_add_cert(store, cert);
 			X509_free(cert);
@@ -235,6 +252,10 @@ static int store_load(struct swu_trust_store *t, const struct swu_trust *cfg, ch
 		}
 	}
 	if (cfg->ca_dir) {
+		int r =
+		    trusted_file_check("CA directory", cfg->ca_dir, TRUSTED_PUBLIC, err, errlen);
+		if (r < 0)
+			return r == -EPERM ? r : -EINVAL;
 		X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_hash_dir());
 		if (!lookup || !X509_LOOKUP_add_dir(lookup, cfg->ca_dir, X509_FILETYPE_PEM)) {
 			mcu_ota_set_error(err, errlen, "CA directory %s: %s", cfg->ca_dir,
@@ -253,6 +274,9 @@ static int store_load(struct swu_trust_store *t, const struct swu_trust *cfg, ch
 			ERR_clear_error();
 			return -EINVAL;
 		}
+		int r = bio_file_trusted(bio, "CRL file", cfg->crl_file, err, errlen);
+		if (r < 0)
+			return r;
 		while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL))) {
 			int ok = X509_STORE_add_crl(store, crl);
 			X509_CRL_free(crl);
@@ -585,6 +609,71 @@ static int check_cms_digests(CMS_ContentInfo *cms, char *err, size_t errlen)
 	return 0;
 }
 
+/* The SignedData's digestAlgorithms (the digests CMS_verify sets up before it
+ * looks at any signer) hold only SHA-256, -384 or -512, and at least one.
+ * OpenSSL 3.0's CMS_verify leaked its copy of the content (272 bytes) for a
+ * set that names an unknown digest or none (fixed upstream in 2026, openssl
+ * PR 30535); the set is outsider bytes, so it is judged here, before
+ * CMS_verify, on the DER that OpenSSL encodes from what it parsed. OpenSSL
+ * has no getter for the set: ContentInfo { contentType, [0] SignedData {
+ * version, digestAlgorithms SET OF AlgorithmIdentifier, ... } }. */
+static int check_digest_algorithms(CMS_ContentInfo *cms, char *err, size_t errlen)
+{
+	unsigned char *der = NULL;
+	int der_len = i2d_CMS_ContentInfo(cms, &der);
+	const unsigned char *p = der, *end = der ? der + (der_len > 0 ? der_len : 0) : NULL;
+	long len = 0;
+	int tag, cls, count = 0, r = 0;
+	char name[96] = "";
+	/* descend: ContentInfo, skip contentType, [0], SignedData, skip version */
+	static const int path[][2] = {{V_ASN1_SEQUENCE, 0}, {V_ASN1_OBJECT, 1},  {0, 0},
+	                              {V_ASN1_SEQUENCE, 0}, {V_ASN1_INTEGER, 1}, {V_ASN1_SET, 0}};
+	for (size_t i = 0; p && r == 0 && i < sizeof(path) / sizeof(*path); i++) {
+		if (ASN1_get_object(&p, &len, &tag, &cls, end - p) & 0x80 || tag != path[i][0] ||
+		    (i == 2) != (cls == V_ASN1_CONTEXT_SPECIFIC))
+			r = -EKEYREJECTED;
+		else if (path[i][1])
+			p += len; /* a field before the set */
+	}
+	const unsigned char *set_end = p ? p + len : NULL;
+	while (r == 0 && p < set_end) {
+		X509_ALGOR *alg = d2i_X509_ALGOR(NULL, &p, set_end - p);
+		const ASN1_OBJECT *obj = NULL;
+		if (alg)
+			X509_ALGOR_get0(&obj, NULL, NULL, alg);
+		int nid = obj ? OBJ_obj2nid(obj) : NID_undef;
+		if (!obj) {
+			r = -EKEYREJECTED;
+		} else if (!digest_allowed(nid)) {
+			if (nid == NID_undef)
+				OBJ_obj2txt(name, sizeof(name), obj, 1);
+			else
+				snprintf(name, sizeof(name), "%s", digest_name(nid));
+			r = -EKEYREJECTED;
+		}
+		X509_ALGOR_free(alg);
+		count++;
+	}
+	OPENSSL_free(der);
+	ERR_clear_error();
+	if (r == 0 && count == 0)
+		mcu_ota_set_error(
+		    err, errlen, "%s",
+		    "CMS signature of sw-description lists no digest algorithm in its "
+		    "digestAlgorithms: it cannot be checked");
+	else if (r < 0 && name[0])
+		mcu_ota_set_error(
+		    err, errlen,
+		    "CMS signature of sw-description lists the digest %s in its "
+		    "digestAlgorithms; only SHA-256, SHA-384 and SHA-512 are accepted",
+		    name);
+	else if (r < 0)
+		mcu_ota_set_error(err, errlen, "%s",
+		                  "CMS signature of sw-description: its digestAlgorithms cannot be "
+		                  "read");
+	return r < 0 || count == 0 ? -EKEYREJECTED : 0;
+}
+
 static int verify_cms(const struct swu_trust_store *t, CMS_ContentInfo *cms, const uint8_t *desc,
                       size_t desc_len, struct swu_manifest *m, char *err, size_t errlen)
 {
@@ -611,6 +700,8 @@ static int verify_cms(const struct swu_trust_store *t, CMS_ContentInfo *cms, con
 		return -EKEYREJECTED;
 	}
 	r = check_cms_digests(cms, err, errlen);
+	if (r == 0)
+		r = check_digest_algorithms(cms, err, errlen);
 	if (r < 0)
 		return r;
 	/* sw-description behind a buffer BIO, not as a bare memory BIO: OpenSSL

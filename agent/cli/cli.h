@@ -60,6 +60,14 @@ struct cli_device {
 	const struct mcu_ota_flasher_ops *ops;
 };
 
+/* For a command about to write a chip: an SSH hang-up (SIGHUP) or a reader
+ * of its output that went away (`| head`: SIGPIPE) must not end it half-way
+ * and leave the chip in its bootloader. SIGPIPE is ignored (writes then fail
+ * with EPIPE: output stops quietly); SIGHUP lets the work finish and says so
+ * on stderr ("finishing the <what> first") while stderr is still open.
+ * SIGINT and SIGTERM keep the meaning each command gives them. */
+void cli_survive_hangup(const char *what);
+
 /* Load the flasher plugin and set the device selection; on failure print
  * why and return an exit code. */
 int cli_flasher_load(struct cli_device *d, const char *serial, const char *port);

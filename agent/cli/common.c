@@ -1,11 +1,43 @@
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "util/log.h"
 
 struct cli_globals cli_globals;
+
+static char hangup_note[200];
+static size_t hangup_note_len;
+
+static void on_hangup(int sig)
+{
+	(void)sig;
+	int saved = errno;
+	/* write(2): safe in a handler; fails quietly when the terminal is gone */
+	ssize_t w = write(STDERR_FILENO, hangup_note, hangup_note_len);
+	(void)w; /* when the terminal is gone, there is nobody left to tell */
+	errno = saved;
+}
+
+void cli_survive_hangup(const char *what)
+{
+	int n = snprintf(hangup_note, sizeof(hangup_note),
+	                 "mcu-ota: hang-up received: finishing the %s first (a chip left half "
+	                 "written would stay in its bootloader)\n",
+	                 what);
+	hangup_note_len = n < 0                             ? 0
+	                  : (size_t)n < sizeof(hangup_note) ? (size_t)n
+	                                                    : sizeof(hangup_note) - 1;
+	struct sigaction sa = {.sa_handler = SIG_IGN};
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = on_hangup;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
+}
 
 /* For operations on an open device: a device that disappears now has left
  * the bus; "not found" is decided by cli_device_open. */

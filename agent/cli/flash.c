@@ -135,6 +135,7 @@ int cli_flash(int argc, char **argv)
 	         image.segment_count == 1 ? "" : "s", info->product, info->serial, info->port,
 	         wo.alt);
 
+	cli_survive_hangup("flash");
 	struct mcu_ota_image view = image_view(&image);
 	uint64_t start = host_now_ns();
 	r = d.ops->write(d.handle, &view, &wo, err, sizeof(err));

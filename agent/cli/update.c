@@ -292,6 +292,7 @@ static void update_help(FILE *f)
 
 static void install_signals(void)
 {
+	cli_survive_hangup("update"); /* finding 11 of issue 12 */
 	struct sigaction sa = {0};
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -460,6 +461,7 @@ static int device_command(int argc, char **argv, bool recover)
 		config_free(&cfg);
 		return EXIT_FAILURE_GENERIC;
 	}
+	cli_survive_hangup(cmd); /* rollback and recover write chips too */
 	struct engine_options eo = engine_options(&cfg);
 	eo.allow_downgrade = allow_downgrade;
 	struct engine_outcome out[CONFIG_MAX_DEVICES];

@@ -13,6 +13,7 @@
 #include "bundle/version.h"
 #include "util/format.h"
 #include "util/suggest.h"
+#include "util/trusted_file.h"
 
 /* Where an error goes: the file, the line of the setting, its path. */
 struct ctx {
@@ -686,10 +687,13 @@ static int check_includes(const char *dir, const char *file, const char *text, i
 				return -EINVAL;
 			}
 			FILE *f = depth < 10 && found ? fopen(inc, "re") : NULL;
-			char *sub = f && st.st_size <= CONFIG_MAX_FILE_SIZE
+			/* an included file is as much the configuration as the main one */
+			int r = f ? trusted_file_check_fd(fileno(f), "configuration", inc,
+			                                  TRUSTED_PUBLIC, err, errlen)
+			          : 0;
+			char *sub = f && r == 0 && st.st_size <= CONFIG_MAX_FILE_SIZE
 			                ? calloc(1, (size_t)st.st_size + 1)
 			                : NULL;
-			int r = 0;
 			if (sub && fread(sub, 1, (size_t)st.st_size, f) == (size_t)st.st_size)
 				r = check_includes(dir, inc, sub, depth + 1, err, errlen);
 			free(sub);
@@ -722,6 +726,13 @@ int config_load(const char *path, struct config *c, char *err, size_t errlen)
 		if (f)
 			fclose(f);
 		return r == -EISDIR || r == -EFBIG ? -EINVAL : r;
+	}
+	/* whoever may rewrite the configuration chooses the keys firmware is checked with */
+	int trust =
+	    trusted_file_check_fd(fileno(f), "configuration", path, TRUSTED_PUBLIC, err, errlen);
+	if (trust < 0) {
+		fclose(f);
+		return trust;
 	}
 	/* read once: scanned for wide integers, then parsed from memory */
 	char *text = malloc((size_t)st.st_size + 1), tok[64];

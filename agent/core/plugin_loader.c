@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/trusted_file.h"
 #include "util/format.h"
 
 const char *plugin_kind_name(enum mcu_ota_plugin_kind kind)
@@ -99,6 +100,10 @@ int plugin_load(const char *dir, const char *name, enum mcu_ota_plugin_kind kind
 		    plugin_kind_name(kind), name, out->path);
 		return -ENOENT;
 	}
+	/* a plugin runs inside mcu-ota (root): whoever may replace it runs code as root */
+	int trust = trusted_file_check("plugin", out->path, TRUSTED_PUBLIC, err, errlen);
+	if (trust < 0)
+		return trust;
 	out->dl = dlopen(out->path, RTLD_NOW | RTLD_LOCAL);
 	if (!out->dl) {
 		mcu_ota_set_error(err, errlen, "cannot load plugin %s: %s", out->path, dlerror());

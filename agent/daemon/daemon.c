@@ -333,7 +333,7 @@ static void record(const struct config *c, const struct device_config *dev, cons
 {
 	struct poll_record r = {.outcome = outcome};
 	char err[512];
-	snprintf(r.source, sizeof(r.source), "%s", dev->firmware_source);
+	poll_record_set_source(&r, dev->firmware_source);
 	snprintf(r.version, sizeof(r.version), "%s",
 	         dev->firmware_version ? dev->firmware_version : "");
 	snprintf(r.etag, sizeof(r.etag), "%s", etag);
@@ -354,7 +354,7 @@ static bool wants_fetch(const struct config *c, const struct device_config *dev,
 	                   version_compare(s.current.version, dev->firmware_version, &cmp) == 0 &&
 	                   cmp == 0 && s.journal.state == UPDATE_IDLE;
 	poll_record_load(c->cache_dir, dev->name, rec);
-	bool same_source = !strcmp(rec->source, dev->firmware_source);
+	bool same_source = poll_record_same_source(rec, dev->firmware_source);
 	bool same_version =
 	    !strcmp(rec->version, dev->firmware_version ? dev->firmware_version : "");
 	*conditional = false;

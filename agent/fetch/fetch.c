@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 #include <openssl/x509_vfy.h>
 
+#include "util/trusted_file.h"
 #include "util/format.h"
 #include "util/log.h"
 
@@ -888,16 +889,23 @@ static int setup(CURL *c, struct job *j, const char *url, char *curl_msg, char *
 	return 0;
 }
 
-static int check_readable(const char *what, const char *path, const char *url, char *err,
-                          size_t errlen)
+/* Readable, and changeable by nobody but root or us (util/trusted_file.h): a
+ * CA others may write lets them vouch for any server; a client key others
+ * may read lets them pass for this device. */
+static int check_readable(const char *what, const char *path, enum trusted_kind kind,
+                          const char *url, char *err, size_t errlen)
 {
+	char why[768];
 	if (path && access(path, R_OK) < 0) {
 		int e = errno;
 		mcu_ota_set_error(err, errlen, "%s: cannot read the %s %s: %s", url, what, path,
 		                  strerror(e));
 		return -e;
 	}
-	return 0;
+	int r = path ? trusted_file_check(what, path, kind, why, sizeof(why)) : 0;
+	if (r < 0)
+		mcu_ota_set_error(err, errlen, "%s: %s", url, why);
+	return r;
 }
 
 int fetch_url(const char *url, const struct fetch_options *o, struct fetch_result *result,
@@ -947,10 +955,15 @@ int fetch_url(const char *url, const struct fetch_options *o, struct fetch_resul
 		         o->resume_last_modified ? o->resume_last_modified : "");
 	}
 	int r;
-	if ((r = check_readable("CA file", o->ca_file, j.url, err, errlen)) < 0 ||
-	    (r = check_readable("CA directory", o->ca_dir, j.url, err, errlen)) < 0 ||
-	    (r = check_readable("client certificate", o->client_cert, j.url, err, errlen)) < 0 ||
-	    (r = check_readable("client key", o->client_key, j.url, err, errlen)) < 0) {
+	/* without --client-key the certificate's file holds the key too */
+	enum trusted_kind cert_kind = o->client_key ? TRUSTED_PUBLIC : TRUSTED_SECRET;
+	if ((r = check_readable("CA file", o->ca_file, TRUSTED_PUBLIC, j.url, err, errlen)) < 0 ||
+	    (r = check_readable("CA directory", o->ca_dir, TRUSTED_PUBLIC, j.url, err, errlen)) <
+	        0 ||
+	    (r = check_readable("client certificate", o->client_cert, cert_kind, j.url, err,
+	                        errlen)) < 0 ||
+	    (r = check_readable("client key", o->client_key, TRUSTED_SECRET, j.url, err, errlen)) <
+	        0) {
 		res->error = FETCH_ERR_LOCAL;
 		return r;
 	}

@@ -139,7 +139,7 @@ int journal_save(const struct store *s, struct journal *j, char *err, size_t err
 	                 "\ntime=%" PRId64 "\n",
 	                 update_state_name(j->state), update_result_name(j->result), j->version,
 	                 j->sha256, j->error, j->sequence, j->time);
-	r = atomic_write_file(path, text, (size_t)n, 0644);
+	r = atomic_write_file(path, text, (size_t)n, STORE_FILE_MODE);
 	if (r < 0)
 		mcu_ota_set_error(err, errlen, "cannot save the update journal %s: %s", path,
 		                  strerror(-r));

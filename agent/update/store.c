@@ -15,6 +15,7 @@
 
 #include "util/atomic.h"
 #include "util/format.h"
+#include "util/log.h"
 
 #define IMAGE_FILE "image.bin"
 #define META_FILE  "meta"
@@ -72,11 +73,11 @@ static int mkdir_p(const char *path)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+		if (mkdir(tmp, STORE_DIR_MODE) < 0 && errno != EEXIST)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+	if (mkdir(tmp, STORE_DIR_MODE) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
 }
@@ -129,6 +130,67 @@ static int tidy(struct store *s)
 	return fsync_parent(any); /* the device folder, where the renames happened */
 }
 
+/* Narrow name (in dfd) to the owner's bits: folders 0700, files 0600, and
+ * the same inside a folder, depth levels down. Symbolic links and anything
+ * else are left alone. Counts what changed in *changed. */
+static int tighten_at(int dfd, const char *name, int depth, unsigned *changed)
+{
+	struct stat st;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	bool dir = S_ISDIR(st.st_mode);
+	if (!dir && !S_ISREG(st.st_mode))
+		return 0;
+	mode_t mode = st.st_mode & 07777, want = mode & (dir ? STORE_DIR_MODE : STORE_FILE_MODE);
+	if (dir)
+		want |= STORE_DIR_MODE; /* the owner must still get in */
+	if (mode != want) {
+		if (fchmodat(dfd, name, want, 0) < 0)
+			return -errno;
+		(*changed)++;
+	}
+	if (!dir || depth == 0)
+		return 0;
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		int r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	int r = 0;
+	for (struct dirent *e; r == 0 && (e = readdir(d));)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			r = tighten_at(dirfd(d), e->d_name, depth - 1, changed);
+	closedir(d);
+	return r;
+}
+
+/* A store made before the modes were narrowed (folders 0755, files 0644,
+ * readable by every user) is narrowed when it is next opened, and the log
+ * says so once: after that there is nothing left to narrow. The state_dir
+ * itself is the administrator's (it may be shared) and is left as it is. */
+static int tighten(struct store *s)
+{
+	char devices[PATH_BUF];
+	unsigned changed = 0;
+	snprintf(devices, sizeof(devices), "%s", s->dir);
+	char *slash = strrchr(devices, '/'); /* <state_dir>/devices/<name> */
+	if (!slash)
+		return 0;
+	*slash = '\0';
+	int r = tighten_at(AT_FDCWD, devices, 0, &changed);
+	if (r == 0) /* the device's folder: its files, slot folders and their files */
+		r = tighten_at(AT_FDCWD, s->dir, 2, &changed);
+	if (r == 0 && changed)
+		log_warning(
+		    "%s: %u folder(s) and file(s) of the store could be read by other users: "
+		    "narrowed to 0700 (folders) and 0600 (files)",
+		    s->dir, changed);
+	return r;
+}
+
 int store_open_readonly(const char *state_dir, const char *device, struct store *s, char *err,
                         size_t errlen)
 {
@@ -173,7 +235,7 @@ int store_open(const char *state_dir, const char *device, struct store *s, char 
 	}
 	char lock[PATH_BUF];
 	path_of(lock, s, "lock", "", NULL);
-	s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, STORE_FILE_MODE);
 	if (s->lock_fd < 0) {
 		r = -errno;
 		mcu_ota_set_error(err, errlen, "cannot open %s: %s", lock, strerror(-r));
@@ -189,6 +251,13 @@ int store_open(const char *state_dir, const char *device, struct store *s, char 
 		    device, strerror(-r));
 		close(s->lock_fd);
 		s->lock_fd = -1;
+		return r;
+	}
+	r = tighten(s);
+	if (r < 0) {
+		mcu_ota_set_error(err, errlen, "cannot narrow the modes of %s to its owner: %s",
+		                  s->dir, strerror(-r));
+		store_close(s);
 		return r;
 	}
 	r = tidy(s);
@@ -330,11 +399,11 @@ int store_write_begin(struct store *s, enum store_slot slot, const struct slot_m
 	w->expect = *expect;
 	path_of(dir, s, slot_names[slot], ".new", NULL);
 	int r = remove_slot_dir(dir);
-	if (r == 0 && mkdir(dir, 0755) < 0)
+	if (r == 0 && mkdir(dir, STORE_DIR_MODE) < 0)
 		r = -errno;
 	if (r == 0) {
 		path_of(path, s, slot_names[slot], ".new", IMAGE_FILE);
-		w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, STORE_FILE_MODE);
 		if (w->fd < 0)
 			r = -errno;
 	}
@@ -384,7 +453,7 @@ static int write_meta(const struct store_writer *w)
 	int n = snprintf(text, sizeof(text),
 	                 "version=%s\nsha256=%s\nsize=%" PRIu64 "\naddress=0x%08" PRIx32 "\n",
 	                 m->version, m->sha256, m->size, m->address);
-	return atomic_write_file(path, text, (size_t)n, 0644);
+	return atomic_write_file(path, text, (size_t)n, STORE_FILE_MODE);
 }
 
 int store_write_commit(struct store_writer *w, char *err, size_t errlen)
@@ -532,7 +601,7 @@ int store_mark_save(struct store *s, const char *version, char *err, size_t errl
 	if (r == 0 && (!*version || strlen(version) >= STORE_VERSION_MAX || strchr(version, '\n')))
 		r = -EINVAL;
 	if (r == 0)
-		r = atomic_write_file(path, text, (size_t)n, 0600);
+		r = atomic_write_file(path, text, (size_t)n, STORE_FILE_MODE);
 	if (r < 0)
 		mcu_ota_set_error(err, errlen, "cannot record the high-water mark %.64s in %s: %s",
 		                  version, path, strerror(-r));

@@ -24,6 +24,11 @@
 #define STORE_VERSION_MAX 65            /* bundle/version.h VERSION_MAX_LEN, and the NUL */
 #define STORE_META_MAX    4096          /* a meta file larger than this is corrupt */
 #define STORE_MAX_IMAGE   (64ull << 20) /* a larger size in a meta file is corrupt */
+/* Only the owner (root) reads the store: a chip's read-back firmware is the
+ * vendor's and may hold secrets. Every folder and file of it is made with
+ * these modes, and an older store's wider ones are narrowed by store_open. */
+#define STORE_DIR_MODE  0700
+#define STORE_FILE_MODE 0600
 
 enum store_slot { STORE_CURRENT, STORE_PREVIOUS, STORE_STAGED };
 

@@ -367,6 +367,41 @@ static void test_missing_client_key_is_named(void)
 	CHECK_CONTAINS(err, "nope.key");
 }
 
+/* Finding 8 of issue 12: a client key others may read lets them pass for this
+ * device; refused before any connection, with the fix. Without --client-key
+ * the certificate's file holds the key, and is judged as one. */
+static void test_client_key_others_may_read_is_refused(void)
+{
+	struct sink s;
+	struct fetch_options o = opts(&s);
+	char key[1300], combined[1300], cmd[9000];
+	snprintf(key, sizeof(key), "%s", path_in("pki/open-client.key"));
+	snprintf(combined, sizeof(combined), "%s", path_in("pki/open-client-combined.pem"));
+	snprintf(cmd, sizeof(cmd), "cp %s %s && cat %s %s >%s && chmod 644 %s %s",
+	         path_in("pki/client.key"), key, path_in("pki/client.pem"),
+	         path_in("pki/client.key"), combined, key, combined);
+	CHECK_INT(system(cmd), 0);
+	o.client_cert = path_in("pki/client.pem");
+	o.client_key = key;
+	CHECK_INT(run(url("https://localhost", "NET_GOOD", "/mtls/small.bin"), &o), -EPERM);
+	CHECK_INT(res.error, FETCH_ERR_LOCAL);
+	CHECK_INT(res.attempts, 0);
+	CHECK_CONTAINS(err, "client key ");
+	CHECK_CONTAINS(err, "open-client.key is readable by group or others (mode 0644): chmod "
+	                    "go-rwx it");
+	o.client_key = NULL;
+	o.client_cert = combined;
+	CHECK_INT(run(url("https://localhost", "NET_GOOD", "/mtls/small.bin"), &o), -EPERM);
+	CHECK_CONTAINS(err, "open-client-combined.pem is readable by group or others (mode 0644)");
+	/* made private, the combined file opens the mutual-TLS location */
+	snprintf(cmd, sizeof(cmd), "chmod 600 %s %s", key, combined);
+	CHECK_INT(system(cmd), 0);
+	o = opts(&s);
+	o.client_cert = combined;
+	CHECK_INT(run(url("https://localhost", "NET_GOOD", "/mtls/small.bin"), &o), 0);
+	CHECK(same_as_file(&s, "www/mtls/small.bin", false));
+}
+
 static void test_client_key_that_does_not_match_is_explained(void)
 {
 	struct sink s;
@@ -1105,6 +1140,7 @@ TEST_MAIN(
     TEST(test_mtls_location_without_certificate_says_to_give_one),
     TEST(test_client_certificate_from_another_ca_is_rejected),
     TEST(test_missing_client_key_is_named), TEST(test_client_key_that_does_not_match_is_explained),
+    TEST(test_client_key_others_may_read_is_refused),
     TEST(test_plain_http_needs_explicit_permission),
     TEST(test_redirect_from_https_to_http_is_refused), TEST(test_redirect_to_https_is_followed),
     TEST(test_proxy_option_and_environment_are_used),

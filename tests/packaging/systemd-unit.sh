@@ -32,6 +32,11 @@ else
 	fail "systemd-analyze verify $man_opt: $out"
 fi
 
+# issue 12, finding 8: what the daemon creates is its own, and so are the folders systemd makes
+for line in UMask=0077 StateDirectoryMode=0700 CacheDirectoryMode=0700; do
+	check "the unit sets $line" grep -qx "$line" "$unit"
+done
+
 out=$(cd "$tmp" && systemd-analyze security --offline=yes --threshold="$max_exposure" \
 	./mcu-ota.service 2>&1)
 rc=$?

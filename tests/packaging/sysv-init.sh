@@ -97,6 +97,9 @@ good_conf
 act start 0
 pid=$(daemon_pid)
 check "the pid file names the daemon (pid ${pid:-none})" alive "$pid"
+# issue 12, finding 8: what the daemon creates is its own (the script sets umask 077)
+umask_of() { awk '/^Umask:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
+check "the daemon runs with umask 0077 (it has $(umask_of "$pid"))" test "$(umask_of "$pid")" = 0077
 # until it listens (60 s only when it never does)
 for _ in $(seq 600); do [ -S "$tmp/run/control.sock" ] && break; sleep 0.1; done
 check "the daemon listens on its control socket" test -S "$tmp/run/control.sock"

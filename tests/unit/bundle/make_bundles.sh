@@ -322,6 +322,54 @@ bundle bad-server-newc cms-server newc a.bin
 bundle bad-codeku-newc cms-codeku newc a.bin   # codeSigning, key usage without digitalSignature
 bundle bad-md5-newc cms-md5 newc a.bin         # CMS over an MD5 digest
 bundle bad-sha1-newc cms-sha1 newc a.bin       # ... and SHA-1
+# finding 13 of issue 12: a valid CMS signature whose SignedData.digestAlgorithms (not covered by
+# the signature) names an unknown digest (2.16.840.1.101.3.4.2.127), or none: OpenSSL 3.0's
+# CMS_verify leaked 272 bytes on each (fixed upstream in 2026); mcu-ota refuses both first
+digestalgs() { # SRC DST unknown|empty
+	python3 - "$@" <<'EOF'
+import sys
+src, dst, how = sys.argv[1:4]
+d = bytearray(open(src, "rb").read())
+def head(pos):  # (tag, header length, content length) of the DER element at pos
+	n = d[pos + 1]
+	if n < 0x80:
+		return d[pos], 2, n
+	k = n & 0x7f
+	return d[pos], 2 + k, int.from_bytes(d[pos + 2:pos + 2 + k], "big")
+# ContentInfo { contentType, [0] { SignedData { version, digestAlgorithms, ...
+_, h, _ = head(0)
+_, h2, l2 = head(h)
+ctx = h + h2 + l2
+_, h3, _ = head(ctx)
+sd = ctx + h3
+_, h4, _ = head(sd)
+ver = sd + h4
+_, h5, l5 = head(ver)
+st = ver + h5 + l5
+tag, h6, l6 = head(st)
+assert tag == 0x31 and h6 == 2, "digestAlgorithms"
+sha256 = bytes.fromhex("0609608648016503040201")
+body = bytes(d[st + 2:st + 2 + l6])
+assert sha256 in body
+new = body.replace(sha256, sha256[:-1] + b"\x7f") if how == "unknown" else b""
+delta = len(new) - len(body)
+d[st:st + 2 + l6] = bytes([0x31, len(new)]) + new
+for pos in (sd, ctx, 0):  # every enclosing length (long form, 2 bytes)
+	assert d[pos + 1] == 0x82
+	n = int.from_bytes(d[pos + 2:pos + 4], "big") + delta
+	d[pos + 2:pos + 4] = n.to_bytes(2, "big")
+open(dst, "wb").write(d)
+EOF
+}
+for how in unknown empty; do
+	mkdir -p work/bad-digestalg-$how-newc
+	cp payload/a.bin work/bad-digestalg-$how-newc/
+	write_desc work/bad-digestalg-$how-newc a.bin
+	sign work/bad-digestalg-$how-newc cms-signer
+	digestalgs work/bad-digestalg-$how-newc/sw-description.sig work/sig-$how.der $how
+	mv work/sig-$how.der work/bad-digestalg-$how-newc/sw-description.sig
+	pack bad-digestalg-$how-newc newc sw-description sw-description.sig a.bin
+done
 # unsigned: no sw-description.sig at all
 mkdir -p work/bad-unsigned-newc
 cp work/good-rsa-newc/* work/bad-unsigned-newc/

@@ -173,6 +173,12 @@ expect "codeSigning signer whose key usage lacks digitalSignature" 3 \
 expect "CMS over an MD5 digest" 3 "uses the MD5 digest; only SHA-256, SHA-384 and SHA-512" \
 	verify bad-md5-newc.swu "${CA[@]}"
 expect "CMS over a SHA-1 digest" 3 "uses the SHA-1 digest" verify bad-sha1-newc.swu "${CA[@]}"
+# finding 13 of issue 12: the digestAlgorithms outside the signature, judged before CMS_verify
+expect "CMS naming an unknown digest in digestAlgorithms" 3 \
+	"lists the digest 2.16.840.1.101.3.4.2.127 in its digestAlgorithms; only SHA-256" \
+	verify bad-digestalg-unknown-newc.swu "${CA[@]}"
+expect "CMS with an empty digestAlgorithms" 3 "lists no digest algorithm" \
+	verify bad-digestalg-empty-newc.swu "${CA[@]}"
 expect "another signer CN" 3 "is not the required signer CN=someone else" \
 	verify good-signer-newc.swu "${CA[@]}" --signer-cn "someone else"
 expect "CMS with embedded content" 3 "a detached signature is required" \

@@ -172,6 +172,10 @@ case_ "emailProtection signer, codeSigning purpose" good-signer-newc.swu reject 
 # mcu-ota only SHA-256, -384 and -512 (collisions forge the others).
 case_ "CMS over MD5 (mcu-ota stricter)" bad-md5-newc.swu accept reject "${CA[@]}" -- "${MCA[@]}"
 case_ "CMS over SHA-1 (mcu-ota stricter)" bad-sha1-newc.swu accept reject "${CA[@]}" -- "${MCA[@]}"
+case_ "CMS naming an unknown digest in digestAlgorithms" bad-digestalg-unknown-newc.swu reject reject \
+	"${CA[@]}" -- "${MCA[@]}"
+case_ "CMS with an empty digestAlgorithms" bad-digestalg-empty-newc.swu reject reject "${CA[@]}" -- \
+	"${MCA[@]}"
 # SWUpdate's codeSigning purpose checks the extended key usage only; mcu-ota
 # also wants digitalSignature when the key usage is restricted.
 case_ "codeSigning signer without digitalSignature (mcu-ota stricter)" bad-codeku-newc.swu \

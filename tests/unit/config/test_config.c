@@ -1117,6 +1117,40 @@ static void a_failed_open_leaves_the_struct_empty(void)
 	config_free(&cfg);
 }
 
+/* Finding 8 of issue 12: whoever may rewrite the configuration chooses the
+ * keys firmware is checked with. One others may write (or an included file
+ * they may write) is refused as ssh refuses a key, with the fix. */
+static void a_configuration_others_may_write(void)
+{
+	char err[1024], inc[4300], text[4400], want[4500];
+	CHECK_INT(load(IN_TOP, "", err, sizeof(err)), 0);
+	config_free(&cfg);
+	CHECK_INT(chmod(path, 0666), 0);
+	CHECK_INT(config_load(path, &cfg, err, sizeof(err)), -EPERM);
+	snprintf(want, sizeof(want),
+	         "configuration %s is writable by group or others (mode 0666): chmod go-w it",
+	         path);
+	CHECK_STR(err, want);
+	CHECK(left_empty(&cfg));
+	config_free(&cfg);
+	CHECK_INT(chmod(path, 0644), 0);
+	/* an included file is the configuration as much */
+	snprintf(inc, sizeof(inc), "%s/inc.conf", root);
+	snprintf(text, sizeof(text), "@include \"inc.conf\"\n"); /* found beside the main file */
+	if (write_file(inc, "log_level = \"info\";\n") < 0)
+		return;
+	CHECK_INT(chmod(inc, 0664), 0);
+	CHECK_INT(load(IN_TOP, text, err, sizeof(err)), -EPERM);
+	snprintf(want, sizeof(want), "configuration %s is writable by group or others (mode 0664)",
+	         inc);
+	CHECK_CONTAINS(err, want);
+	config_free(&cfg);
+	CHECK_INT(chmod(inc, 0644), 0);
+	CHECK_INT(load(IN_TOP, text, err, sizeof(err)), 0);
+	config_free(&cfg);
+	unlink(inc);
+}
+
 static void setup(void)
 {
 	CHECK(mkdtemp(root) != NULL);
@@ -1136,4 +1170,5 @@ TEST_MAIN_WITH(setup, cleanup, TEST(every_good_value_is_read), TEST(every_mistak
                TEST(errors_in_included_files), TEST(a_directory_exits_the_process),
                TEST(firmware_version_not_checked), TEST(http_source_without_allow_http),
                TEST(relative_plugin_dir), TEST(a_port_claimed_twice),
-               TEST(selection_of_the_wrong_type), TEST(a_failed_open_leaves_the_struct_empty))
+               TEST(selection_of_the_wrong_type), TEST(a_failed_open_leaves_the_struct_empty),
+               TEST(a_configuration_others_may_write))

@@ -3,7 +3,7 @@
 # with one setting misspelt) exits 3 with the file, line, setting and a
 # suggestion, and changes nothing (the file, its directory, the state_dir it
 # names); the example itself passes; a plugin without a settings list passes,
-# and -v says that it was not checked.
+# and -v says that it was not checked; files others may change are refused.
 #
 # Usage: test_config_check_cli.sh MCU_OTA SOURCE_DIR PLUGIN_DIR FAKE_PLUGIN_DIR
 set -uo pipefail
@@ -98,6 +98,44 @@ expect "a plugin without a settings list passes" 0 "OK, 1 device" \
 expect "... and -v says it was not checked" 0 \
 	"$tmp/undeclared.conf:5: devices[0].entry: the good plugin ($tmp/plugins/mcu-ota-good.so) declares no settings list: its settings are not checked" \
 	"$m" -v --plugin-dir "$tmp/plugins" config check "$tmp/undeclared.conf"
+
+# Finding 8 of issue 12: the configuration and the files it names are judged as the commands
+# that read them judge them: a key or CA file others may write, a client key others may read, a
+# configuration others may write, each refused (exit 3) with the reason and the fix, every one
+# named. chmod sets each mode: the umask does not decide.
+for f in release.pem ca.pem client.pem client.key; do echo x >"$tmp/$f"; done
+chmod 644 "$tmp/release.pem" "$tmp/ca.pem" "$tmp/client.pem"
+chmod 600 "$tmp/client.key"
+cat >"$tmp/files.conf" <<EOF
+state_dir = "$tmp/state";
+bundle = { keys = ["$tmp/release.pem"]; ca = "$tmp/ca.pem"; };
+fetch = { client_cert = "$tmp/client.pem"; client_key = "$tmp/client.key"; };
+devices = (
+  { name = "a";
+    entry = { plugin = "good"; };
+    health = { plugin = "usb"; vid = 1; pid = 2; }; } );
+EOF
+chmod 644 "$tmp/files.conf"
+fc=(--plugin-dir "$tmp/plugins" config check "$tmp/files.conf")
+expect "private files pass" 0 "OK, 1 device" "$m" "${fc[@]}"
+chmod 666 "$tmp/release.pem"
+chmod 640 "$tmp/client.key"
+expect "a key others may write is refused" 3 \
+	"$tmp/files.conf: key $tmp/release.pem is writable by group or others (mode 0666): chmod go-w it" \
+	"$m" "${fc[@]}"
+expect "... and a client key others may read, in the same run" 3 \
+	"client key $tmp/client.key is readable by group or others (mode 0640): chmod go-rwx it" \
+	"$m" "${fc[@]}"
+chmod 644 "$tmp/release.pem"
+chmod 600 "$tmp/client.key"
+chmod 664 "$tmp/ca.pem"
+expect "a CA file others may write is refused" 3 \
+	"CA file $tmp/ca.pem is writable by group or others (mode 0664): chmod go-w it" "$m" "${fc[@]}"
+chmod 644 "$tmp/ca.pem"
+chmod 666 "$tmp/files.conf"
+expect "a configuration others may write is refused" 3 \
+	"configuration $tmp/files.conf is writable by group or others (mode 0666): chmod go-w it" \
+	"$m" "${fc[@]}"
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -73,6 +73,31 @@ static void missing_plugin_names_the_path_and_the_fix(void)
 	    -EINVAL);
 }
 
+/* Issue 12 (beside finding 8): a plugin runs as root inside mcu-ota, so one
+ * that others may replace is refused like a key they may replace. */
+static void a_plugin_others_may_write_is_refused(void)
+{
+	char dir[] = "/tmp/mcu-ota-plugins-XXXXXX", cmd[600], want[300];
+	struct plugin p;
+	char err[512] = "";
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(cmd, sizeof(cmd), "cp %s/mcu-ota-good.so %s/ && chmod 0757 %s/mcu-ota-good.so",
+	         FAKE_PLUGIN_DIR, dir, dir);
+	CHECK_INT(system(cmd), 0);
+	CHECK_INT(plugin_load(dir, "good", MCU_OTA_PLUGIN_ENTRY, &p, err, sizeof(err)), -EPERM);
+	snprintf(want, sizeof(want),
+	         "plugin %s/mcu-ota-good.so is writable by group or others (mode 0757): chmod go-w "
+	         "it",
+	         dir);
+	CHECK_STR(err, want);
+	snprintf(cmd, sizeof(cmd), "chmod 0755 %s/mcu-ota-good.so", dir);
+	CHECK_INT(system(cmd), 0);
+	CHECK_INT(plugin_load(dir, "good", MCU_OTA_PLUGIN_ENTRY, &p, err, sizeof(err)), 0);
+	plugin_unload(&p);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK_INT(system(cmd), 0);
+}
+
 static void directory_precedence(void)
 {
 	unsetenv("MCU_OTA_PLUGIN_DIR");
@@ -88,4 +113,5 @@ static void directory_precedence(void)
 TEST_MAIN(TEST(loads_a_plugin_of_this_abi), TEST(refuses_another_abi_version),
           TEST(refuses_a_plugin_without_the_entry_symbol), TEST(refuses_the_wrong_kind),
           TEST(refuses_a_plugin_with_missing_operations),
-          TEST(missing_plugin_names_the_path_and_the_fix), TEST(directory_precedence))
+          TEST(missing_plugin_names_the_path_and_the_fix), TEST(directory_precedence),
+          TEST(a_plugin_others_may_write_is_refused))

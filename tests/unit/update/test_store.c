@@ -2,8 +2,11 @@
  * in, promotion can be repeated after a crash at any step, and one process
  * at a time drives a device. */
 #include "check.h"
+#include "update/journal.h"
 #include "update/store.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <openssl/sha.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -243,6 +246,114 @@ static void the_mark(void)
 	store_close(&s);
 }
 
+/* Every folder under path has mode dir_mode and every file file_mode; the
+ * count of entries seen goes to *n. What differs is reported. */
+static void expect_modes(const char *path, mode_t dir_mode, mode_t file_mode, int *n)
+{
+	struct stat st;
+	CHECK_INT(lstat(path, &st), 0);
+	mode_t want = S_ISDIR(st.st_mode) ? dir_mode : file_mode;
+	if ((st.st_mode & 07777) != want) {
+		fprintf(stderr, "%s: mode %04o, expected %04o\n", path,
+		        (unsigned)st.st_mode & 07777, (unsigned)want);
+		check_current_failed = 1;
+	}
+	(*n)++;
+	if (!S_ISDIR(st.st_mode))
+		return;
+	DIR *d = opendir(path);
+	CHECK(d != NULL);
+	for (struct dirent *e; d && (e = readdir(d));) {
+		char sub[4400];
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+		expect_modes(sub, dir_mode, file_mode, n);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* A store with a lock, a journal and all three slots. */
+static void fill(const char *device)
+{
+	struct store s;
+	struct journal j = {.state = UPDATE_IDLE};
+	char err[512];
+	open_store(&s, device);
+	CHECK_INT(put(&s, STORE_STAGED, "image one", "1.0.0"), 0);
+	CHECK_INT(store_promote(&s, err, sizeof(err)), 0);
+	CHECK_INT(put(&s, STORE_STAGED, "image two", "2.0.0"), 0);
+	CHECK_INT(store_promote(&s, err, sizeof(err)), 0);
+	CHECK_INT(put(&s, STORE_STAGED, "image three", "3.0.0"), 0);
+	CHECK_INT(journal_save(&s, &j, err, sizeof(err)), 0);
+	store_close(&s);
+}
+
+/* Finding 8 of issue 12: a chip's read-back firmware (the vendor's, maybe with
+ * secrets) was world-readable: folders 0755, images, meta and journal 0644.
+ * Only the owner reads the store now, whatever the umask. */
+static void only_the_owner_reads_the_store(void)
+{
+	char devices[4200];
+	int n = 0;
+	mode_t old = umask(022); /* the usual one: the store's modes must not come from it */
+	fill("private");
+	umask(old);
+	snprintf(devices, sizeof(devices), "%s/devices", root);
+	expect_modes(devices, 0700, 0600, &(int){0}); /* "devices", every device in it */
+	snprintf(devices, sizeof(devices), "%s/devices/private", root);
+	expect_modes(devices, 0700, 0600, &n);
+	CHECK_INT(n, 1 + 2 + 3 * 3); /* the device, lock and journal, 3 slots of 2 files */
+}
+
+/* ... and a store an older mcu-ota made, readable by all, is narrowed when it
+ * is next opened; the log says so once. */
+static void an_older_store_is_narrowed_once(void)
+{
+	char dev[4200], cmd[8600], log_path[4300], text[4096] = "";
+	int n = 0;
+	fill("older");
+	snprintf(dev, sizeof(dev), "%s/devices/older", root);
+	snprintf(cmd, sizeof(cmd),
+	         "chmod 755 %s/devices && find %s -type d -exec chmod 755 {} + -o -type f -exec "
+	         "chmod 644 {} +",
+	         root, dev);
+	CHECK_INT(system(cmd), 0);
+	/* the warning goes to stderr: catch it in a file */
+	snprintf(log_path, sizeof(log_path), "%s/log", root);
+	fflush(stderr);
+	int saved = dup(STDERR_FILENO), fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(saved >= 0 && fd >= 0);
+	dup2(fd, STDERR_FILENO);
+	for (int i = 0; i < 2; i++) {
+		struct store s;
+		open_store(&s, "older");
+		expect_slot(&s, STORE_CURRENT, "image two", "2.0.0");
+		store_close(&s);
+	}
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(fd);
+	FILE *f = fopen(log_path, "r");
+	size_t len = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+	text[len] = '\0';
+	if (f)
+		fclose(f);
+	unlink(log_path);
+	expect_modes(dev, 0700, 0600, &n);
+	CHECK_INT(n, 1 + 2 + 3 * 3);
+	snprintf(dev, sizeof(dev), "%s/devices", root);
+	struct stat st;
+	CHECK_INT(stat(dev, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 0700);
+	CHECK_CONTAINS(text, "could be read by other users: narrowed to 0700 (folders) and 0600 "
+	                     "(files)");
+	const char *first = strstr(text, "could be read by other users");
+	CHECK(first && !strstr(first + 1, "could be read by other users")); /* once */
+}
+
 static void setup(void)
 {
 	if (!mkdtemp(root))
@@ -258,4 +369,5 @@ static void teardown(void)
 
 TEST_MAIN_WITH(setup, teardown, TEST(stage_and_promote), TEST(a_bad_image_never_gets_in),
                TEST(damage_is_detected), TEST(promotion_survives_a_crash_at_every_step),
-               TEST(one_process_per_device), TEST(the_mark))
+               TEST(one_process_per_device), TEST(the_mark), TEST(only_the_owner_reads_the_store),
+               TEST(an_older_store_is_narrowed_once))
