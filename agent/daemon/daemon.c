@@ -860,26 +860,31 @@ static bool in_list(gid_t want, gid_t primary, const gid_t *g, size_t n)
 	return false;
 }
 
-/* The supplementary groups from /proc, where the kernel has no
- * SO_PEERGROUPS (before 4.13). */
-static size_t proc_groups(pid_t pid, gid_t *g, size_t max)
+/* The supplementary groups from /proc (malloc'd, *n of them; NULL when
+ * unknown), where SO_PEERGROUPS fails: kernels before 4.13, and emulators
+ * (qemu-user) that do not pass it on. */
+static gid_t *proc_groups(pid_t pid, size_t *n)
 {
-	char path[64], line[4096];
-	size_t n = 0;
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	gid_t *g = NULL;
+	*n = 0;
 	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
 	FILE *f = fopen(path, "re");
 	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
+		return NULL;
+	while (getline(&line, &cap, f) > 0)
 		if (!strncmp(line, "Groups:", 7)) {
+			/* a group is at least one digit and a space: a bound for the array */
+			g = malloc((strlen(line) / 2 + 1) * sizeof(*g));
 			char *p = line + 7, *end;
-			for (unsigned long v; n < max && (v = strtoul(p, &end, 10), end != p);
-			     p = end)
-				g[n++] = (gid_t)v;
+			for (unsigned long v; g && (v = strtoul(p, &end, 10), end != p); p = end)
+				g[(*n)++] = (gid_t)v;
 			break;
 		}
+	free(line);
 	fclose(f);
-	return n;
+	return g;
 }
 
 /* Who the peer is, as the kernel saw it when it connected. */
@@ -899,12 +904,17 @@ static void peer_identity(struct daemon *d, struct conn *c)
 		g = malloc(gl);
 		r = g ? getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, g, &gl) : -1;
 	}
-	if (r == 0)
+	if (r == 0) {
 		n = gl / sizeof(gid_t);
-	else if (g == small && errno == ENOPROTOOPT)
-		n = proc_groups(cr.pid, small, sizeof(small) / sizeof(*small));
-	if (!g) /* out of memory: the primary group only */
+	} else {
+		if (g != small)
+			free(g);
+		g = proc_groups(cr.pid, &n);
+	}
+	if (!g) { /* unknown: the primary group only */
 		g = small;
+		n = 0;
+	}
 	c->in_group = in_list(d->socket_gid, cr.gid, g, n);
 	c->in_admin_group = in_list(d->admin_gid, cr.gid, g, n);
 	if (g != small)

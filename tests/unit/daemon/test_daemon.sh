@@ -797,6 +797,13 @@ case_update_file_through_daemon() {
 # as_nobody CMD...: CMD as uid 65534 in group daemon (the socket's group in
 # these cases) and no other: a local user who may use the socket.
 as_nobody() { setpriv --reuid=65534 --regid=65534 --groups=1 -- "$@"; }
+# under_qemu: the daemon runs under qemu-user (tests/cross.sh sets MCU_OTA_UNDER_QEMU), whose
+# SCM_RIGHTS translation keeps descriptors the kernel hands it beyond the program's buffer and
+# which holds descriptors of its own: the descriptor cases say so and skip there.
+under_qemu() {
+	[ -n "${MCU_OTA_UNDER_QEMU:-}" ] || return 1
+	echo "skip $case: counts the daemon's descriptors and passes many at once; under $MCU_OTA_UNDER_QEMU the emulator's own and those its SCM_RIGHTS translation keeps are counted too (the native build runs it)"
+}
 # fd_count: the daemon's open descriptors now.
 fd_count() { ls "/proc/$dpid/fd" | wc -l; }
 fds_back_to() { [ "$(fd_count)" -le "$1" ]; }
@@ -820,6 +827,7 @@ case_silent_clients_cost_nothing() {
 # the request refused: none stays open in the daemon (the old code read one
 # of two and leaked the other, a descriptor per request).
 case_extra_descriptors_closed() {
+	under_qemu && return
 	make_chip "$chip" 1.0.0
 	make_bundle "$d/b2.swu" 2.0.0
 	write_conf
@@ -1045,6 +1053,7 @@ case_slow_client_loses_lines() {
 # back to where they were, its memory too (a small margin), and then the
 # update completes.
 case_hostile_clients() {
+	under_qemu && return
 	make_chip "$chip" 1.0.0
 	hold "$chip" 2
 	make_bundle "$d/b2.swu" 2.0.0 "" 40000
