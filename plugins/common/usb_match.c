@@ -395,6 +395,7 @@ int usb_match_wait(const struct mcu_ota_host *host, const struct usb_match *m, u
 	libusb_context *usb;
 	uint64_t start = now_ms(), end = start + deadline_ms;
 	char why[512] = "";
+	bool told = false;
 	int r;
 	/* a fresh libusb context per look: a context's device list is kept up
 	 * to date by hotplug events, which a gateway without udev may not deliver */
@@ -426,6 +427,13 @@ int usb_match_wait(const struct mcu_ota_host *host, const struct usb_match *m, u
 			break;
 		}
 		libusb_exit(usb);
+		if (!told) { /* once: the wait has begun (a scenario releases the chip on it) */
+			char expected[256];
+			usb_match_name(m, expected, sizeof(expected));
+			mcu_ota_log(host, MCU_OTA_LOG_DEBUG,
+			            "%s is not up yet: waiting up to %u ms", expected, deadline_ms);
+			told = true;
+		}
 		uint64_t rest = end - t;
 		sleep_ms(rest < POLL_MS ? (unsigned)rest : POLL_MS);
 	}

@@ -107,6 +107,9 @@ struct chip {
 	char version[STM32_MODEL_VERSION_MAX + 1];
 	struct app_identity app;
 	unsigned resets, rom_starts, app_boots;
+	/* the last "BOOT0 NRST mode" appended to the lines record (record_lines) */
+	int rec_boot0, rec_nrst;
+	enum mode rec_mode;
 	struct console *console;
 	char ready_pull[PATH_MAX];
 	int ready_level;       /* what READY was last set to, -1 before the first */
@@ -335,6 +338,28 @@ static void write_state(const struct chip *c)
 		fprintf(f, "held_block=%u\n", c->held_shown);
 	if (fclose(f) == 0)
 		rename(tmp, c->opt.state_file);
+}
+
+/* The lines record, <state file>.lines: "BOOT0 NRST mode" appended at each
+ * change the chip sees, for scenarios that check a program's pulses. The chip
+ * polls its lines every few ms at real-time priority, so it sees a pulse that a
+ * shell sampling the levels in a busy guest misses. */
+static void record_lines(struct chip *c, int boot0, int nrst)
+{
+	static const char *const modes[] = {"reset", "rom", "app", "off"};
+	char path[PATH_MAX];
+	if (!c->opt.state_file ||
+	    (boot0 == c->rec_boot0 && nrst == c->rec_nrst && c->mode == c->rec_mode))
+		return;
+	c->rec_boot0 = boot0;
+	c->rec_nrst = nrst;
+	c->rec_mode = c->mode;
+	snprintf(path, sizeof(path), "%s.lines", c->opt.state_file);
+	FILE *f = fopen(path, "a");
+	if (!f)
+		return;
+	fprintf(f, "%d %d %s\n", boot0, nrst, modes[c->mode]);
+	fclose(f);
 }
 
 /* ---- faults, re-read whenever the ROM starts ---------------------------- */
@@ -1061,6 +1086,7 @@ int main(int argc, char **argv)
 
 	c->t0_ns = now_ns();
 	c->nrst_fd = c->boot0_fd = -1;
+	c->rec_boot0 = c->rec_nrst = -1;
 	c->opt.profile = "F407";
 	c->opt.time_scale = 1.0;
 	c->opt.flash_address = 0x08000000;
@@ -1233,6 +1259,7 @@ int main(int argc, char **argv)
 		enum mode before = c->mode;
 		unsigned resets = c->resets, boots = c->app_boots;
 		int nrst = nrst_level(c);
+		int boot0 = line_level(c->boot0_fd, c->opt.boot0);
 
 		if (c->mode == MODE_RESET) {
 			if (nrst)
@@ -1251,6 +1278,7 @@ int main(int argc, char **argv)
 		}
 		console_tick(c);
 		ready_update(c);
+		record_lines(c, boot0, nrst);
 		unsigned held = atomic_load(&c->held);
 		if (c->mode != before || c->resets != resets || c->app_boots != boots ||
 		    held != c->held_shown) {

@@ -102,7 +102,7 @@ chip_start() {
 		esac
 	fi
 	CHIP_STATE=$MCUOTA_WORK/chip.state
-	rm -f "$CHIP_STATE"
+	rm -f "$CHIP_STATE" "$CHIP_STATE.lines"
 	if [ "${CHIP_LOG:-}" = - ]; then
 		stm32-chip --gpio-sim "chip-$MCUOTA_SCENARIO" --state "$CHIP_STATE" "$@" &
 	else
@@ -212,21 +212,16 @@ app_up() {
 	wait_usb 0483 5740 5 && wait_chip app 5 && { [ -z "${1:-}" ] || [ "$(app-query version)" = "$1" ]; }
 }
 
-# record_while PID FILE CMD...: until PID ends, appends CMD's output to FILE each time it
-# changes: the states a program drives a chip through, each one caught as long as it lasts a
-# few polls (instead of samples at fixed times, which a busy guest takes late).
-record_while() {
-	_rw_pid=$1 _rw_f=$2
-	shift 2
-	_rw_last=
-	: >"$_rw_f"
-	while kill -0 "$_rw_pid" 2>/dev/null; do
-		_rw_s=$("$@")
-		[ "$_rw_s" = "$_rw_last" ] || { echo "$_rw_s" >>"$_rw_f"; _rw_last=$_rw_s; }
-		sleep 0.02
-	done
+# chip_lines_mark: where the chip's record of its lines ends now. chip_lines_while PID MARK FILE:
+# once PID ends, the chip's own record since MARK ("BOOT0 NRST mode", one line per change) into
+# FILE: the states a program drove the chip through. The chip polls its lines every few ms at
+# real-time priority; a shell sampling the levels missed a 1 s pulse in a guest on a loaded host.
+chip_lines_mark() { if [ -e "$CHIP_STATE.lines" ]; then wc -l <"$CHIP_STATE.lines"; else echo 0; fi; }
+chip_lines_while() {
+	while kill -0 "$1" 2>/dev/null; do sleep 0.05; done
+	tail -n "+$(($2 + 1))" "$CHIP_STATE.lines" >"$3"
 }
-# state_seen FILE STATE: prints STATE when record_while saw it, else what it saw.
+# state_seen FILE STATE: prints STATE when it is in FILE (chip_lines_while), else what is.
 state_seen() {
 	grep -qxF "$2" "$1" && { echo "$2"; return; }
 	echo "not seen (seen: $(tr '\n' '|' <"$1"))"

@@ -8,12 +8,13 @@ PR="plugin-run $MCU_OTA_PLUGIN_DIR gpio"
 run() { plugin_run gpio "$@"; }
 # levels: "BOOT0 NRST" as the chip side sees them, and the chip's mode.
 levels() { echo "$(cat "$BOOT0_V") $(cat "$NRST_V") $(chip_state mode)"; }
-# watch PID PULSE HOLD...: records the levels until PID ends; during_pulse is PULSE when it was
-# seen, during_hold the first of HOLD... seen after it (record_while, state_seen, state_after)
+# watch MARK PID PULSE HOLD...: the chip's record of its lines since MARK once PID ends;
+# during_pulse is PULSE when it was seen, during_hold the first of HOLD... seen after it
+# (chip_lines_while, state_seen, state_after)
 watch() {
-	_wp=$1 _wpulse=$2
-	shift 2
-	record_while "$_wp" levels.txt levels
+	_wm=$1 _wp=$2 _wpulse=$3
+	shift 3
+	chip_lines_while "$_wp" "$_wm" levels.txt
 	during_pulse=$(state_seen levels.txt "$_wpulse")
 	during_hold=$(state_after levels.txt "$_wpulse" "$@")
 }
@@ -29,9 +30,10 @@ log "gpio-sim chip $GPIOSIM_CHIP, label \"$LABEL\"; the application 1.0.0 runs"
 # ---- enter by label and line names; the levels during the pulse, during the hold and after
 log "enter: chip=$LABEL boot0=BOOT0 nrst=NRST (pulse 1 s, hold 2 s, to sample the levels)"
 roms=$(chip_state rom_starts)
+mark=$(chip_lines_mark)
 $PR enter chip="$LABEL" boot0=BOOT0 nrst=NRST reset_pulse_ms=1000 boot_hold_ms=2000 2>run.err &
 pid=$!
-watch $pid "1 0 reset" "1 1 rom" "1 1 reset"
+watch "$mark" $pid "1 0 reset" "1 1 rom" "1 1 reset"
 wait $pid || { cat run.err; fail "gpio enter failed"; }
 after=$(levels)
 log "BOOT0 NRST mode: pulse '$during_pulse', hold '$during_hold', after '$after'"
@@ -77,10 +79,11 @@ app_up 1.0.0 || fail "the chip is not running the application after the swapped 
 log "enter with boot0_active_low=true: BOOT0 is driven low while selected, the application boots"
 roms=$(chip_state rom_starts)
 boots=$(chip_state app_boots)
+mark=$(chip_lines_mark)
 $PR enter chip="$LABEL" boot0=BOOT0 nrst=NRST boot0_active_low=true reset_pulse_ms=1000 \
 	boot_hold_ms=2000 2>run.err &
 pid=$!
-watch $pid "0 0 reset" "0 1 app" "0 1 reset"
+watch "$mark" $pid "0 0 reset" "0 1 app" "0 1 reset"
 wait $pid || { cat run.err; fail "gpio enter (boot0_active_low) failed"; }
 log "BOOT0 NRST mode: pulse '$during_pulse', hold '$during_hold'"
 [ "$during_pulse" = "0 0 reset" ] || fail "boot0_active_low, during the pulse: '$during_pulse', expected BOOT0 low, NRST low"
@@ -90,10 +93,11 @@ app_up 1.0.0 || fail "the application did not boot with BOOT0 inverted"
 [ "$(chip_state app_boots)" = $((boots + 1)) ] || fail "the chip was not reset with boot0_active_low"
 
 log "enter with nrst_active_low=false: NRST is asserted by a high line, so the chip sits in reset during the hold"
+mark=$(chip_lines_mark)
 $PR enter chip="$LABEL" boot0=BOOT0 nrst=NRST nrst_active_low=false nrst_open_drain=false \
 	reset_pulse_ms=1000 boot_hold_ms=2000 2>run.err &
 pid=$!
-watch $pid "1 1 app" "1 0 reset"
+watch "$mark" $pid "1 1 app" "1 0 reset"
 wait $pid || { cat run.err; fail "gpio enter (nrst_active_low=false) failed"; }
 log "BOOT0 NRST mode: pulse '$during_pulse', hold '$during_hold'"
 [ "$during_pulse" = "1 1 app" ] || fail "nrst_active_low=false, during the pulse: '$during_pulse', expected BOOT0 high, NRST high, the application running"

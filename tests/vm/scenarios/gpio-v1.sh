@@ -12,13 +12,14 @@ RUN=run
 used_uapi() { grep -q "GPIO $1 uapi" run.err; }
 levels() { echo "$(cat "$BOOT0_V") $(cat "$NRST_V") $(chip_state mode)"; }
 # sampled OP SETTINGS...: gpio OP with a 1 s pulse and a 2 s hold, the levels recorded while it
-# runs (record_while); sets SEEN (every state, in order) and AFTER.
+# runs (the chip's record, chip_lines_while); sets SEEN (every state, in order) and AFTER.
 sampled() {
 	_op=$1
 	shift
+	_mark=$(chip_lines_mark)
 	plugin-run -v "$D" gpio "$_op" reset_pulse_ms=1000 boot_hold_ms=2000 "$@" 2>run.err &
 	_pid=$!
-	record_while $_pid levels.txt levels
+	chip_lines_while $_pid "$_mark" levels.txt
 	SEEN=$(tr '\n' '|' <levels.txt)
 	PULSE= HOLD=
 	wait $_pid || { cat run.err; fail "gpio $_op $* failed"; }
