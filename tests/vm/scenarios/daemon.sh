@@ -1,5 +1,5 @@
 #!/bin/sh
-# mcu-ota daemon with one F407 and bundles on the guest's HTTPS server: READY over NOTIFY_SOCKET, the device brought to the wanted 2.0.0; SIGHUP without a change fetches and flashes nothing (304s without a pinned version); an edited configuration (3.0.0) applied; broken ones refused with the running one kept; a failing image rolled back and not retried until asked; during a 1 MiB update progress moves, a second daemon, update and recover are refused; SIGTERM mid-flash exits 0 and a restarted daemon completes.
+# mcu-ota daemon with one F407 and bundles on the guest's HTTPS server: READY over NOTIFY_SOCKET, the device brought to the wanted 2.0.0; SIGHUP without a change fetches and flashes nothing (304s without a pinned version); an edited configuration (3.0.0) applied; broken ones refused with the running one kept; a failing image rolled back and not retried until asked; a configured downgrade refused, then root's --allow-downgrade through the socket: during that 1 MiB update progress moves, a second daemon, update and recover are refused; SIGTERM mid-flash exits 0 and a restarted daemon completes.
 . /lib/mcu-ota-vm/lib.sh
 . /lib/mcu-ota-vm/update-lib.sh
 
@@ -161,15 +161,19 @@ cli 8 update --device mcu
 says "rolled back"
 runs 3.0.0
 
-log "7. a 1 MiB 2.0.0 wanted (a downgrade, allowed): while the daemon writes it, progress moves and nobody else gets the device"
+log "7. a 1 MiB 2.0.0 wanted, below the 3.0.0 high-water mark: the daemon refuses it on its own; root asks for it (update --allow-downgrade through the socket), and while the daemon writes it, progress moves and nobody else gets the device"
+configure "$(https_url bundle-2.0.0-1m.swu)" 2.0.0
+reload
+settled
+logs "2.0.0 is below 3.0.0"
+runs 3.0.0
 # From block 8 (of 512) on the chip holds the write (one block each 1.5 s, within mcu-ota's
 # limits) until the scenario releases it: every check below happens in the middle of the write,
 # however slow the builder.
-DEVICE_EXTRA="allow_downgrade = true;"
-configure "$(https_url bundle-2.0.0-1m.swu)" 2.0.0
 chip_hold_at 8
-reload
-chip_wait_held 8 60 || fail "the chip never got to block 8 of the 1 MiB image"
+mcu-ota update --allow-downgrade --device mcu >root.out 2>&1 &
+root_job=$!
+chip_wait_held 8 60 || { cat root.out; fail "the chip never got to block 8 of the 1 MiB image"; }
 wait_for 30 eval "[ \"\$(progress_field mcu phase)\" = write ]" || fail "no write phase in the status"
 d1=$(progress_field mcu done)
 mcu-ota status >st.out 2>&1
@@ -202,6 +206,10 @@ daemon_stop
 log "   exit $DAEMON_RC"
 tail -n 5 "$DAEMON_LOG" | sed 's/^/    | /'
 [ "$DAEMON_RC" = 0 ] || fail "the daemon exited $DAEMON_RC after SIGTERM, expected 0"
+wait $root_job
+rc=$?
+sed 's/^/    | /' root.out
+[ $rc = 0 ] || fail "root's update through the socket exited $rc, expected 0 (the daemon finished it before it stopped)"
 notify_seen "$mark" "STOPPING=1" || fail "no STOPPING=1"
 [ ! -e "$SOCK" ] || fail "the socket is left behind"
 cli 0 status

@@ -26,7 +26,9 @@ runs() {
 	[ "$(status_field mcu version)" = "$1" ] || fail "status says $(status_field mcu version), the chip runs $1"
 }
 APP="vid = 0x0483; pid = 0x5740;"
-# config ENTRY HEALTH: one device, the dfuse flasher by serial, downgrades allowed
+# config ENTRY HEALTH: one device, the dfuse flasher by serial. The updates go up and down
+# between 2.0.0 and 3.0.0 (and the 2.1.0 that does not boot): root's --allow-downgrade lets
+# them below the high-water mark
 config() {
 	cat >"$CONF" <<CONF
 state_dir = "$STATE";
@@ -90,7 +92,7 @@ runs 3.0.0
 
 log "failure: an image that never signals ready (it does not boot): rolled back, ready again"
 config "$GPIO" "plugin = \"gpio-ready\"; chip = \"$GPIOSIM_CHIP\"; ready = \"READY\";"
-upd 8 update "$FW/bundle-noboot.swu"
+upd 8 update --allow-downgrade "$FW/bundle-noboot.swu"
 expect_out "stayed inactive"
 expect_out "rolled back to 3.0.0"
 runs 3.0.0
