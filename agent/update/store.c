@@ -315,23 +315,33 @@ static int parse_meta(const char *text, struct slot_meta *m)
 	return have_version && have_sha && have_size && have_address ? 0 : -EBADMSG;
 }
 
-int store_meta(const struct store *s, enum store_slot slot, struct slot_meta *meta, char *err,
-               size_t errlen)
+/* Up to cap - 1 bytes of the small file path into text, NUL-terminated, *n
+ * of them (cap - 1: the file may be longer). -ENOENT without a message. */
+static int read_small(const char *path, char *text, size_t cap, size_t *n, char *err, size_t errlen)
 {
-	char path[PATH_BUF], text[STORE_META_MAX + 1];
-	int r = path_of(path, s, slot_names[slot], "", META_FILE);
-	if (r < 0)
-		return r;
 	FILE *f = fopen(path, "re");
 	if (!f) {
-		r = -errno;
+		int r = -errno;
 		if (r != -ENOENT)
 			mcu_ota_set_error(err, errlen, "cannot read %s: %s", path, strerror(-r));
 		return r;
 	}
-	size_t n = fread(text, 1, sizeof(text), f);
+	*n = fread(text, 1, cap - 1, f);
 	fclose(f);
-	text[n < sizeof(text) ? n : sizeof(text) - 1] = '\0';
+	text[*n] = '\0';
+	return 0;
+}
+
+int store_meta(const struct store *s, enum store_slot slot, struct slot_meta *meta, char *err,
+               size_t errlen)
+{
+	char path[PATH_BUF], text[STORE_META_MAX + 2];
+	size_t n = 0;
+	int r = path_of(path, s, slot_names[slot], "", META_FILE);
+	if (r == 0)
+		r = read_small(path, text, sizeof(text), &n, err, errlen);
+	if (r < 0)
+		return r;
 	if (n > STORE_META_MAX || strlen(text) != n || parse_meta(text, meta) < 0) {
 		mcu_ota_set_error(err, errlen, "%s is corrupt", path);
 		return -EBADMSG;
@@ -562,19 +572,12 @@ int store_mark_load(const struct store *s, char version[STORE_VERSION_MAX], char
                     size_t errlen)
 {
 	char path[PATH_BUF], text[STORE_VERSION_MAX + 16];
+	size_t n = 0;
 	int r = path_of(path, s, MARK_FILE, "", NULL);
+	if (r == 0)
+		r = read_small(path, text, sizeof(text), &n, err, errlen);
 	if (r < 0)
 		return r;
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		r = -errno;
-		if (r != -ENOENT)
-			mcu_ota_set_error(err, errlen, "cannot read %s: %s", path, strerror(-r));
-		return r;
-	}
-	size_t n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = '\0';
 	/* exactly one line "version=<v>", <v> printable without blanks */
 	size_t vlen = n > 9 ? n - 9 : 0;
 	bool ok = n > 9 && strlen(text) == n && !strncmp(text, "version=", 8) &&
