@@ -54,24 +54,8 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/key.pe
 mkdir "$tmp/plugins"
 ln -s "$fakes"/mcu-ota-fake-*.so "$builtin/mcu-ota-dfuse.so" "$tmp/plugins/"
 
-# make_chip DIR VERSION: a chip whose application reports VERSION.
-make_chip() {
-	mkdir -p "$1"
-	{
-		printf 'APP:%s\0' "$2"
-		head -c 5000 /dev/urandom
-	} >"$1/flash"
-	local size
-	size=$(stat -c %s "$1/flash")
-	head -c $((65536 - size)) /dev/zero | tr '\0' '\377' >>"$1/flash"
-}
-
-# chip_app DIR: the version the chip's application reports, or "none".
-chip_app() {
-	local v
-	v=$(head -c 80 "$1/flash" | tr '\0' '\n' | head -n 1)
-	case $v in APP:*) echo "${v#APP:}" ;; *) echo none ;; esac
-}
+# shellcheck source=tests/unit/update/fake_chip.sh
+. "$here/../update/fake_chip.sh" # make_chip, chip_app, hold, release, held_at
 
 # chip_holds DIR BUNDLE: the chip's flash starts with the bundle's whole image.
 chip_holds() {
@@ -85,11 +69,6 @@ chip_holds() {
 	return $rc
 }
 
-# hold DIR N: the chip's writes wait before sector N (fake_plugins.c's pause
-# point) until the hold moves on (hold DIR M, M > N) or is released.
-hold() { echo "$2" >"$1/hold.tmp" && mv "$1/hold.tmp" "$1/hold"; }
-release() { rm -f "$1/hold"; }
-held_at() { [ "$(cat "$1/held" 2>/dev/null)" = "$2" ]; }
 # wait_held DIR N: until the write waits before sector N, else a failed check.
 wait_held() {
 	wait_for 20000 held_at "$1" "$2" && return 0

@@ -40,24 +40,8 @@ openssl pkey -in "$tmp/key.pem" -pubout -out "$tmp/key.pub"
 mkdir "$tmp/plugins"
 ln -s "$fakes"/mcu-ota-fake-*.so "$tmp/plugins/"
 
-# make_chip DIR VERSION: a chip whose application reports VERSION.
-make_chip() {
-	rm -rf "$1"
-	mkdir -p "$1"
-	{
-		printf 'APP:%s\0' "$2"
-		head -c 5000 /dev/urandom
-	} >"$1/flash"
-	local size
-	size=$(stat -c %s "$1/flash")
-	head -c $((65536 - size)) /dev/zero | tr '\0' '\377' >>"$1/flash"
-}
-# chip_app DIR: the version the chip's application reports, or "none".
-chip_app() {
-	local v
-	v=$(head -c 80 "$1/flash" | tr '\0' '\n' | head -n 1)
-	case $v in APP:*) echo "${v#APP:}" ;; *) echo none ;; esac
-}
+# shellcheck source=tests/unit/update/fake_chip.sh
+. "$(dirname "$0")/fake_chip.sh" # make_chip, chip_app, hold, release, held_at
 
 w=$tmp/bundle
 mkdir "$w"
@@ -102,7 +86,6 @@ wait_for() {
 		waited=$((waited + 50))
 	done
 }
-held_at() { [ "$(cat "$chip/held" 2>/dev/null)" = "$1" ]; }
 ended() { [ ! -e "/proc/$1" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 said() { grep -q "$1" "$2" 2>/dev/null; }
 
@@ -112,12 +95,12 @@ said() { grep -q "$1" "$2" 2>/dev/null; }
 start_update() {
 	make_chip "$chip" 1.0.0
 	rm -rf "$tmp/state"
-	echo 2 >"$chip/hold"
+	hold "$chip" 2
 	env --default-signal=HUP,PIPE "$m" --config "$conf" update --device motor "$tmp/b2.swu" \
 		>"$1" 2>"$2" &
 	pid=$!
 	echo "$pid" >>"$tmp/pids"
-	if ! wait_for 30000 held_at 2; then
+	if ! wait_for 30000 held_at "$chip" 2; then
 		bad "the write did not reach its hold before sector 2 within 30 s"
 		return 1
 	fi
@@ -132,7 +115,7 @@ finish_update() {
 	else
 		ok "the CLI runs on, its write held"
 	fi
-	rm -f "$chip/hold"
+	release "$chip"
 	if ! wait_for 120000 ended "$pid"; then
 		bad "the update did not end within 120 s of the release"
 		return 1

@@ -36,13 +36,10 @@ want() {
 
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/key.pem" 2>/dev/null
 openssl pkey -in "$tmp/key.pem" -pubout -out "$tmp/key.pub"
+# shellcheck source=tests/unit/update/fake_chip.sh
+. "$(dirname "$0")/fake_chip.sh"
 chip=$tmp/chip
-mkdir "$chip"
-{
-	printf 'APP:1.0.0\0'
-	head -c 5000 /dev/urandom
-} >"$chip/flash"
-head -c $((65536 - $(stat -c %s "$chip/flash"))) /dev/zero | tr '\0' '\377' >>"$chip/flash"
+make_chip "$chip" 1.0.0
 
 # bundle NAME VERSION [SW_EXTRA]: a signed bundle for device motor whose image reports VERSION.
 bundle() {
