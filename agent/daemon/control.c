@@ -3,14 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 int control_connect(const char *path, int *fd, char *err, size_t errlen)
@@ -98,13 +96,6 @@ int control_send_request(int fd, const char *command, const char *source, int so
 		msg.msg_controllen = 0;
 	}
 	return 0;
-}
-
-static long long now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 void control_request_init(struct control_request *rq)
@@ -224,25 +215,6 @@ int control_request_input(int fd, struct control_request *rq, char *err, size_t 
 		rq->len += (size_t)n;
 	}
 	return parse(rq, err, errlen);
-}
-
-int control_read_request(int fd, struct control_request *rq, unsigned timeout_ms, char *err,
-                         size_t errlen)
-{
-	control_request_init(rq);
-	long long end = now_ms() + timeout_ms;
-	for (;;) {
-		int r = control_request_input(fd, rq, err, errlen);
-		if (r != 0)
-			return r < 0 ? r : 0;
-		long long left = end - now_ms();
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
-			mcu_ota_set_error(err, errlen, "no complete request within %u ms",
-			                  timeout_ms);
-			return -EPROTO;
-		}
-	}
 }
 
 int control_check_source_fd(int fd, char *err, size_t errlen)

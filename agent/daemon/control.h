@@ -63,10 +63,6 @@ void control_request_init(struct control_request *rq);
  * first is closed at once. */
 __attribute__((warn_unused_result)) int control_request_input(int fd, struct control_request *rq,
                                                               char *err, size_t errlen);
-/* The same, waiting up to timeout_ms for the whole request (tests, fuzzing). */
-__attribute__((warn_unused_result)) int control_read_request(int fd, struct control_request *rq,
-                                                             unsigned timeout_ms, char *err,
-                                                             size_t errlen);
 /* Whether a passed descriptor may be a bundle: a regular file open for
  * reading (not O_PATH, not write-only); -EINVAL with err saying what it is. */
 __attribute__((warn_unused_result)) int control_check_source_fd(int fd, char *err, size_t errlen);

@@ -1,10 +1,11 @@
 /* The daemon's control socket: whatever a local client sends as its request
- * (control_read_request over a real unix socket pair; the input, then the
+ * (control_request_input, as the daemon reads it, over a real unix socket pair; the input, then the
  * client's end shut). Checked for every request that parses: a command of
  * one word shorter than 16 bytes, the source and devices pointing into the
  * request's own buffer without newlines, and sending it again with
  * control_send_request gives the same request back. */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,6 +17,21 @@ static bool inside(const struct control_request *rq, const char *s)
 {
 	return s >= rq->buf && s < rq->buf + sizeof(rq->buf) &&
 	       memchr(s, '\0', (size_t)(rq->buf + sizeof(rq->buf) - s)) && !strchr(s, '\n');
+}
+
+/* The daemon's non-blocking reader until the request is whole or refused:
+ * the client's end is shut, so every call takes what came, and a wait
+ * that runs out means the reader never decided. */
+static int read_request(int fd, struct control_request *rq, char *err, size_t errlen)
+{
+	control_request_init(rq);
+	for (;;) {
+		int r = control_request_input(fd, rq, err, errlen);
+		if (r != 0)
+			return r < 0 ? r : 0;
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		FUZZ_CHECK(poll(&p, 1, 2000) == 1);
+	}
 }
 
 /* Send len bytes as a client and read them as the daemon. */
@@ -30,7 +46,7 @@ static int exchange(const void *data, size_t len, bool raw, const struct control
 		FUZZ_CHECK(control_send_request(sv[0], as->command, as->source, -1, as->devices,
 		                                as->device_count, as->allow_downgrade) == 0);
 	shutdown(sv[0], SHUT_WR);
-	int r = control_read_request(sv[1], rq, 2000, err, errlen);
+	int r = read_request(sv[1], rq, err, errlen);
 	close(sv[0]);
 	close(sv[1]);
 	return r;
