@@ -38,6 +38,8 @@
  * message, until swu_reader_reset(). */
 #pragma once
 
+#include <signal.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -271,7 +273,13 @@ static inline void swu_memory_sink_freep(struct swu_memory_sink **s)
 	swu_memory_sink_free(*s);
 }
 
-/* Convenience: feed the file at path ("-": standard input) in 64 KiB reads,
- * then swu_reader_finish(). Read errors name the file (-errno). */
+/* Feed what fd reads, from byte 0 whatever its offset (a pipe from where it
+ * is), in 64 KiB reads, then swu_reader_finish(). name is the bundle in
+ * messages; read errors give -errno. Between reads: -ECANCELED once *cancel
+ * is set (NULL: never), -ETIMEDOUT after limit_ms (0: no limit). */
+__attribute__((warn_unused_result)) int
+swu_reader_feed_fd(struct swu_reader *r, int fd, const char *name, volatile sig_atomic_t *cancel,
+                   unsigned limit_ms, char *err, size_t errlen);
+/* The same for the file at path ("-": standard input), opened here. */
 __attribute__((warn_unused_result)) int swu_reader_feed_file(struct swu_reader *r, const char *path,
                                                              char *err, size_t errlen);

@@ -1057,64 +1057,19 @@ static void download_progress(void *ctx, uint64_t done, uint64_t total)
 	o->progress(o->progress_ctx, "", "download", done, total);
 }
 
-/* A passed descriptor: read through it (never re-opened, so the reader's
- * rights, not ours, decide), from byte 0 whatever its offset, under a time
- * limit checked between reads, and stopped by the cancel flag. The reader
- * bounds the size (limits.max_bundle). */
+/* A passed descriptor is read through itself (never re-opened, so the
+ * sender's rights, not ours, decide), under a time limit; the reader bounds
+ * the size (limits.max_bundle). */
 #define FD_READ_LIMIT_MS 300000u
-
-static int read_bundle_fd(const struct engine_options *o, const char *name, struct swu_reader *rd,
-                          char *err, size_t errlen)
-{
-	static const size_t chunk = 64 * 1024;
-	uint8_t *buf = malloc(chunk);
-	if (!buf) {
-		mcu_ota_set_error(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	uint64_t end = now_ms() + FD_READ_LIMIT_MS;
-	off_t off = 0;
-	int rc;
-	for (;;) {
-		if (o->cancel && *o->cancel) {
-			rc = -ECANCELED;
-			mcu_ota_set_error(err, errlen, "%s: reading stopped", name);
-			break;
-		}
-		if (now_ms() > end) {
-			rc = -ETIMEDOUT;
-			mcu_ota_set_error(err, errlen,
-			                  "%s: not read within %u s: give a bundle on a local disk",
-			                  name, FD_READ_LIMIT_MS / 1000);
-			break;
-		}
-		ssize_t n = pread(o->source_fd, buf, chunk, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			mcu_ota_set_error(err, errlen, "%s: %s", name, strerror(errno));
-			break;
-		}
-		if (n == 0) {
-			rc = swu_reader_finish(rd, err, errlen);
-			break;
-		}
-		off += n;
-		rc = swu_reader_feed(rd, buf, (size_t)n, err, errlen);
-		if (rc < 0)
-			break;
-	}
-	free(buf);
-	return rc;
-}
 
 static int read_bundle(const struct engine_options *o, const char *source, struct swu_reader *rd,
                        bool *not_modified, char *err, size_t errlen)
 {
 	*not_modified = false;
 	if (o->source_fd >= 0)
-		return read_bundle_fd(o, o->source_name ? o->source_name : source, rd, err, errlen);
+		return swu_reader_feed_fd(rd, o->source_fd,
+		                          o->source_name ? o->source_name : source, o->cancel,
+		                          FD_READ_LIMIT_MS, err, errlen);
 	if (!fetch_is_url(source))
 		return swu_reader_feed_file(rd, source, err, errlen);
 	struct download dl = {o, rd};

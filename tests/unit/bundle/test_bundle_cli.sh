@@ -90,6 +90,7 @@ expect "images in another order" 0 "OK" verify good-reordered-newc.swu --key key
 expect "one file for two devices" 0 "2 images" verify good-shared-newc.swu --key keys/rsa.pub
 expect "size and properties" 0 "OK" verify good-props-newc.swu "${CA[@]}"
 expect "standard input" 0 "-: OK" sh -c "\"$m\" bundle verify - --key keys/rsa.pub <good-rsa-newc.swu"
+expect "standard input from a pipe (read on where it cannot seek)" 0 "-: OK" sh -c "cat good-rsa-newc.swu | \"$m\" bundle verify - --key keys/rsa.pub"
 
 # ---- refused: tampered content ----
 for t in rsa-newc rsa-crc cms-newc cms-crc; do
