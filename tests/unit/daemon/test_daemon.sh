@@ -28,6 +28,13 @@ done
 
 tmp=$(mktemp -d /tmp/mcu-ota-daemon-XXXXXX) || exit 1
 chmod 755 "$tmp" # nginx's workers (nobody) read bundles under it in the https cases
+# What the cases run as another user (as_nobody): copies under $tmp, since the checkout may lie
+# in a folder only root may enter (/root, as in tests/fresh-machine.sh): run from there, the
+# refusals would be the shell's "Permission denied" instead of the daemon's.
+mkdir "$tmp/pub"
+cp "$m" "$tool" "$tmp/pub/"
+chmod 755 "$tmp/pub" "$tmp/pub/"*
+m_pub=$tmp/pub/$(basename "$m") tool_pub=$tmp/pub/$(basename "$tool")
 : >"$tmp/pids"
 cleanup() {
 	local pid
@@ -857,18 +864,18 @@ case_passed_descriptor_checked() {
 	# a bundle only root may read (0600), and one others may write but not read (0602)
 	cp "$d/b2.swu" "$d/secret.swu" && chmod 600 "$d/secret.swu"
 	cp "$d/b2.swu" "$d/wo.swu" && chmod 602 "$d/wo.swu"
-	as_nobody "$py" "$tool" fdreq "$sock" opath "$d/secret.swu" update "source secret.swu" \
+	as_nobody "$py" "$tool_pub" fdreq "$sock" opath "$d/secret.swu" update "source secret.swu" \
 		"device motor" >"$d/reply" 2>&1
 	want_in "finding 3: an O_PATH descriptor of a file the client may not read: refused" \
 		"$d/reply" "the passed descriptor is not open for reading (O_PATH)"
-	as_nobody "$py" "$tool" fdreq "$sock" wronly "$d/wo.swu" update "source wo.swu" \
+	as_nobody "$py" "$tool_pub" fdreq "$sock" wronly "$d/wo.swu" update "source wo.swu" \
 		"device motor" >"$d/reply" 2>&1
 	want_in "finding 3: a write-only descriptor: refused" "$d/reply" \
 		"the passed descriptor is not open for reading (write-only)"
 	want_eq "finding 3: ... root read neither for the client: the chip is untouched" \
 		"$(ops "$chip")" 0
 	chmod 644 "$d/b2.swu"
-	as_nobody "$py" "$tool" fdreq --timeout 60 "$sock" file "$d/b2.swu" update "source b2.swu" \
+	as_nobody "$py" "$tool_pub" fdreq --timeout 60 "$sock" file "$d/b2.swu" update "source b2.swu" \
 		"device motor" >"$d/reply" 2>&1
 	want_in "a readable file from a member of the socket's group installs" "$d/reply" \
 		"outcome motor 1 0 2.0.0"
@@ -888,22 +895,22 @@ case_authorization_per_command() {
 	wait_job 0
 	want_eq "2.0.0 installed at start" "$(chip_app "$chip")" 2.0.0
 	local rc
-	as_nobody "$py" "$tool" ctl "$sock" status >"$d/reply"
+	as_nobody "$py" "$tool_pub" ctl "$sock" status >"$d/reply"
 	want_in "finding 4: status for the socket's group" "$d/reply" "daemon pid $dpid"
 	# the kernel's list of the caller's groups, however long (71 here)
 	setpriv --reuid=65534 --regid=65534 --groups="$(seq -s, 1000 1069),1" -- \
-		"$py" "$tool" ctl "$sock" status >"$d/reply"
+		"$py" "$tool_pub" ctl "$sock" status >"$d/reply"
 	want_in "... for a member with 71 groups, the socket's the last" "$d/reply" "daemon pid $dpid"
-	as_nobody "$m" --config "$conf" rollback --device motor >"$d/out" 2>&1
+	as_nobody "$m_pub" --config "$conf" rollback --device motor >"$d/out" 2>&1
 	rc=$?
 	want_eq "finding 4: rollback by a group member: refused (exit 1)" "$rc" 1
 	want_in "finding 4: ... saying what is needed" "$d/out" \
 		"rollback needs root (daemon.admin_group, which would name a group allowed it, is not set in $conf); you are uid 65534"
 	want_eq "finding 4: ... the chip still runs 2.0.0" "$(chip_app "$chip")" 2.0.0
-	as_nobody "$py" "$tool" ctl "$sock" update "source https://127.0.0.1:9/b.swu" >"$d/reply"
+	as_nobody "$py" "$tool_pub" ctl "$sock" update "source https://127.0.0.1:9/b.swu" >"$d/reply"
 	want_in "finding 4: an update from a URL: root's" "$d/reply" \
 		"error -13 an update from a URL needs root"
-	as_nobody "$py" "$tool" ctl "$sock" update "device motor" "allow-downgrade yes" >"$d/reply"
+	as_nobody "$py" "$tool_pub" ctl "$sock" update "device motor" "allow-downgrade yes" >"$d/reply"
 	want_in "finding 4: allow-downgrade: root's" "$d/reply" "error -13 allow-downgrade needs root"
 	want_in "the refusals are logged" "$d/daemon.log" "refused rollback to uid 65534"
 	# the admin group: adm, which nobody joins here
@@ -911,16 +918,16 @@ case_authorization_per_command() {
 	DAEMON_EXTRA='socket_group = "daemon"; admin_group = "adm";' write_conf "$d/b2.swu"
 	start_daemon || return
 	wait_job 0
-	as_nobody "$py" "$tool" ctl "$sock" rollback "device motor" >"$d/reply"
+	as_nobody "$py" "$tool_pub" ctl "$sock" rollback "device motor" >"$d/reply"
 	want_in "with admin_group set, the refusal names it" "$d/reply" \
 		"error -13 rollback needs root or a member of group adm (daemon.admin_group); you are uid 65534"
 	# 1.0.0 is below the mark 2.0.0: the daemon lets admin_group give --allow-downgrade
-	setpriv --reuid=65534 --regid=65534 --groups=1,4 -- "$m" --config "$conf" rollback \
+	setpriv --reuid=65534 --regid=65534 --groups=1,4 -- "$m_pub" --config "$conf" rollback \
 		--allow-downgrade --device motor >"$d/out" 2>&1
 	rc=$?
 	want_eq "a member of admin_group may roll back, below the mark too (exit 0)" "$rc" 0
 	want_eq "... the chip runs 1.0.0 again" "$(chip_app "$chip")" 1.0.0
-	as_nobody "$py" "$tool" ctl "$sock" --timeout 60 update "device motor" >"$d/reply"
+	as_nobody "$py" "$tool_pub" ctl "$sock" --timeout 60 update "device motor" >"$d/reply"
 	want_in "update now (the configured firmware) for the socket's group" "$d/reply" \
 		"outcome motor 1 0 2.0.0"
 	want_eq "... the chip runs 2.0.0" "$(chip_app "$chip")" 2.0.0
