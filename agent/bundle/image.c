@@ -329,17 +329,6 @@ int image_load_buffer(const uint8_t *buf, size_t len, enum image_format format,
 	return 0;
 }
 
-static void closep(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
-
-static void freep(void *p)
-{
-	free(*(void **)p);
-}
-
 /* Read at most IMAGE_MAX_FILE_SIZE bytes; one more means too large. Works
  * on pipes too, where st_size says nothing. */
 static int read_capped(int fd, uint8_t **data, size_t *len, char *err, size_t errlen)

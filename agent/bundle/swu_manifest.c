@@ -18,12 +18,6 @@
 #define SWU_MAX_DEVICE_NAME 64
 #define SWU_MAX_HW_COMPAT   64
 
-static void config_destroyp(config_t **c)
-{
-	if (*c)
-		config_destroy(*c);
-}
-
 /* SWUpdate features and what to call them in a refusal. */
 static const struct {
 	const char *key;

@@ -12,7 +12,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
-#include "bundle/ossl.h"
+#include <mcu-ota/cleanup.h>
 #include "bundle/swu_private.h"
 #include "util/format.h"
 #include "util/log.h"

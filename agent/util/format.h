@@ -5,9 +5,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include <mcu-ota/plugin.h> /* mcu_ota_set_error, used with these helpers */
-
-#define _cleanup_(f) __attribute__((cleanup(f)))
+#include <mcu-ota/cleanup.h> /* _cleanup_, used with these helpers */
+#include <mcu-ota/plugin.h>  /* mcu_ota_set_error, used with these helpers */
 
 /* A 32-bit number: decimal (a leading 0 is not octal) or 0x-hex, with an
  * optional K or M suffix (x1024); no sign, no spaces.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cmake --install into a DESTDIR gives exactly the expected tree: the binary, the plugins, the SDK
-# header and pkg-config file, the unit, the init script, the udev rules, the example
+# headers and pkg-config file, the unit, the init script, the udev rules, the example
 # configuration and the man pages, with their modes and the install paths filled in; and the
 # installed binary runs and loads the installed plugins.
 set -uo pipefail
@@ -12,6 +12,7 @@ plugins=(dfu-detach dfuse gpio gpio-ready serial serial-query usb usb-vendor usb
 declare -A mode=(
 	["$bindir/mcu-ota"]=755
 	["$includedir/mcu-ota/plugin.h"]=644
+	["$includedir/mcu-ota/cleanup.h"]=644
 	["$libdir/pkgconfig/mcu-ota-plugin.pc"]=644
 	["$sysconfdir/mcu-ota/mcu-ota.conf"]=644
 	["$rulesdir/60-mcu-ota.rules"]=644
@@ -46,6 +47,7 @@ same() { cmp -s "$source_dir/$1" "$stage$2"; }
 check "mcu-ota.conf is conf/mcu-ota.conf" same conf/mcu-ota.conf "$sysconfdir/mcu-ota/mcu-ota.conf"
 check "60-mcu-ota.rules is conf/60-mcu-ota.rules" same conf/60-mcu-ota.rules "$rulesdir/60-mcu-ota.rules"
 check "plugin.h is include/mcu-ota/plugin.h" same include/mcu-ota/plugin.h "$includedir/mcu-ota/plugin.h"
+check "cleanup.h is include/mcu-ota/cleanup.h" same include/mcu-ota/cleanup.h "$includedir/mcu-ota/cleanup.h"
 if is_on "$install_man"; then
 	check "man pages as written" same man/mcu-ota.1 "$mandir/man1/mcu-ota.1"
 	check "mcu-ota.conf.5 as written" same man/mcu-ota.conf.5 "$mandir/man5/mcu-ota.conf.5"

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <mcu-ota/cleanup.h> /* _cleanup_(fclosep): closed on every return */
 #include <mcu-ota/plugin.h>
 
 #define POLL_MS_DEFAULT 100
@@ -63,12 +64,11 @@ static int read_options(const struct mcu_ota_host *host, struct options *o, char
  * (yet), a negative errno when it cannot be read. */
 static int first_line(const char *path, char *line, size_t size)
 {
-	FILE *f = fopen(path, "r");
+	_cleanup_(fclosep) FILE *f = fopen(path, "r");
 	if (!f)
 		return errno == ENOENT ? 0 : -errno;
 	if (!fgets(line, (int)size, f))
 		line[0] = '\0';
-	fclose(f);
 	line[strcspn(line, "\r\n")] = '\0';
 	return 1;
 }
