@@ -237,16 +237,66 @@ int image_builder_finish(struct image_builder *b, struct image *out)
 
 /* ---- raw binary ---- */
 
-static int image_bin_parse(const uint8_t *buf, size_t len, uint32_t bin_address, struct image *out,
-                           char *err, size_t errlen)
+int image_bin_check(size_t len, uint32_t bin_address, char *err, size_t errlen)
 {
-	struct image_builder b;
-	int r;
-
 	if (len == 0) {
 		mcu_ota_set_error(err, errlen, "empty file");
 		return -ENODATA;
 	}
+	if (len > IMAGE_MAX_FILE_SIZE) {
+		mcu_ota_set_error(err, errlen, "%zu bytes, larger than the limit of %u", len,
+		                  IMAGE_MAX_FILE_SIZE);
+		return -EFBIG;
+	}
+	if ((uint64_t)bin_address + len > (uint64_t)UINT32_MAX + 1) {
+		char where[48];
+		image_origin_format(IMAGE_ORIGIN_OFFSET, 0, where, sizeof(where));
+		mcu_ota_set_error(err, errlen,
+		                  "%s: %zu bytes at 0x%08x run past the end of the address space "
+		                  "(0xffffffff)",
+		                  where, len, bin_address);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int image_flatten(const struct image *image, int (*out)(void *ctx, const uint8_t *data, size_t len),
+                  void *ctx)
+{
+	enum { PIECE = 64 << 10 };
+	uint8_t erased[4096];
+	memset(erased, 0xFF, sizeof(erased));
+	for (size_t i = 0; i < image->segment_count; i++) {
+		const struct mcu_ota_segment *g = &image->segments[i];
+		if (i) { /* the gap since the previous segment */
+			const struct mcu_ota_segment *p = &image->segments[i - 1];
+			for (uint64_t gap = g->address - ((uint64_t)p->address + p->length); gap;) {
+				size_t n = gap < sizeof(erased) ? (size_t)gap : sizeof(erased);
+				int r = out(ctx, erased, n);
+				if (r < 0)
+					return r;
+				gap -= n;
+			}
+		}
+		for (uint32_t off = 0; off < g->length;) {
+			size_t n = g->length - off < PIECE ? g->length - off : PIECE;
+			int r = out(ctx, g->data + off, n);
+			if (r < 0)
+				return r;
+			off += (uint32_t)n;
+		}
+	}
+	return 0;
+}
+
+static int image_bin_parse(const uint8_t *buf, size_t len, uint32_t bin_address, struct image *out,
+                           char *err, size_t errlen)
+{
+	struct image_builder b;
+	int r = image_bin_check(len, bin_address, err, errlen);
+
+	if (r < 0)
+		return r;
 	image_builder_init(&b, IMAGE_ORIGIN_OFFSET, err, errlen);
 	r = image_builder_add(&b, bin_address, buf, len, 0);
 	if (r == 0)
@@ -262,7 +312,7 @@ static int is_hex_digit(uint8_t c)
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-static enum image_format detect(const uint8_t *buf, size_t len)
+enum image_format image_detect(const uint8_t *buf, size_t len)
 {
 	if (len >= 4 && memcmp(buf,
 	                       "\x7f"
@@ -303,7 +353,7 @@ int image_load_buffer(const uint8_t *buf, size_t len, enum image_format format,
 		return -EFBIG;
 	}
 	if (format == IMAGE_FORMAT_AUTO)
-		format = detect(buf, len);
+		format = image_detect(buf, len);
 	switch (format) {
 	case IMAGE_FORMAT_BIN:
 		r = image_bin_parse(buf, len, bin_address, out, err, errlen);

@@ -47,6 +47,21 @@ __attribute__((warn_unused_result)) int image_load_buffer(const uint8_t *buf, si
                                                           char *err, size_t errlen);
 void image_free(struct image *image);
 
+/* The format a file's bytes show (IMAGE_FORMAT_AUTO's rules): reads the
+ * first bytes and, for a DFU suffix, the last ones. */
+enum image_format image_detect(const uint8_t *buf, size_t len);
+/* What image_load_buffer checks of a raw binary of len bytes at
+ * bin_address, with its messages: for one that is used where it lies. */
+__attribute__((warn_unused_result)) int image_bin_check(size_t len, uint32_t bin_address, char *err,
+                                                        size_t errlen);
+/* The image as one run of bytes from its lowest address to the end of its
+ * last segment, gaps erased (0xFF), handed to out in order in pieces of at
+ * most 64 KiB: nothing of that size is built. out's negative code stops it
+ * and is returned. */
+__attribute__((warn_unused_result)) int
+image_flatten(const struct image *image, int (*out)(void *ctx, const uint8_t *data, size_t len),
+              void *ctx);
+
 /* Sum of the segments' lengths. */
 uint64_t image_total_size(const struct image *image);
 

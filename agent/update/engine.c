@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "core/plugin_loader.h"
 #include "fetch/fetch.h"
 #include "update/hardware.h"
+#include "update/receive.h"
 #include "util/format.h"
 #include "util/log.h"
 
@@ -52,11 +54,10 @@ struct run {
 	 * Otherwise never: a loose selection could find another chip's. */
 	bool may_be_in_bootloader;
 	struct engine_outcome *out;
-	/* what engine_update stages */
+	/* what engine_update stages: img, received into the store's received slot */
 	const struct swu_manifest *manifest;
 	const struct swu_image *img;
-	const uint8_t *img_data;
-	size_t img_len;
+	struct received *rx;
 };
 
 static const char *crash_at(void)
@@ -280,19 +281,24 @@ static int sha256_hex(const uint8_t *data, size_t len, char out[65])
 	return 0;
 }
 
-/* sha256 (65 bytes, or NULL) gets the image's. */
+/* version into m, or the outcome says why it does not fit. */
+static int meta_version(struct run *r, struct slot_meta *m, const char *version)
+{
+	if (strlen(version) >= sizeof(m->version))
+		return fail(r, -EINVAL, "version \"%.16s...\" is longer than %zu characters",
+		            version, sizeof(m->version) - 1);
+	snprintf(m->version, sizeof(m->version), "%s", version);
+	return 0;
+}
+
 static int slot_put(struct run *r, enum store_slot slot, const uint8_t *data, size_t len,
-                    uint32_t address, const char *version, char *sha256)
+                    uint32_t address, const char *version)
 {
 	char err[512];
 	struct slot_meta m = {.size = len, .address = address};
-	if (strlen(version) >= sizeof(m.version))
-		return fail(r, -EINVAL, "version \"%.16s...\" is longer than %zu characters",
-		            version, sizeof(m.version) - 1);
-	snprintf(m.version, sizeof(m.version), "%s", version);
+	if (meta_version(r, &m, version) < 0)
+		return r->out->code;
 	int rc = sha256_hex(data, len, m.sha256);
-	if (sha256)
-		snprintf(sha256, 65, "%s", m.sha256);
 	struct store_writer w;
 	if (rc == 0)
 		rc = store_write_begin(&r->store, slot, &m, &w, err, sizeof(err));
@@ -308,15 +314,12 @@ static int slot_put(struct run *r, enum store_slot slot, const uint8_t *data, si
 	return 0;
 }
 
-/* data becomes the staged image, and the journal says so: the start of every
+/* The staged slot holds m's image: the journal says so, the start of every
  * install, an update's or a rollback's. */
-static int stage(struct run *r, const uint8_t *data, size_t len, uint32_t address,
-                 const char *version)
+static int staged(struct run *r, const struct slot_meta *m)
 {
-	int rc = slot_put(r, STORE_STAGED, data, len, address, version, r->j.sha256);
-	if (rc < 0)
-		return rc;
-	snprintf(r->j.version, sizeof(r->j.version), "%s", version);
+	snprintf(r->j.sha256, sizeof(r->j.sha256), "%s", m->sha256);
+	snprintf(r->j.version, sizeof(r->j.version), "%s", m->version);
 	r->j.error[0] = '\0';
 	r->j.result = RESULT_NONE; /* until this attempt ends: not the last one's */
 	return save(r, UPDATE_STAGED);
@@ -405,7 +408,7 @@ static int backup(struct run *r)
 	if (used > len)
 		used = len;
 	rc = slot_put(r, STORE_CURRENT, buf, used, r->dev->address,
-	              used ? ENGINE_VERSION_UNKNOWN : ENGINE_VERSION_BLANK, NULL);
+	              used ? ENGINE_VERSION_UNKNOWN : ENGINE_VERSION_BLANK);
 	free(buf);
 	if (rc == 0)
 		log_info("%s: kept %zu bytes of the chip's firmware as the image to restore",
@@ -542,13 +545,17 @@ static void finish(struct run *r, enum update_state state, enum update_result re
 	(void)save(r, state); /* a failed save leaves the last state: the next start repeats */
 }
 
-/* data (len bytes at address) padded with erased bytes over every byte of
- * the image described by other, so that nothing of that image survives on
- * the chip beside this one. *out is a new buffer. */
-static int pad_over(struct run *r, const uint8_t *data, size_t len, uint32_t address,
-                    const struct slot_meta *other, uint8_t **out, size_t *outlen, uint32_t *outaddr)
+/* The image in slot (m its meta) padded with erased bytes over every byte
+ * of the image described by other, so that nothing of that image survives
+ * on the chip beside this one: one buffer of the span both cover (at most
+ * the chip's flash), the slot read into it in chunks and checked against its
+ * SHA-256. *out is the caller's to free. */
+static int padded_image(struct run *r, enum store_slot slot, const struct slot_meta *m,
+                        const struct slot_meta *other, uint8_t **out, size_t *outlen,
+                        uint32_t *outaddr)
 {
-	uint64_t lo = address, hi = (uint64_t)address + len;
+	char err[512];
+	uint64_t lo = m->address, hi = (uint64_t)m->address + m->size;
 	if (other && other->size) {
 		if (other->address < lo)
 			lo = other->address;
@@ -557,13 +564,14 @@ static int pad_over(struct run *r, const uint8_t *data, size_t len, uint32_t add
 	}
 	if (hi - lo > MAX_IMAGE_EXTENT)
 		return fail(r, -ERANGE, "the images span more than 16 MiB");
-	uint8_t *buf = malloc(hi - lo ? hi - lo : 1);
+	_cleanup_(freep) uint8_t *buf = malloc(hi - lo ? hi - lo : 1);
 	if (!buf)
 		return fail(r, -ENOMEM, "out of memory");
 	memset(buf, 0xFF, hi - lo);
-	if (len)
-		memcpy(buf + (address - lo), data, len);
-	*out = buf;
+	int rc = store_read(&r->store, slot, m, buf + (m->address - lo), err, sizeof(err));
+	if (rc < 0)
+		return fail(r, rc, "%s", err);
+	*out = take_ptr(&buf);
 	*outlen = hi - lo;
 	*outaddr = (uint32_t)lo;
 	return 0;
@@ -575,11 +583,9 @@ static int restore_image(struct run *r, uint8_t **out, size_t *len, uint32_t *ad
                          struct slot_meta *cur)
 {
 	char err[512];
-	uint8_t *data = NULL;
-	size_t n = 0;
 	int rc = store_meta(&r->store, STORE_CURRENT, cur, err, sizeof(err));
 	if (rc == 0)
-		rc = store_load(&r->store, STORE_CURRENT, &data, &n, err, sizeof(err));
+		rc = store_read(&r->store, STORE_CURRENT, cur, NULL, err, sizeof(err));
 	if (rc < 0)
 		return fail(r, rc,
 		            rc == -ENOENT ? "there is no image to roll back to (the chip could not "
@@ -588,9 +594,7 @@ static int restore_image(struct run *r, uint8_t **out, size_t *len, uint32_t *ad
 		            err);
 	struct slot_meta st;
 	bool have_staged = store_meta(&r->store, STORE_STAGED, &st, err, sizeof(err)) == 0;
-	rc = pad_over(r, data, n, cur->address, have_staged ? &st : NULL, out, len, address);
-	free(data);
-	return rc;
+	return padded_image(r, STORE_CURRENT, cur, have_staged ? &st : NULL, out, len, address);
 }
 
 /* The update failed before committing: put current back. */
@@ -663,11 +667,9 @@ static void install(struct run *r, enum update_state from)
 {
 	char err[512];
 	struct slot_meta st, cur;
-	uint8_t *data = NULL;
-	size_t len = 0;
 	int rc = store_meta(&r->store, STORE_STAGED, &st, err, sizeof(err));
-	if (rc == 0)
-		rc = store_load(&r->store, STORE_STAGED, &data, &len, err, sizeof(err));
+	if (rc == 0) /* checked here, read into the padded image below */
+		rc = store_read(&r->store, STORE_STAGED, &st, NULL, err, sizeof(err));
 	if (rc < 0) {
 		fail(r, rc, "the staged image is damaged: %s", err);
 		if (from >= UPDATE_FLASHING)
@@ -682,16 +684,13 @@ static void install(struct run *r, enum update_state from)
 	if (have_current && from < UPDATE_FLASHING) {
 		/* the image to restore must be whole before the chip is touched; the
 		 * chip still runs it (the journal was idle), so it can be read again */
-		uint8_t *check = NULL;
-		size_t n = 0;
-		if (store_load(&r->store, STORE_CURRENT, &check, &n, err, sizeof(err)) < 0) {
+		if (store_read(&r->store, STORE_CURRENT, &cur, NULL, err, sizeof(err)) < 0) {
 			log_warning("%s: the stored image of what the chip runs is damaged (%s): "
 			            "reading it back from the chip again",
 			            r->dev->name, err);
 			if (store_drop(&r->store, STORE_CURRENT, err, sizeof(err)) == 0)
 				have_current = false;
 		}
-		free(check);
 	}
 
 	/* the chip is untouched until flashing: a failure here changes nothing */
@@ -706,13 +705,12 @@ static void install(struct run *r, enum update_state from)
 		if (rc == 0)
 			rc = bootloader_open(r);
 		if (rc < 0) {
-			free(data);
 			abandon(r);
 			return;
 		}
 	}
-	log_info("%s: installing %s (%zu bytes at 0x%08" PRIx32 ")", r->dev->name, st.version, len,
-	         st.address);
+	log_info("%s: installing %s (%" PRIu64 " bytes at 0x%08" PRIx32 ")", r->dev->name,
+	         st.version, st.size, st.address);
 	/* what the chip holds afterwards is the image alone: the sectors only the
 	 * old image used are erased (a rollback to a smaller image leaves no code
 	 * of the newer one behind) */
@@ -720,9 +718,8 @@ static void install(struct run *r, enum update_state from)
 	size_t padded_len = 0;
 	uint32_t padded_at = 0;
 	have_current = store_meta(&r->store, STORE_CURRENT, &cur, err, sizeof(err)) == 0;
-	rc = pad_over(r, data, len, st.address, have_current ? &cur : NULL, &padded, &padded_len,
-	              &padded_at);
-	free(data);
+	rc = padded_image(r, STORE_STAGED, &st, have_current ? &cur : NULL, &padded, &padded_len,
+	                  &padded_at);
 	if (rc == 0)
 		rc = save(r, UPDATE_FLASHING);
 	if (rc == 0)
@@ -841,7 +838,14 @@ static int run_open(struct run *r, const struct engine_options *o, const struct 
 			rc = config_check_plugin(o->config, parts[i].section, parts[i].p, err,
 			                         sizeof(err));
 	}
-	if (rc == 0) {
+	if (rc == 0 && r->rx && !r->rx->locked) { /* the bundle came in without it */
+		rc = r->rx->lock_code ? r->rx->lock_code : -EIO;
+		snprintf(err, sizeof(err), "%s", r->rx->lock_error);
+	} else if (rc == 0 && r->rx) { /* locked while its image came in */
+		r->store = r->rx->store;
+		r->rx->locked = false;
+		r->locked = true;
+	} else if (rc == 0) {
 		rc = store_open(o->config->state_dir, dev->name, &r->store, err, sizeof(err));
 		r->locked = rc == 0;
 	}
@@ -887,11 +891,9 @@ void engine_rollback(const struct engine_options *o, const struct device_config 
 		return;
 	}
 	struct slot_meta prev;
-	uint8_t *data = NULL;
-	size_t len = 0;
 	int rc = store_meta(&r.store, STORE_PREVIOUS, &prev, err, sizeof(err));
 	if (rc == 0)
-		rc = store_load(&r.store, STORE_PREVIOUS, &data, &len, err, sizeof(err));
+		rc = store_read(&r.store, STORE_PREVIOUS, &prev, NULL, err, sizeof(err));
 	if (rc < 0) {
 		fail(&r, rc, rc == -ENOENT ? "%s has no previous image to roll back to" : "%s: %s",
 		     dev->name, err);
@@ -899,7 +901,6 @@ void engine_rollback(const struct engine_options *o, const struct device_config 
 		return;
 	}
 	if (!strcmp(prev.version, ENGINE_VERSION_BLANK)) {
-		free(data);
 		fail(&r, -ENOENT,
 		     "%s was blank before its first update: there is no firmware to roll "
 		     "back to",
@@ -909,7 +910,6 @@ void engine_rollback(const struct engine_options *o, const struct device_config 
 	}
 	/* rollback is a downgrade like any other (finding 5) */
 	if (check_floor(&r, prev.version, "roll back to it") < 0) {
-		free(data);
 		log_error("%s: %s", dev->name, r.out->message);
 		run_close(&r);
 		return;
@@ -917,8 +917,11 @@ void engine_rollback(const struct engine_options *o, const struct device_config 
 	log_info("%s: rolling back to the previous image, %s", dev->name, prev.version);
 	/* previous goes through staged like any update, so a crash is recovered
 	 * the same way; committing then swaps current and previous */
-	rc = stage(&r, data, len, prev.address, prev.version);
-	free(data);
+	rc = store_copy(&r.store, STORE_PREVIOUS, STORE_STAGED, err, sizeof(err));
+	if (rc < 0)
+		fail(&r, rc, "%s", err);
+	else
+		rc = staged(&r, &prev);
 	if (rc == 0)
 		install(&r, UPDATE_STAGED);
 	run_close(&r);
@@ -926,58 +929,107 @@ void engine_rollback(const struct engine_options *o, const struct device_config 
 
 /* ---- updating from a bundle ---- */
 
-/* The image as one run of bytes from its lowest address (gaps erased). */
-static int flatten(struct run *r, uint8_t **out, size_t *len, uint32_t *address)
+static int hash_piece(void *ctx, const uint8_t *data, size_t len)
 {
-	char err[512];
-	struct image im;
-	enum image_format fmt = r->img->format;
-	uint32_t at = r->img->has_address ? r->img->address : r->dev->address;
-	int rc = image_load_buffer(r->img_data, r->img_len, fmt, at, &im, err, sizeof(err));
-	if (rc < 0)
-		return fail(r, rc, "image %s: %s", r->img->filename, err);
-	if (!im.segment_count) {
-		image_free(&im);
-		return fail(r, -EINVAL, "image %s holds no data", r->img->filename);
-	}
-	uint64_t lo = im.segments[0].address;
-	const struct mcu_ota_segment *last = &im.segments[im.segment_count - 1];
-	uint64_t hi = (uint64_t)last->address + last->length;
-	if (hi - lo > MAX_IMAGE_EXTENT) {
-		image_free(&im);
-		return fail(r, -EFBIG, "image %s spans more than 16 MiB", r->img->filename);
-	}
-	uint8_t *buf = malloc(hi - lo);
-	if (!buf) {
-		image_free(&im);
-		return fail(r, -ENOMEM, "out of memory");
-	}
-	memset(buf, 0xFF, hi - lo);
-	for (size_t i = 0; i < im.segment_count; i++)
-		memcpy(buf + (im.segments[i].address - lo), im.segments[i].data,
-		       im.segments[i].length);
-	image_free(&im);
-	*out = buf;
-	*len = hi - lo;
-	*address = (uint32_t)lo;
+	return EVP_DigestUpdate(ctx, data, len) ? 0 : -ENOMEM;
+}
+
+/* The flat image's SHA-256, from its pieces: nothing of its size is built. */
+static int flat_sha256(const struct image *im, char out[65])
+{
+	_cleanup_(evp_md_ctx_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t digest[32];
+	unsigned n = 0;
+	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL) ||
+	    image_flatten(im, hash_piece, md) || !EVP_DigestFinal_ex(md, digest, &n))
+		return -ENOMEM;
+	hex_encode(digest, sizeof(digest), out);
 	return 0;
 }
 
-static void *update_thread(void *arg)
+/* What the staged slot will hold (m: its size, address and SHA-256), from
+ * the received image. A raw binary is one run of bytes already and stays
+ * where it lies (*raw); any other format is parsed from the file mapped in
+ * place, so that only the pages the parser reads come in, into im (its
+ * data segments, not the file). */
+static int flatten(struct run *r, struct slot_meta *m, struct image *im, bool *raw)
 {
-	struct run *r = arg;
 	char err[512];
-	if (!r->locked || !recover(r))
-		return NULL;
-	const char *version = r->img->version ? r->img->version : r->manifest->version;
-	snprintf(r->out->version, sizeof(r->out->version), "%s", version);
+	const struct swu_image *img = r->img;
+	uint32_t at = img->has_address ? img->address : r->dev->address;
+	size_t len = (size_t)img->size;
+	_cleanup_(closep) int fd = store_image_fd(&r->store, STORE_RECEIVED, err, sizeof(err));
+	if (fd < 0)
+		return fail(r, fd, "image %s: %s", img->filename, err);
+	uint8_t *map = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+	if (map == MAP_FAILED)
+		return fail(r, -errno, "image %s: cannot map it: %s", img->filename,
+		            strerror(errno));
+	enum image_format fmt = img->format ? img->format : image_detect(map, len);
+	int rc;
+	*raw = fmt == IMAGE_FORMAT_BIN;
+	if (*raw)
+		rc = image_bin_check(len, at, err, sizeof(err));
+	else
+		rc = image_load_buffer(map, len, fmt, at, im, err, sizeof(err));
+	if (map)
+		munmap(map, len);
+	if (rc < 0)
+		return fail(r, rc, "image %s: %s", img->filename, err);
+	if (!*raw && !im->segment_count)
+		return fail(r, -EINVAL, "image %s holds no data", img->filename);
+	if (*raw) {
+		*m = (struct slot_meta){.size = len, .address = at};
+		snprintf(m->sha256, sizeof(m->sha256), "%s", img->sha256_hex);
+	} else {
+		const struct mcu_ota_segment *last = &im->segments[im->segment_count - 1];
+		*m = (struct slot_meta){.address = im->segments[0].address};
+		m->size = (uint64_t)last->address + last->length - m->address;
+	}
+	if (m->size > MAX_IMAGE_EXTENT)
+		return fail(r, -EFBIG, "image %s spans more than 16 MiB", img->filename);
+	if (!*raw && flat_sha256(im, m->sha256) < 0)
+		return fail(r, -ENOMEM, "out of memory");
+	return 0;
+}
 
-	/* the version policy: sw-description's flags and the device's setting */
-	struct slot_meta cur;
-	/* after a failed rollback the chip holds neither image: nothing to skip */
-	bool have = r->j.state != UPDATE_FAILED &&
-	            store_meta(&r->store, STORE_CURRENT, &cur, err, sizeof(err)) == 0 &&
-	            version_valid(cur.version);
+static int write_piece(void *ctx, const uint8_t *data, size_t len)
+{
+	char err[512];
+	return store_write(ctx, data, len, err, sizeof(err));
+}
+
+/* The received image becomes the staged one (m, flatten's): a raw binary by
+ * a rename, any other format written flat in pieces. */
+static int stage_received(struct run *r, struct slot_meta *m, const struct image *im, bool raw,
+                          const char *version)
+{
+	char err[512];
+	struct store_writer w;
+	if (meta_version(r, m, version) < 0)
+		return r->out->code;
+	int rc = raw ? store_move(&r->store, STORE_RECEIVED, STORE_STAGED, err, sizeof(err))
+	             : store_write_begin(&r->store, STORE_STAGED, m, &w, err, sizeof(err));
+	if (rc == 0 && !raw) {
+		rc = image_flatten(im, write_piece, &w);
+		if (rc < 0) {
+			store_write_abort(&w);
+			snprintf(err, sizeof(err), "cannot write the staged image: %s",
+			         strerror(-rc));
+		} else {
+			rc = store_write_commit(&w, err, sizeof(err));
+		}
+	}
+	if (rc < 0)
+		return fail(r, rc, "%s", err);
+	return staged(r, m);
+}
+
+/* The version policy: whether r's image is to be installed; else the
+ * outcome says why not. cur and have: what current holds. */
+static bool policy_allows(struct run *r, const char *version, const struct slot_meta *cur,
+                          bool have)
+{
 	/* root's --allow-downgrade goes below what runs as well as below the mark */
 	struct version_policy pol = {.install_if_different = r->img->install_if_different,
 	                             .install_if_higher = r->img->install_if_higher,
@@ -985,17 +1037,17 @@ static void *update_thread(void *arg)
 	                                 r->dev->allow_downgrade || r->o->allow_downgrade};
 	char reason[256];
 	enum version_decision d =
-	    version_decide(have ? cur.version : NULL, version, &pol, reason, sizeof(reason));
+	    version_decide(have ? cur->version : NULL, version, &pol, reason, sizeof(reason));
 	if (d == VERSION_SKIP) {
 		say(r, "%s", reason);
 		log_info("%s: nothing to do: %s", r->dev->name, reason);
-		return NULL;
+		return false;
 	}
 	/* the floor holds whatever current is: unknown, blank or not a version
 	 * (finding 5), and whatever the device's allow_downgrade says */
 	if (check_floor(r, version, "install it") < 0) {
 		log_error("%s: %s", r->dev->name, r->out->message);
-		return NULL;
+		return false;
 	}
 	if (d == VERSION_REFUSE) {
 		fail(r, -EPERM,
@@ -1003,33 +1055,62 @@ static void *update_thread(void *arg)
 		     "device)",
 		     reason);
 		log_error("%s: %s", r->dev->name, r->out->message);
-		return NULL;
+		return false;
 	}
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	uint32_t address = 0;
-	if (flatten(r, &buf, &len, &address) < 0) {
+	return true;
+}
+
+static void update_device(struct run *r)
+{
+	char err[512];
+	if (!recover(r))
+		return;
+	const char *version = r->img->version ? r->img->version : r->manifest->version;
+	snprintf(r->out->version, sizeof(r->out->version), "%s", version);
+	struct slot_meta cur;
+	/* after a failed rollback the chip holds neither image: nothing to skip */
+	bool have = r->j.state != UPDATE_FAILED &&
+	            store_meta(&r->store, STORE_CURRENT, &cur, err, sizeof(err)) == 0 &&
+	            version_valid(cur.version);
+	if (!policy_allows(r, version, &cur, have))
+		return;
+	struct image im = {0};
+	struct slot_meta m;
+	bool raw = false;
+	if (flatten(r, &m, &im, &raw) < 0) {
+		image_free(&im);
 		log_error("%s: %s", r->dev->name, r->out->message);
-		return NULL;
+		return;
 	}
 	/* the very image that runs (a server that re-published the same bytes):
 	 * the daemon does not put the chip through its bootloader for nothing */
-	char sum[65];
 	if (r->o->skip_running_image && have && r->j.state == UPDATE_IDLE &&
-	    same_version(cur.version, version) && cur.address == address &&
-	    sha256_hex(buf, len, sum) == 0 && !strcmp(sum, cur.sha256)) {
-		free(buf);
-		say(r, "%s already runs (the same image, sha256 %.16s...)", version, sum);
+	    same_version(cur.version, version) && cur.address == m.address &&
+	    !strcmp(m.sha256, cur.sha256)) {
+		image_free(&im);
+		say(r, "%s already runs (the same image, sha256 %.16s...)", version, m.sha256);
 		log_info("%s: nothing to do: %s", r->dev->name, r->out->message);
-		return NULL;
+		return;
 	}
-	int rc = stage(r, buf, len, address, version);
-	free(buf);
+	int rc = stage_received(r, &m, &im, raw, version);
+	image_free(&im);
 	if (rc < 0) {
 		log_error("%s: %s", r->dev->name, r->out->message);
-		return NULL;
+		return;
 	}
 	install(r, UPDATE_STAGED);
+}
+
+static void *update_thread(void *arg)
+{
+	struct run *r = arg;
+	char err[512];
+	if (!r->locked)
+		return NULL;
+	update_device(r);
+	/* staged, or not wanted: the received image is done with either way */
+	if (store_drop(&r->store, STORE_RECEIVED, err, sizeof(err)) < 0)
+		log_warning("%s: %s", r->dev->name, err);
 	return NULL;
 }
 
@@ -1096,8 +1177,8 @@ int engine_update(const struct engine_options *o, const char *source, const char
                   size_t errlen)
 {
 	const struct config *c = o->config;
-	/* the sink outlives the reader: freeing a reader aborts its open image in the sink */
-	_cleanup_(swu_memory_sink_freep) struct swu_memory_sink *sink = NULL;
+	/* the receiver outlives the reader: freeing a reader aborts its open images there */
+	_cleanup_(receiver_freep) struct receiver *rx = NULL;
 	_cleanup_(swu_reader_freep) struct swu_reader *rd = NULL;
 	*count = 0;
 	for (size_t i = 0; i < n; i++)
@@ -1106,12 +1187,13 @@ int engine_update(const struct engine_options *o, const char *source, const char
 			                  c->path);
 			return -ESRCH;
 		}
-	int rc = swu_memory_sink_new(&sink);
+	int rc = receiver_new(&rx, c, devices, n);
 	if (rc < 0) {
 		mcu_ota_set_error(err, errlen, "out of memory");
 		return rc;
 	}
-	rc = swu_reader_new(&rd, &c->trust, &c->limits, &swu_memory_sink_ops, sink, err, errlen);
+	/* images of the devices updated go into their stores as they arrive */
+	rc = swu_reader_new(&rd, &c->trust, &c->limits, &receiver_ops, rx, err, errlen);
 	bool not_modified = false;
 	if (rc == 0)
 		rc = read_bundle(o, source, rd, &not_modified, err, errlen);
@@ -1174,8 +1256,9 @@ int engine_update(const struct engine_options *o, const char *source, const char
 			}
 		runs[k].manifest = m;
 		runs[k].img = img;
-		if (swu_memory_sink_get(sink, img->filename, &runs[k].img_data, &runs[k].img_len) <
-		    0) {
+		runs[k].rx = receiver_get(rx, d);
+		/* a device another process drives: its outcome says so below */
+		if (!runs[k].rx->committed && !runs[k].rx->lock_code) {
 			mcu_ota_set_error(err, errlen, "image %s is missing", img->filename);
 			free(runs);
 			return -EBADMSG;

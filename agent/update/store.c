@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <mcu-ota/cleanup.h>
 #include <openssl/evp.h>
 
 #include "util/atomic.h"
@@ -23,7 +24,8 @@
 /* <dir>/<slot><.new|.old>/<file>: s->dir holds at most 4095 bytes */
 #define PATH_BUF (sizeof(((struct store *)0)->dir) + 32)
 
-static const char *const slot_names[] = {"current", "previous", "staged"};
+static const char *const slot_names[] = {"current", "previous", "staged", "received"};
+#define CHUNK (64u << 10) /* images are read and copied in pieces of this size */
 
 const char *store_slot_name(enum store_slot slot)
 {
@@ -96,13 +98,16 @@ static bool valid_device_name(const char *name)
 
 /* Leftovers of an interrupted write or promotion: a "<slot>.new" was never
  * renamed into place (drop it); a "<slot>.old" whose slot is missing was
- * moved aside by a step that did not finish (put it back). */
+ * moved aside by a step that did not finish (put it back). A received image
+ * was another run's: dropped whole. */
 static int tidy(struct store *s)
 {
 	for (size_t i = 0; i < sizeof(slot_names) / sizeof(*slot_names); i++) {
 		char slot[PATH_BUF], aside[PATH_BUF];
 		int r = path_of(slot, s, slot_names[i], "", NULL);
 		if (r < 0)
+			return r;
+		if (i == STORE_RECEIVED && (r = remove_slot_dir(slot)) < 0)
 			return r;
 		path_of(aside, s, slot_names[i], ".new", NULL);
 		if ((r = remove_slot_dir(aside)) < 0)
@@ -357,49 +362,96 @@ static void sha256_hex(EVP_MD_CTX *md, char out[65])
 	hex_encode(digest, sizeof(digest), out);
 }
 
+int store_read(const struct store *s, enum store_slot slot, const struct slot_meta *meta,
+               uint8_t *buf, char *err, size_t errlen)
+{
+	char path[PATH_BUF], hex[65] = "";
+	uint8_t chunk[16384];
+	path_of(path, s, slot_names[slot], "", IMAGE_FILE);
+	_cleanup_(closep) int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int r = -errno;
+		mcu_ota_set_error(err, errlen, "cannot read %s: %s", path, strerror(-r));
+		return r;
+	}
+	_cleanup_(evp_md_ctx_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
+		mcu_ota_set_error(err, errlen, "out of memory reading %s", path);
+		return -ENOMEM;
+	}
+	/* meta->size bytes into buf (or, to check only, through chunk) */
+	uint64_t done = 0;
+	while (done < meta->size) {
+		uint8_t *to = buf ? buf + done : chunk;
+		size_t want = buf ? CHUNK : sizeof(chunk);
+		if (want > meta->size - done)
+			want = (size_t)(meta->size - done);
+		ssize_t n = read(fd, to, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int r = -errno;
+			mcu_ota_set_error(err, errlen, "cannot read %s: %s", path, strerror(-r));
+			return r;
+		}
+		if (n == 0)
+			break; /* shorter than its meta says */
+		EVP_DigestUpdate(md, to, (size_t)n);
+		done += (uint64_t)n;
+	}
+	ssize_t extra; /* a byte more: longer than its meta says */
+	do
+		extra = read(fd, chunk, 1);
+	while (extra < 0 && errno == EINTR);
+	if (extra > 0)
+		done++;
+	sha256_hex(md, hex);
+	if (done != meta->size || strcmp(hex, meta->sha256) != 0) {
+		mcu_ota_set_error(err, errlen, "%s is damaged: it does not match its SHA-256 %s",
+		                  path, meta->sha256);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 int store_load(const struct store *s, enum store_slot slot, uint8_t **data, size_t *len, char *err,
                size_t errlen)
 {
 	struct slot_meta meta;
-	char path[PATH_BUF];
 	int r = store_meta(s, slot, &meta, err, errlen);
 	if (r < 0)
 		return r;
-	path_of(path, s, slot_names[slot], "", IMAGE_FILE);
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		r = -errno;
-		mcu_ota_set_error(err, errlen, "cannot read %s: %s", path, strerror(-r));
-		return r;
-	}
-	uint8_t *buf = meta.size ? malloc(meta.size) : NULL;
-	size_t n = buf ? fread(buf, 1, meta.size, f) : 0;
-	int extra = fgetc(f);
-	fclose(f);
-	if (meta.size && !buf) {
+	_cleanup_(freep) uint8_t *buf = malloc(meta.size ? meta.size : 1);
+	if (!buf) {
+		char path[PATH_BUF];
+		path_of(path, s, slot_names[slot], "", IMAGE_FILE);
 		mcu_ota_set_error(err, errlen, "out of memory reading %s", path);
 		return -ENOMEM;
 	}
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	char hex[65] = "";
-	if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) && EVP_DigestUpdate(md, buf, n))
-		sha256_hex(md, hex);
-	EVP_MD_CTX_free(md);
-	if (n != meta.size || extra != EOF || strcmp(hex, meta.sha256) != 0) {
-		mcu_ota_set_error(err, errlen, "%s is damaged: it does not match its SHA-256 %s",
-		                  path, meta.sha256);
-		free(buf);
-		return -EBADMSG;
-	}
-	*data = buf;
-	*len = n;
+	r = store_read(s, slot, &meta, buf, err, errlen);
+	if (r < 0)
+		return r;
+	*data = meta.size ? take_ptr(&buf) : NULL;
+	*len = (size_t)meta.size;
 	return 0;
+}
+
+int store_image_fd(const struct store *s, enum store_slot slot, char *err, size_t errlen)
+{
+	char path[PATH_BUF];
+	path_of(path, s, slot_names[slot], "", IMAGE_FILE);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fd = -errno;
+		mcu_ota_set_error(err, errlen, "cannot read %s: %s", path, strerror(-fd));
+	}
+	return fd;
 }
 
 /* ---- writing a slot ---- */
 
-int store_write_begin(struct store *s, enum store_slot slot, const struct slot_meta *expect,
-                      struct store_writer *w, char *err, size_t errlen)
+static int write_begin(struct store *s, enum store_slot slot, const struct slot_meta *expect,
+                       bool hash, struct store_writer *w, char *err, size_t errlen)
 {
 	char dir[PATH_BUF], path[PATH_BUF];
 	memset(w, 0, sizeof(*w));
@@ -417,7 +469,7 @@ int store_write_begin(struct store *s, enum store_slot slot, const struct slot_m
 		if (w->fd < 0)
 			r = -errno;
 	}
-	if (r == 0) {
+	if (r == 0 && hash) {
 		w->md = EVP_MD_CTX_new();
 		if (!w->md || !EVP_DigestInit_ex(w->md, EVP_sha256(), NULL))
 			r = -ENOMEM;
@@ -427,6 +479,18 @@ int store_write_begin(struct store *s, enum store_slot slot, const struct slot_m
 		store_write_abort(w);
 	}
 	return r;
+}
+
+int store_write_begin(struct store *s, enum store_slot slot, const struct slot_meta *expect,
+                      struct store_writer *w, char *err, size_t errlen)
+{
+	return write_begin(s, slot, expect, true, w, err, errlen);
+}
+
+int store_receive_begin(struct store *s, const struct slot_meta *expect, struct store_writer *w,
+                        char *err, size_t errlen)
+{
+	return write_begin(s, STORE_RECEIVED, expect, false, w, err, errlen);
 }
 
 int store_write(struct store_writer *w, const void *data, size_t len, char *err, size_t errlen)
@@ -450,7 +514,8 @@ int store_write(struct store_writer *w, const void *data, size_t len, char *err,
 		}
 		off += (size_t)n;
 	}
-	EVP_DigestUpdate(w->md, data, len);
+	if (w->md)
+		EVP_DigestUpdate(w->md, data, len);
 	w->written += len;
 	return 0;
 }
@@ -466,10 +531,33 @@ static int write_meta(const struct store_writer *w)
 	return atomic_write_file(path, text, (size_t)n, STORE_FILE_MODE);
 }
 
+/* The whole folder src becomes slot to, by two renames: what to held goes
+ * aside as <to>.old first. tidy() mends a crash between them. */
+static int replace_slot(struct store *s, const char *src, enum store_slot to)
+{
+	char slot[PATH_BUF], old[PATH_BUF];
+	path_of(slot, s, slot_names[to], "", NULL);
+	path_of(old, s, slot_names[to], ".old", NULL);
+	int r = 0;
+	if (exists(slot) && rename(slot, old) < 0)
+		r = -errno;
+	if (r == 0 && rename(src, slot) < 0)
+		r = -errno;
+	if (r == 0)
+		r = fsync_parent(slot);
+	if (r == 0)
+		r = remove_slot_dir(old);
+	return r;
+}
+
 int store_write_commit(struct store_writer *w, char *err, size_t errlen)
 {
-	char hex[65], dir[PATH_BUF], slot[PATH_BUF], old[PATH_BUF];
-	sha256_hex(w->md, hex);
+	char hex[65] = "", dir[PATH_BUF];
+	if (w->md) {
+		sha256_hex(w->md, hex);
+	} else { /* the caller checked the hash */
+		snprintf(hex, sizeof(hex), "%s", w->expect.sha256);
+	}
 	int r = 0;
 	if (w->written != w->expect.size || strcmp(hex, w->expect.sha256) != 0) {
 		mcu_ota_set_error(err, errlen,
@@ -480,27 +568,21 @@ int store_write_commit(struct store_writer *w, char *err, size_t errlen)
 		store_write_abort(w);
 		return -EBADMSG;
 	}
-	path_of(slot, w->store, slot_names[w->slot], "", NULL);
 	path_of(dir, w->store, slot_names[w->slot], ".new", NULL);
-	path_of(old, w->store, slot_names[w->slot], ".old", NULL);
 	if (fsync(w->fd) < 0)
 		r = -errno;
 	close(w->fd);
 	w->fd = -1;
 	if (r == 0)
 		r = write_meta(w); /* fsyncs the .new folder too */
-	/* the slot is replaced by two renames; tidy() mends a crash between them */
-	if (r == 0 && exists(slot) && rename(slot, old) < 0)
-		r = -errno;
-	if (r == 0 && rename(dir, slot) < 0)
-		r = -errno;
 	if (r == 0)
-		r = fsync_parent(slot);
-	if (r == 0)
-		r = remove_slot_dir(old);
-	if (r < 0)
+		r = replace_slot(w->store, dir, w->slot);
+	if (r < 0) {
+		char slot[PATH_BUF];
+		path_of(slot, w->store, slot_names[w->slot], "", NULL);
 		mcu_ota_set_error(err, errlen, "cannot store the %s image in %s: %s",
 		                  slot_names[w->slot], slot, strerror(-r));
+	}
 	EVP_MD_CTX_free(w->md);
 	w->md = NULL;
 	if (r < 0)
@@ -519,6 +601,53 @@ void store_write_abort(struct store_writer *w)
 	if (w->store && path_of(dir, w->store, slot_names[w->slot], ".new", NULL) == 0) {
 		remove_slot_dir(dir);
 	}
+}
+
+int store_move(struct store *s, enum store_slot from, enum store_slot to, char *err, size_t errlen)
+{
+	char src[PATH_BUF];
+	path_of(src, s, slot_names[from], "", NULL);
+	int r = exists(src) ? replace_slot(s, src, to) : -ENOENT;
+	if (r < 0)
+		mcu_ota_set_error(err, errlen, "cannot make the %s image the %s one in %s: %s",
+		                  slot_names[from], slot_names[to], s->dir, strerror(-r));
+	return r;
+}
+
+int store_copy(struct store *s, enum store_slot from, enum store_slot to, char *err, size_t errlen)
+{
+	struct slot_meta m;
+	struct store_writer w;
+	int r = store_meta(s, from, &m, err, errlen);
+	if (r < 0)
+		return r;
+	_cleanup_(closep) int fd = store_image_fd(s, from, err, errlen);
+	if (fd < 0)
+		return fd;
+	_cleanup_(freep) uint8_t *buf = malloc(CHUNK);
+	if (!buf)
+		return -ENOMEM;
+	if ((r = store_write_begin(s, to, &m, &w, err, errlen)) < 0)
+		return r;
+	for (;;) {
+		ssize_t n = read(fd, buf, CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			mcu_ota_set_error(err, errlen, "cannot read the %s image: %s",
+			                  slot_names[from], strerror(-r));
+		}
+		if (n <= 0)
+			break;
+		if ((r = store_write(&w, buf, (size_t)n, err, errlen)) < 0)
+			break;
+	}
+	if (r < 0) {
+		store_write_abort(&w);
+		return r;
+	}
+	return store_write_commit(&w, err, errlen); /* checks size and SHA-256 */
 }
 
 /* ---- moving slots ---- */

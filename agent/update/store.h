@@ -5,6 +5,10 @@
  *       current/  image.bin meta   what we believe is on the chip
  *       previous/ image.bin meta   what to roll back to
  *       staged/   image.bin meta   verified, not yet installed
+ *       received/ image.bin meta   an image as a bundle delivers it, written
+ *                              while the bundle is read (update/receive.h);
+ *                              it belongs to the process that received it,
+ *                              so store_open drops any it finds
  *       mark                   the high-water mark: the highest version ever
  *                              committed (anti-rollback; update/engine.c)
  *
@@ -30,7 +34,7 @@
 #define STORE_DIR_MODE  0700
 #define STORE_FILE_MODE 0600
 
-enum store_slot { STORE_CURRENT, STORE_PREVIOUS, STORE_STAGED };
+enum store_slot { STORE_CURRENT, STORE_PREVIOUS, STORE_STAGED, STORE_RECEIVED };
 
 struct slot_meta {
 	char version[STORE_VERSION_MAX];
@@ -47,7 +51,7 @@ struct store {
 struct store_writer {
 	struct store *store;
 	int fd;
-	void *md; /* EVP_MD_CTX */
+	void *md; /* EVP_MD_CTX; NULL when the caller checks the hash (store_receive_begin) */
 	uint64_t written;
 	struct slot_meta expect;
 	enum store_slot slot;
@@ -77,6 +81,15 @@ __attribute__((warn_unused_result)) int store_meta(const struct store *s, enum s
 __attribute__((warn_unused_result)) int store_load(const struct store *s, enum store_slot slot,
                                                    uint8_t **data, size_t *len, char *err,
                                                    size_t errlen);
+/* The same into the caller's buffer of exactly meta->size bytes (meta from
+ * store_meta), read in chunks; buf NULL only checks the SHA-256. */
+__attribute__((warn_unused_result)) int store_read(const struct store *s, enum store_slot slot,
+                                                   const struct slot_meta *meta, uint8_t *buf,
+                                                   char *err, size_t errlen);
+/* The slot's image file open for reading (-errno, with err, when it is not
+ * there); nothing is checked: for reading an image in place (mmap). */
+__attribute__((warn_unused_result)) int store_image_fd(const struct store *s, enum store_slot slot,
+                                                       char *err, size_t errlen);
 
 /* Write an image into a slot (staged, or previous for a chip read back
  * before its first update) as it streams: commit checks size and SHA-256
@@ -90,6 +103,20 @@ __attribute__((warn_unused_result)) int store_write(struct store_writer *w, cons
 __attribute__((warn_unused_result)) int store_write_commit(struct store_writer *w, char *err,
                                                            size_t errlen);
 void store_write_abort(struct store_writer *w);
+/* The received slot, written as a bundle streams in by a caller that hashes
+ * the same bytes itself (the bundle reader): they are not hashed again, and
+ * commit checks the size only. */
+__attribute__((warn_unused_result)) int store_receive_begin(struct store *s,
+                                                            const struct slot_meta *expect,
+                                                            struct store_writer *w, char *err,
+                                                            size_t errlen);
+/* Slot from replaces slot to, whole, by renames (a received raw binary is
+ * already the image to stage). */
+__attribute__((warn_unused_result)) int store_move(struct store *s, enum store_slot from,
+                                                   enum store_slot to, char *err, size_t errlen);
+/* Slot from, checked against its SHA-256, copied into slot to in chunks. */
+__attribute__((warn_unused_result)) int store_copy(struct store *s, enum store_slot from,
+                                                   enum store_slot to, char *err, size_t errlen);
 
 /* staged -> current, the old current -> previous. Repeatable: after a crash
  * at any point, calling it again finishes the job. */

@@ -12,10 +12,12 @@
 #include "check.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -790,6 +792,154 @@ static void an_unverified_bundle_touches_nothing(void)
 	CHECK_STR(chip_app("mcu"), "1.0.0");
 }
 
+/* ---- images stream into the store (issue 14) ---- */
+
+/* <dir>/state/devices/<device>/<name> exists. */
+static bool store_has(const char *device, const char *name)
+{
+	char p[4400];
+	snprintf(p, sizeof(p), "%s/state/devices/%s/%s", dir, device, name);
+	return access(p, F_OK) == 0;
+}
+
+/* Until the store holds name (true), or 20 s passed: a bound for when the
+ * engine is broken, not a pace. */
+static bool wait_store_has(const char *device, const char *name)
+{
+	for (int ms = 0; ms < 20000; ms += 10) {
+		if (store_has(device, name))
+			return true;
+		struct timespec t = {0, 10000000L};
+		nanosleep(&t, NULL);
+	}
+	fprintf(stderr, "the store of %s never held %s\n", device, name);
+	return false;
+}
+
+/* A bundle of mcu's image (2.0.0) and 1 MiB for device "far", which this
+ * gateway does not have; its bytes in *data. */
+static size_t far_bundle(uint8_t **data)
+{
+	const struct image_spec imgs[] = {{.device = "mcu", .version = "2.0.0", .len = 6000},
+	                                  {.device = "far", .version = "2.0.0", .len = 1u << 20}};
+	char p[4400];
+	make_bundle("far", imgs, 2);
+	snprintf(p, sizeof(p), "%s/far.swu", dir);
+	struct stat st;
+	CHECK_INT(stat(p, &st), 0);
+	*data = malloc((size_t)st.st_size);
+	FILE *f = fopen(p, "rb");
+	CHECK(f && fread(*data, 1, (size_t)st.st_size, f) == (size_t)st.st_size);
+	if (f)
+		fclose(f);
+	return (size_t)st.st_size;
+}
+
+struct pipe_update {
+	int fd;
+	int rc;
+	size_t count;
+	char err[1024];
+};
+
+/* engine_update of the bundle that comes through a pipe. */
+static void *update_from_pipe(void *arg)
+{
+	struct pipe_update *u = arg;
+	struct engine_outcome outs[CONFIG_MAX_DEVICES];
+	struct engine_options o = opts();
+	o.source_fd = u->fd;
+	o.source_name = "the pipe";
+	u->rc = engine_update(&o, "-", NULL, 0, outs, &u->count, u->err, sizeof(u->err));
+	return NULL;
+}
+
+static void write_all(int fd, const uint8_t *data, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, data, len);
+		CHECK(n > 0);
+		if (n <= 0)
+			return;
+		data += n;
+		len -= (size_t)n;
+	}
+}
+
+/* The configured device's image is in its store (the received slot) while
+ * the bundle still streams in, not held in memory; the bundle then breaks
+ * off, and nothing of it is kept: no received or staged image, the chip
+ * untouched. */
+static void images_stream_into_the_store(void)
+{
+	uint8_t *bundle;
+	setup("1.0.0", 5000, "required");
+	size_t len = far_bundle(&bundle);
+	int p[2];
+	CHECK_INT(pipe(p), 0);
+	load();
+	struct pipe_update u = {.fd = p[0]};
+	pthread_t th;
+	CHECK_INT(pthread_create(&th, NULL, update_from_pipe, &u), 0);
+	write_all(p[1], bundle, len - (256u << 10)); /* mcu's image, and most of far's */
+	CHECK(wait_store_has("mcu", "received/meta"));
+	CHECK(!store_has("mcu", "staged"));
+	close(p[1]); /* the bundle ends early */
+	pthread_join(th, NULL);
+	close(p[0]);
+	config_free(&cfg);
+	free(bundle);
+	CHECK(u.rc < 0);
+	CHECK_CONTAINS(u.err, "truncated");
+	CHECK_INT(u.count, 0);
+	CHECK(!store_has("mcu", "received"));
+	CHECK(!store_has("mcu", "received.new"));
+	CHECK(!store_has("mcu", "staged"));
+	CHECK(!store_has("far", ""));
+	CHECK_INT(ops_lines("mcu"), 0);
+	CHECK_STR(chip_app("mcu"), "1.0.0");
+}
+
+/* Power lost while an image comes in: what was received is never taken
+ * for a staged image, and the next start drops it. */
+static void a_crash_while_receiving_keeps_nothing(void)
+{
+	uint8_t *bundle;
+	struct engine_outcome out;
+	setup("1.0.0", 5000, "required");
+	size_t len = far_bundle(&bundle);
+	int p[2];
+	CHECK_INT(pipe(p), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[1]);
+		log_set_level(MCU_OTA_LOG_ERROR);
+		load();
+		struct pipe_update u = {.fd = p[0]};
+		update_from_pipe(&u);
+		_exit(0);
+	}
+	close(p[0]);
+	signal(SIGPIPE, SIG_IGN);
+	write_all(p[1], bundle, len - (256u << 10));
+	CHECK(wait_store_has("mcu", "received/meta"));
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(p[1]);
+	free(bundle);
+	CHECK(!store_has("mcu", "staged"));
+	CHECK_INT(journal_of("mcu").state, UPDATE_IDLE); /* opening the store tidied it */
+	CHECK(!store_has("mcu", "received"));
+	recover("mcu", &out);
+	CHECK_STR(out.message, "nothing to recover");
+	CHECK_INT(ops_lines("mcu"), 0);
+	/* and the whole bundle installs */
+	CHECK_INT(update("far", &out), 0);
+	CHECK_INT(out.result, RESULT_INSTALLED);
+	CHECK_STR(chip_app("mcu"), "2.0.0");
+	CHECK(!store_has("mcu", "received"));
+}
+
 /* ---- power loss after every journaled step ---- */
 
 static void crash_then_recover(const char *state)
@@ -1416,7 +1566,8 @@ TEST_MAIN_WITH(
     TEST(same_version_is_skipped_with_install_if_different),
     TEST(rollback_swaps_current_and_previous), TEST(rollback_without_previous_is_an_error),
     TEST(a_locked_device_is_refused), TEST(devices_are_updated_in_parallel),
-    TEST(an_unverified_bundle_touches_nothing), TEST(crash_when_staged),
+    TEST(an_unverified_bundle_touches_nothing), TEST(images_stream_into_the_store),
+    TEST(a_crash_while_receiving_keeps_nothing), TEST(crash_when_staged),
     TEST(crash_when_backing_up), TEST(crash_when_entering), TEST(crash_when_flashing),
     TEST(crash_when_exiting), TEST(crash_when_checking), TEST(crash_when_committing),
     TEST(crash_when_rolling_back), TEST(crash_when_flashing_with_a_damaged_staged_image),

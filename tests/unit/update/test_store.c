@@ -137,6 +137,82 @@ static void damage_is_detected(void)
 	store_close(&s);
 }
 
+static bool in_store(const struct store *s, const char *name)
+{
+	char path[4400];
+	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/* Issue 14: a received image is written as it streams in (its hash is the
+ * reader's to check: commit checks the size), becomes the staged one by a
+ * rename, and never outlives its process: the next store_open drops it. */
+static void a_received_image_is_the_process_s_own(void)
+{
+	struct store s;
+	struct store_writer w;
+	char err[512];
+	const char *text = "a raw image";
+	struct slot_meta m = meta_for(text, strlen(text), "2.0.0");
+	open_store(&s, "pump");
+	/* a size short of its declared one is refused */
+	CHECK_INT(store_receive_begin(&s, &m, &w, err, sizeof(err)), 0);
+	CHECK_INT(store_write(&w, text, 5, err, sizeof(err)), 0);
+	CHECK_INT(store_write_commit(&w, err, sizeof(err)), -EBADMSG);
+	CHECK(!in_store(&s, "received") && !in_store(&s, "received.new"));
+	CHECK_INT(store_receive_begin(&s, &m, &w, err, sizeof(err)), 0);
+	CHECK_INT(store_write(&w, text, strlen(text), err, sizeof(err)), 0);
+	CHECK_INT(store_write_commit(&w, err, sizeof(err)), 0);
+	expect_slot(&s, STORE_RECEIVED, text, "2.0.0");
+	CHECK_INT(store_move(&s, STORE_RECEIVED, STORE_STAGED, err, sizeof(err)), 0);
+	expect_slot(&s, STORE_STAGED, text, "2.0.0");
+	CHECK(!in_store(&s, "received"));
+	CHECK_INT(store_move(&s, STORE_RECEIVED, STORE_STAGED, err, sizeof(err)), -ENOENT);
+	/* left behind by a process that died: the next one drops it */
+	CHECK_INT(store_receive_begin(&s, &m, &w, err, sizeof(err)), 0);
+	CHECK_INT(store_write(&w, text, strlen(text), err, sizeof(err)), 0);
+	CHECK_INT(store_write_commit(&w, err, sizeof(err)), 0);
+	CHECK_INT(store_receive_begin(&s, &m, &w, err, sizeof(err)), 0); /* half of another */
+	store_close(&s);
+	CHECK(in_store(&s, "received") && in_store(&s, "received.new"));
+	open_store(&s, "pump");
+	CHECK(!in_store(&s, "received") && !in_store(&s, "received.new"));
+	expect_slot(&s, STORE_STAGED, text, "2.0.0");
+	store_close(&s);
+}
+
+/* store_read checks what it reads into a buffer, or only checks; store_copy
+ * copies a slot in chunks and refuses a damaged one, the target intact. */
+static void read_and_copy_check_the_hash(void)
+{
+	struct store s;
+	struct slot_meta m;
+	char err[512], path[4400];
+	uint8_t buf[64];
+	open_store(&s, "fan");
+	CHECK_INT(put(&s, STORE_PREVIOUS, "the old image", "1.0.0"), 0);
+	CHECK_INT(put(&s, STORE_STAGED, "staged", "3.0.0"), 0);
+	CHECK_INT(store_meta(&s, STORE_PREVIOUS, &m, err, sizeof(err)), 0);
+	CHECK_INT(store_read(&s, STORE_PREVIOUS, &m, buf, err, sizeof(err)), 0);
+	CHECK(memcmp(buf, "the old image", m.size) == 0);
+	CHECK_INT(store_read(&s, STORE_PREVIOUS, &m, NULL, err, sizeof(err)), 0);
+	CHECK_INT(store_copy(&s, STORE_PREVIOUS, STORE_STAGED, err, sizeof(err)), 0);
+	expect_slot(&s, STORE_STAGED, "the old image", "1.0.0");
+	expect_slot(&s, STORE_PREVIOUS, "the old image", "1.0.0");
+	CHECK_INT(put(&s, STORE_STAGED, "staged", "3.0.0"), 0);
+	/* one byte more than its meta says */
+	snprintf(path, sizeof(path), "%s/previous/image.bin", s.dir);
+	FILE *f = fopen(path, "a");
+	fputc('X', f);
+	fclose(f);
+	CHECK_INT(store_read(&s, STORE_PREVIOUS, &m, NULL, err, sizeof(err)), -EBADMSG);
+	CHECK_CONTAINS(err, "damaged");
+	CHECK(store_copy(&s, STORE_PREVIOUS, STORE_STAGED, err, sizeof(err)) < 0);
+	expect_slot(&s, STORE_STAGED, "staged", "3.0.0");
+	CHECK(!in_store(&s, "staged.new"));
+	store_close(&s);
+}
+
 static void rename_or_die(const char *dir, const char *from, const char *to)
 {
 	char a[4400], b[4400];
@@ -370,4 +446,5 @@ static void teardown(void)
 TEST_MAIN_WITH(setup, teardown, TEST(stage_and_promote), TEST(a_bad_image_never_gets_in),
                TEST(damage_is_detected), TEST(promotion_survives_a_crash_at_every_step),
                TEST(one_process_per_device), TEST(the_mark), TEST(only_the_owner_reads_the_store),
-               TEST(an_older_store_is_narrowed_once))
+               TEST(an_older_store_is_narrowed_once), TEST(a_received_image_is_the_process_s_own),
+               TEST(read_and_copy_check_the_hash))
