@@ -371,7 +371,7 @@ static int backup(struct run *r)
 	if (rc < 0)
 		return rc;
 	size_t len = flash_extent(flasher(r)->info(r->fh), r->dev->address);
-	uint8_t *buf = len && len <= MAX_IMAGE_EXTENT ? malloc(len) : NULL;
+	_cleanup_(freep) uint8_t *buf = len && len <= MAX_IMAGE_EXTENT ? malloc(len) : NULL;
 	if (!len || len > MAX_IMAGE_EXTENT)
 		snprintf(err, sizeof(err),
 		         "the bootloader shows no readable memory at 0x%08" PRIx32,
@@ -385,7 +385,6 @@ static int backup(struct run *r)
 	rc =
 	    buf ? flasher(r)->read(r->fh, 0, r->dev->address, buf, len, err, sizeof(err)) : -EACCES;
 	if (rc < 0) {
-		free(buf);
 		if (rc == -ENODEV)
 			return fail(r, rc, "%s", err);
 		if (r->dev->backup_required)
@@ -409,7 +408,6 @@ static int backup(struct run *r)
 		used = len;
 	rc = slot_put(r, STORE_CURRENT, buf, used, r->dev->address,
 	              used ? ENGINE_VERSION_UNKNOWN : ENGINE_VERSION_BLANK);
-	free(buf);
 	if (rc == 0)
 		log_info("%s: kept %zu bytes of the chip's firmware as the image to restore",
 		         r->dev->name, used);
@@ -607,7 +605,7 @@ static void roll_back(struct run *r)
 	log_error("%s: the update to %s failed: %s", r->dev->name, r->j.version, why);
 	if (save(r, UPDATE_ROLLING_BACK) < 0)
 		return;
-	uint8_t *buf = NULL;
+	_cleanup_(freep) uint8_t *buf = NULL;
 	size_t len = 0;
 	uint32_t address = 0;
 	struct slot_meta cur;
@@ -618,7 +616,6 @@ static void roll_back(struct run *r)
 	}
 	if (rc == 0)
 		rc = write_to_chip(r, buf, len, address);
-	free(buf);
 	if (rc == 0)
 		rc = bootloader_leave(r, cur.address);
 	if (rc == 0 && strcmp(cur.version, ENGINE_VERSION_BLANK))
@@ -714,7 +711,7 @@ static void install(struct run *r, enum update_state from)
 	/* what the chip holds afterwards is the image alone: the sectors only the
 	 * old image used are erased (a rollback to a smaller image leaves no code
 	 * of the newer one behind) */
-	uint8_t *padded = NULL;
+	_cleanup_(freep) uint8_t *padded = NULL;
 	size_t padded_len = 0;
 	uint32_t padded_at = 0;
 	have_current = store_meta(&r->store, STORE_CURRENT, &cur, err, sizeof(err)) == 0;
@@ -726,7 +723,6 @@ static void install(struct run *r, enum update_state from)
 		rc = bootloader_open(r);
 	if (rc == 0)
 		rc = write_to_chip(r, padded, padded_len, padded_at);
-	free(padded);
 	if (rc == 0)
 		rc = save(r, UPDATE_EXITING);
 	if (rc == 0)
@@ -1216,7 +1212,7 @@ int engine_update(const struct engine_options *o, const char *source, const char
 		return rc;
 
 	/* which device gets which image */
-	struct run *runs = calloc(CONFIG_MAX_DEVICES, sizeof(*runs));
+	_cleanup_(freep) struct run *runs = calloc(CONFIG_MAX_DEVICES, sizeof(*runs));
 	if (!runs) {
 		mcu_ota_set_error(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -1238,7 +1234,6 @@ int engine_update(const struct engine_options *o, const char *source, const char
 				continue;
 			mcu_ota_set_error(err, errlen, "the bundle has no image for device %s",
 			                  d->name);
-			free(runs);
 			return -ESRCH;
 		}
 		/* the version the install would use (finding 1: an image may have
@@ -1251,7 +1246,6 @@ int engine_update(const struct engine_options *o, const char *source, const char
 				                  "the bundle holds version %s for device %s, but "
 				                  "version %s is wanted: nothing installed",
 				                  offered, d->name, o->expect_versions[w]);
-				free(runs);
 				return -ESRCH;
 			}
 		runs[k].manifest = m;
@@ -1260,7 +1254,6 @@ int engine_update(const struct engine_options *o, const char *source, const char
 		/* a device another process drives: its outcome says so below */
 		if (!runs[k].rx->committed && !runs[k].rx->lock_code) {
 			mcu_ota_set_error(err, errlen, "image %s is missing", img->filename);
-			free(runs);
 			return -EBADMSG;
 		}
 		runs[k].dev = d;
@@ -1272,7 +1265,6 @@ int engine_update(const struct engine_options *o, const char *source, const char
 			            m->images[j].filename, m->images[j].device);
 	if (k == 0) {
 		mcu_ota_set_error(err, errlen, "the bundle has no image for any configured device");
-		free(runs);
 		return -ESRCH;
 	}
 	/* lock every device first: a device another process drives is reported,
@@ -1294,7 +1286,6 @@ int engine_update(const struct engine_options *o, const char *source, const char
 		run_close(&runs[i]);
 	}
 	*count = k;
-	free(runs);
 	return 0;
 }
 
