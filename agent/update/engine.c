@@ -658,6 +658,36 @@ static void abandon(struct run *r)
 
 /* ---- installing ---- */
 
+/* Before the chip is written: the image to restore made whole (read back
+ * from the chip when there is none, or the stored one is damaged), then the
+ * bootloader opened. */
+static int install_prepare(struct run *r)
+{
+	char err[512];
+	struct slot_meta cur;
+	bool have_current = store_meta(&r->store, STORE_CURRENT, &cur, err, sizeof(err)) == 0;
+	/* the chip still runs it (the journal was idle), so it can be read again */
+	if (have_current &&
+	    store_read(&r->store, STORE_CURRENT, &cur, NULL, err, sizeof(err)) < 0) {
+		log_warning("%s: the stored image of what the chip runs is damaged (%s): "
+		            "reading it back from the chip again",
+		            r->dev->name, err);
+		if (store_drop(&r->store, STORE_CURRENT, err, sizeof(err)) == 0)
+			have_current = false;
+	}
+	int rc = 0;
+	if (!have_current) {
+		rc = save(r, UPDATE_BACKING_UP);
+		if (rc == 0)
+			rc = backup(r);
+	}
+	if (rc == 0)
+		rc = save(r, UPDATE_ENTERING);
+	if (rc == 0)
+		rc = bootloader_open(r);
+	return rc;
+}
+
 /* Install staged, the journal being at state from (staged after staging;
  * anything up to checking after a crash). */
 static void install(struct run *r, enum update_state from)
@@ -677,34 +707,10 @@ static void install(struct run *r, enum update_state from)
 	}
 	snprintf(r->j.version, sizeof(r->j.version), "%s", st.version);
 	snprintf(r->j.sha256, sizeof(r->j.sha256), "%s", st.sha256);
-	bool have_current = store_meta(&r->store, STORE_CURRENT, &cur, err, sizeof(err)) == 0;
-	if (have_current && from < UPDATE_FLASHING) {
-		/* the image to restore must be whole before the chip is touched; the
-		 * chip still runs it (the journal was idle), so it can be read again */
-		if (store_read(&r->store, STORE_CURRENT, &cur, NULL, err, sizeof(err)) < 0) {
-			log_warning("%s: the stored image of what the chip runs is damaged (%s): "
-			            "reading it back from the chip again",
-			            r->dev->name, err);
-			if (store_drop(&r->store, STORE_CURRENT, err, sizeof(err)) == 0)
-				have_current = false;
-		}
-	}
-
 	/* the chip is untouched until flashing: a failure here changes nothing */
-	if (from < UPDATE_FLASHING) {
-		if (!have_current) {
-			rc = save(r, UPDATE_BACKING_UP);
-			if (rc == 0)
-				rc = backup(r);
-		}
-		if (rc == 0)
-			rc = save(r, UPDATE_ENTERING);
-		if (rc == 0)
-			rc = bootloader_open(r);
-		if (rc < 0) {
-			abandon(r);
-			return;
-		}
+	if (from < UPDATE_FLASHING && install_prepare(r) < 0) {
+		abandon(r);
+		return;
 	}
 	log_info("%s: installing %s (%" PRIu64 " bytes at 0x%08" PRIx32 ")", r->dev->name,
 	         st.version, st.size, st.address);
@@ -714,7 +720,7 @@ static void install(struct run *r, enum update_state from)
 	_cleanup_(freep) uint8_t *padded = NULL;
 	size_t padded_len = 0;
 	uint32_t padded_at = 0;
-	have_current = store_meta(&r->store, STORE_CURRENT, &cur, err, sizeof(err)) == 0;
+	bool have_current = store_meta(&r->store, STORE_CURRENT, &cur, err, sizeof(err)) == 0;
 	rc = padded_image(r, STORE_STAGED, &st, have_current ? &cur : NULL, &padded, &padded_len,
 	                  &padded_at);
 	if (rc == 0)
@@ -1168,6 +1174,75 @@ static int read_bundle(const struct engine_options *o, const char *source, struc
 	return rc;
 }
 
+/* The device of runs[*k] gets its image from the bundle m (received into
+ * rx), unless it is not asked for or the bundle has none for it. */
+static int pick_image(const struct engine_options *o, const struct swu_manifest *m,
+                      struct receiver *rx, const struct device_config *d,
+                      const char *const *devices, size_t n, struct run *runs, size_t *k, char *err,
+                      size_t errlen)
+{
+	bool wanted = n == 0;
+	for (size_t w = 0; w < n; w++)
+		wanted = wanted || !strcmp(devices[w], d->name);
+	const struct swu_image *img = NULL;
+	for (size_t j = 0; j < m->image_count && !img; j++)
+		if (!strcmp(m->images[j].device, d->name))
+			img = &m->images[j];
+	if (!wanted || (!img && n == 0))
+		return 0;
+	if (!img) {
+		mcu_ota_set_error(err, errlen, "the bundle has no image for device %s", d->name);
+		return -ESRCH;
+	}
+	/* the version the install would use (finding 1: an image may have
+	 * none of its own), compared as versions (finding 12) */
+	const char *offered = img->version ? img->version : m->version;
+	for (size_t w = 0; w < n && o->expect_versions; w++)
+		if (!strcmp(devices[w], d->name) && o->expect_versions[w] &&
+		    !same_version(o->expect_versions[w], offered)) {
+			mcu_ota_set_error(err, errlen,
+			                  "the bundle holds version %s for device %s, but "
+			                  "version %s is wanted: nothing installed",
+			                  offered, d->name, o->expect_versions[w]);
+			return -ESRCH;
+		}
+	struct run *r = &runs[*k];
+	r->manifest = m;
+	r->img = img;
+	r->rx = receiver_get(rx, d);
+	/* a device another process drives: its outcome says so when it runs */
+	if (!r->rx->committed && !r->rx->lock_code) {
+		mcu_ota_set_error(err, errlen, "image %s is missing", img->filename);
+		return -EBADMSG;
+	}
+	r->dev = d;
+	(*k)++;
+	return 0;
+}
+
+/* Each run's device locked (a device another process drives is reported,
+ * the others go on), then updated, in parallel when there are several. */
+static void run_devices(const struct engine_options *o, struct run *runs, size_t k,
+                        struct engine_outcome *outcomes)
+{
+	for (size_t i = 0; i < k; i++) {
+		const struct device_config *d = runs[i].dev;
+		if (run_open(&runs[i], o, d, &outcomes[i]) < 0)
+			log_error("%s: %s", d->name, outcomes[i].message);
+	}
+	pthread_t th[CONFIG_MAX_DEVICES];
+	bool started[CONFIG_MAX_DEVICES] = {false};
+	for (size_t i = 0; i < k; i++)
+		started[i] = k > 1 && log_thread_create(&th[i], update_thread, &runs[i]) == 0;
+	for (size_t i = 0; i < k; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else
+			update_thread(&runs[i]);
+		run_close(&runs[i]);
+	}
+}
+
 int engine_update(const struct engine_options *o, const char *source, const char *const *devices,
                   size_t n, struct engine_outcome *outcomes, size_t *count, char *err,
                   size_t errlen)
@@ -1218,47 +1293,10 @@ int engine_update(const struct engine_options *o, const char *source, const char
 		return -ENOMEM;
 	}
 	size_t k = 0;
-	for (size_t i = 0; i < c->device_count; i++) {
-		const struct device_config *d = &c->devices[i];
-		bool wanted = n == 0;
-		for (size_t w = 0; w < n; w++)
-			wanted = wanted || !strcmp(devices[w], d->name);
-		const struct swu_image *img = NULL;
-		for (size_t j = 0; j < m->image_count && !img; j++)
-			if (!strcmp(m->images[j].device, d->name))
-				img = &m->images[j];
-		if (!wanted)
-			continue;
-		if (!img) {
-			if (n == 0)
-				continue;
-			mcu_ota_set_error(err, errlen, "the bundle has no image for device %s",
-			                  d->name);
-			return -ESRCH;
-		}
-		/* the version the install would use (finding 1: an image may have
-		 * none of its own), compared as versions (finding 12) */
-		const char *offered = img->version ? img->version : m->version;
-		for (size_t w = 0; w < n && o->expect_versions; w++)
-			if (!strcmp(devices[w], d->name) && o->expect_versions[w] &&
-			    !same_version(o->expect_versions[w], offered)) {
-				mcu_ota_set_error(err, errlen,
-				                  "the bundle holds version %s for device %s, but "
-				                  "version %s is wanted: nothing installed",
-				                  offered, d->name, o->expect_versions[w]);
-				return -ESRCH;
-			}
-		runs[k].manifest = m;
-		runs[k].img = img;
-		runs[k].rx = receiver_get(rx, d);
-		/* a device another process drives: its outcome says so below */
-		if (!runs[k].rx->committed && !runs[k].rx->lock_code) {
-			mcu_ota_set_error(err, errlen, "image %s is missing", img->filename);
-			return -EBADMSG;
-		}
-		runs[k].dev = d;
-		k++;
-	}
+	for (size_t i = 0; i < c->device_count && rc == 0; i++)
+		rc = pick_image(o, m, rx, &c->devices[i], devices, n, runs, &k, err, errlen);
+	if (rc < 0)
+		return rc;
 	for (size_t j = 0; j < m->image_count; j++)
 		if (!config_device(c, m->images[j].device))
 			log_warning("image %s is for device %s, which is not configured: skipped",
@@ -1267,24 +1305,7 @@ int engine_update(const struct engine_options *o, const char *source, const char
 		mcu_ota_set_error(err, errlen, "the bundle has no image for any configured device");
 		return -ESRCH;
 	}
-	/* lock every device first: a device another process drives is reported,
-	 * the others go on */
-	for (size_t i = 0; i < k; i++) {
-		const struct device_config *d = runs[i].dev;
-		if (run_open(&runs[i], o, d, &outcomes[i]) < 0)
-			log_error("%s: %s", d->name, outcomes[i].message);
-	}
-	pthread_t th[CONFIG_MAX_DEVICES];
-	bool started[CONFIG_MAX_DEVICES] = {false};
-	for (size_t i = 0; i < k; i++)
-		started[i] = k > 1 && log_thread_create(&th[i], update_thread, &runs[i]) == 0;
-	for (size_t i = 0; i < k; i++) {
-		if (started[i])
-			pthread_join(th[i], NULL);
-		else
-			update_thread(&runs[i]);
-		run_close(&runs[i]);
-	}
+	run_devices(o, runs, k, outcomes);
 	*count = k;
 	return 0;
 }
