@@ -395,6 +395,68 @@ static void hex_out_of_order_records_are_sorted_and_merged(void)
 	free(text);
 }
 
+struct flat {
+	uint8_t bytes[8192];
+	size_t len, pieces;
+};
+
+static int collect(void *ctx, const uint8_t *data, size_t len)
+{
+	struct flat *f = ctx;
+	if (len > sizeof(f->bytes) - f->len)
+		return -EFBIG;
+	memcpy(f->bytes + f->len, data, len);
+	f->len += len;
+	f->pieces++;
+	return 0;
+}
+
+static int refuse(void *ctx, const uint8_t *data, size_t len)
+{
+	(void)data, (void)len;
+	return ++*(int *)ctx == 2 ? -ENOSPC : 0;
+}
+
+/* Issue 14: the engine stages a parsed image flat from its pieces: the
+ * segments in address order, the gaps between them erased (0xFF), nothing
+ * before the first or after the last; a failing consumer stops it. */
+static void image_flatten_fills_gaps_in_pieces(void)
+{
+	static const uint8_t ela[] = {0x08, 0x00}, a[] = {1, 2, 3, 4}, b[] = {5, 6};
+	char rec[600], *text = NULL;
+	size_t len = 0;
+	struct image img;
+	char err[256];
+	struct flat f = {.len = 0};
+
+	hex_record(rec, sizeof(rec), 4, 0, ela, 2);
+	append(&text, &len, rec);
+	hex_record(rec, sizeof(rec), 0, 0x0010, a, sizeof(a));
+	append(&text, &len, rec);
+	hex_record(rec, sizeof(rec), 0, 0x1020, b, sizeof(b)); /* 4124 bytes further on */
+	append(&text, &len, rec);
+	append(&text, &len, ":00000001FF\n");
+	struct blob h = blob_from_string(text);
+	CHECK_INT(load(&h, IMAGE_FORMAT_HEX, &img, err, sizeof(err)), 0);
+	CHECK_INT(img.segment_count, 2);
+	CHECK_INT(image_flatten(&img, collect, &f), 0);
+	CHECK_INT(f.len, 0x1022 - 0x10);
+	CHECK(memcmp(f.bytes, a, sizeof(a)) == 0);
+	for (size_t i = sizeof(a); i < 0x1010 && f.len == 0x1012; i++)
+		if (f.bytes[i] != 0xFF) {
+			CHECK_INT(f.bytes[i], 0xFF);
+			break;
+		}
+	CHECK(memcmp(f.bytes + 0x1010, b, sizeof(b)) == 0);
+	CHECK(f.pieces >= 3); /* segment, gap in pieces of at most 4 KiB, segment */
+	int calls = 0;
+	CHECK_INT(image_flatten(&img, refuse, &calls), -ENOSPC);
+	CHECK_INT(calls, 2);
+	image_free(&img);
+	blob_free(&h);
+	free(text);
+}
+
 static void hex_lf_and_lowercase_accepted(void)
 {
 	struct blob bin = fixture("fw.bin"), hex = fixture("fw.hex");
@@ -1063,4 +1125,4 @@ TEST_MAIN(TEST(bin_is_placed_at_address), TEST(bin_empty_and_wrapping_refused),
           TEST(dfu_overlapping_elements_name_both), TEST(dfu_damage_refused_with_offset),
           TEST(dfu_plain_suffix_is_stripped), TEST(elf_uses_physical_addresses),
           TEST(elf64_and_objects_refused), TEST(elf_bounds_checked),
-          TEST(damaged_files_never_crash))
+          TEST(damaged_files_never_crash), TEST(image_flatten_fills_gaps_in_pieces))
