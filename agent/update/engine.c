@@ -18,6 +18,7 @@
 #include "core/host.h"
 #include "core/plugin_loader.h"
 #include "fetch/fetch.h"
+#include "fetch/resume.h"
 #include "update/hardware.h"
 #include "util/format.h"
 #include "util/log.h"
@@ -1043,12 +1044,14 @@ static int feed(void *ctx, const uint8_t *data, size_t len, char *err, size_t er
 	return swu_reader_feed(((struct download *)ctx)->rd, data, len, err, errlen);
 }
 
-static int restart(void *ctx, char *err, size_t errlen)
+static void restart(void *ctx)
 {
-	(void)err;
-	(void)errlen;
 	swu_reader_reset(((struct download *)ctx)->rd);
-	return 0;
+}
+
+static int judge(void *ctx, char *err, size_t errlen)
+{
+	return swu_reader_finish(((struct download *)ctx)->rd, err, errlen);
 }
 
 static void download_progress(void *ctx, uint64_t done, uint64_t total)
@@ -1062,6 +1065,55 @@ static void download_progress(void *ctx, uint64_t done, uint64_t total)
  * the size (limits.max_bundle). */
 #define FD_READ_LIMIT_MS 300000u
 
+/* What the configuration calls the settings a download error may name. */
+static const struct fetch_setting_names config_fetch_names = {
+    .tls_ca = "fetch.ca or fetch.ca_dir",
+    .client_cert = "fetch.client_cert and fetch.client_key",
+    .allow_http = "fetch.allow_http",
+    .max_size = "bundle.max_size",
+    .proxy = "fetch.proxy",
+};
+
+/* A URL's bundle, kept in <state_dir>/downloads while it comes in (fetch/
+ * resume.h): a download cut off for good leaves its bytes there, and the
+ * next one for the URL replays them through the reader and asks only for
+ * the rest. A verified or refused bundle leaves nothing. */
+static int download_bundle(const struct engine_options *o, const char *source,
+                           struct swu_reader *rd, bool *not_modified, char *err, size_t errlen)
+{
+	struct download dl = {o, rd};
+	struct fetch_part_consumer consumer = {feed, restart, judge, &dl};
+	struct fetch_options fo = o->config->fetch;
+	struct fetch_result local, *res = o->fetched ? o->fetched : &local;
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/downloads", o->config->state_dir);
+	_cleanup_(fetch_part_closep) struct fetch_part *part = NULL;
+	int rc = fetch_part_open_in(&part, dir, source, err, errlen);
+	if (rc < 0)
+		return rc;
+	fo.progress = o->progress ? download_progress : NULL;
+	fo.ctx = &dl;
+	fo.cancel = o->cancel;
+	fo.max_size = o->config->limits.max_bundle;
+	fo.if_none_match = o->if_none_match;
+	fo.if_modified_since = o->if_modified_since;
+	fo.names = &config_fetch_names;
+	rc = fetch_part_download(part, source, &fo, &consumer, res, err, errlen);
+	if (rc == 0)
+		*not_modified = res->not_modified;
+	if (rc == 0)
+		return fetch_part_commit(part, NULL, err, errlen);
+	char path[sizeof(part->path)], size[32];
+	snprintf(path, sizeof(path), "%s", part->path);
+	uint64_t kept = fetch_part_close(take_ptr(&part));
+	format_size(kept, size, sizeof(size));
+	if (kept)
+		log_info("kept %s of the download in %s: the next update from this URL goes on "
+		         "from there",
+		         size, path);
+	return rc;
+}
+
 static int read_bundle(const struct engine_options *o, const char *source, struct swu_reader *rd,
                        bool *not_modified, char *err, size_t errlen)
 {
@@ -1072,23 +1124,7 @@ static int read_bundle(const struct engine_options *o, const char *source, struc
 		                          FD_READ_LIMIT_MS, err, errlen);
 	if (!fetch_is_url(source))
 		return swu_reader_feed_file(rd, source, err, errlen);
-	struct download dl = {o, rd};
-	struct fetch_options fo = o->config->fetch;
-	struct fetch_result local, *res = o->fetched ? o->fetched : &local;
-	fo.sink = feed;
-	fo.reset = restart;
-	fo.progress = o->progress ? download_progress : NULL;
-	fo.ctx = &dl;
-	fo.cancel = o->cancel;
-	fo.max_size = o->config->limits.max_bundle;
-	fo.if_none_match = o->if_none_match;
-	fo.if_modified_since = o->if_modified_since;
-	int rc = fetch_url(source, &fo, res, err, errlen);
-	if (rc == 0 && res->not_modified)
-		*not_modified = true;
-	else if (rc == 0)
-		rc = swu_reader_finish(rd, err, errlen);
-	return rc;
+	return download_bundle(o, source, rd, not_modified, err, errlen);
 }
 
 int engine_update(const struct engine_options *o, const char *source, const char *const *devices,
