@@ -12,6 +12,7 @@
 
 #include "bundle/swu.h"
 #include "bundle/swu_args.h"
+#include "bundle/swu_fetch.h"
 #include "cli/cli.h"
 #include "core/host.h"
 #include "fetch/fetch.h"
@@ -54,30 +55,10 @@ static void help(FILE *f)
 	      f);
 }
 
-struct fetch_cli {
-	struct swu_reader *reader;
-	struct host host;
-};
-
-static int feed(void *ctx, const uint8_t *data, size_t len, char *err, size_t errlen)
-{
-	return swu_reader_feed(((struct fetch_cli *)ctx)->reader, data, len, err, errlen);
-}
-
-static void restart(void *ctx)
-{
-	swu_reader_reset(((struct fetch_cli *)ctx)->reader);
-}
-
-static int finish(void *ctx, char *err, size_t errlen)
-{
-	return swu_reader_finish(((struct fetch_cli *)ctx)->reader, err, errlen);
-}
-
 static void progress(void *ctx, uint64_t done, uint64_t total)
 {
-	struct fetch_cli *f = ctx;
-	f->host.api.progress(f->host.api.ctx, "fetch", done, total);
+	struct host *host = ctx;
+	host->api.progress(host->api.ctx, "fetch", done, total);
 }
 
 static volatile sig_atomic_t interrupted;
@@ -253,15 +234,15 @@ static int run(struct fetch_request *q, struct swu_reader *reader)
 		log_error("fetch: %s", err);
 		return EXIT_FAILURE_GENERIC;
 	}
-	struct fetch_cli f = {.reader = reader};
-	struct fetch_part_consumer consumer = {feed, restart, finish, &f};
-	host_init(&f.host, cli_globals.quiet);
+	struct fetch_part_consumer consumer = swu_fetch_consumer(reader);
+	struct host host;
+	host_init(&host, cli_globals.quiet);
 	q->o.max_size =
 	    q->args.limits.max_bundle ? q->args.limits.max_bundle : SWU_DEFAULT_MAX_BUNDLE;
 	q->o.user_agent = "mcu-ota/" MCU_OTA_VERSION;
 	q->o.names = &fetch_args_names;
 	q->o.progress = progress;
-	q->o.ctx = &f;
+	q->o.ctx = &host;
 	q->o.cancel = &interrupted;
 
 	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
@@ -271,7 +252,7 @@ static int run(struct fetch_request *q, struct swu_reader *reader)
 	uint64_t t0 = host_now_ns();
 	struct fetch_result res;
 	r = fetch_part_download(part, q->url, &q->o, &consumer, &res, err, sizeof(err));
-	host_progress_done(&f.host);
+	host_progress_done(&host);
 	int code = EXIT_OK;
 	fetch_redact_url(q->url, shown, sizeof(shown));
 	if (r < 0 && part->refused) {

@@ -48,6 +48,24 @@ struct rule {
 #define CURL_CODE(c)  BY_CURL, (c), (c)
 #define ANY_CURL_CODE BY_CURL, LONG_MIN, LONG_MAX
 
+/* Sentences that more than one row says. */
+#define NOT_FOUND                                                                                  \
+	"{url}: not found on the server (HTTP {status}): check the URL, the file may have been "   \
+	"moved or not published yet"
+#define REFUSED_ACCESS "{url}: the server refused access (HTTP {status}){cert_hint}"
+#define CLIENT_CERT_UNUSABLE                                                                       \
+	"{url}: cannot use the client certificate {cert} or its key ({curl}): check that both "    \
+	"are PEM, that they belong together and the key's password"
+#define PROXY_REFUSED                                                                              \
+	"{url}: the proxy refused the connection ({curl}, proxy status {proxy_status}): check "    \
+	"the proxy setting{name:proxy} and its credentials"
+#define CONNECTION_BROKE                                                                           \
+	"{url}: the connection broke after {held} bytes ({curl}): check the network"
+#define WRONG_HOST                                                                                 \
+	"{url}: the server's certificate is not for host \"{host}\" ({curl}): use the host name "  \
+	"the certificate was issued for, or ask the server's operator for a certificate that "     \
+	"names \"{host}\""
+
 /* First match wins: the specific rows before the general ones. */
 static const struct rule rules[] = {
     /* stops of our own, and what fetch_url() refuses to start */
@@ -86,16 +104,10 @@ static const struct rule rules[] = {
     {STATUS(416, 416), RESUMING, FETCH_ERR_CHANGED, -ESTALE, RESTART,
      "{url}: the file on the server is shorter than the part already received: it changed; "
      "try again"},
-    {STATUS(404, 404), ANY, FETCH_ERR_HTTP, -ENOENT, FINAL,
-     "{url}: not found on the server (HTTP {status}): check the URL, the file may have been "
-     "moved or not published yet"},
-    {STATUS(410, 410), ANY, FETCH_ERR_HTTP, -ENOENT, FINAL,
-     "{url}: not found on the server (HTTP {status}): check the URL, the file may have been "
-     "moved or not published yet"},
-    {STATUS(401, 401), ANY, FETCH_ERR_HTTP, -EACCES, FINAL,
-     "{url}: the server refused access (HTTP {status}){cert_hint}"},
-    {STATUS(403, 403), ANY, FETCH_ERR_HTTP, -EACCES, FINAL,
-     "{url}: the server refused access (HTTP {status}){cert_hint}"},
+    {STATUS(404, 404), ANY, FETCH_ERR_HTTP, -ENOENT, FINAL, NOT_FOUND},
+    {STATUS(410, 410), ANY, FETCH_ERR_HTTP, -ENOENT, FINAL, NOT_FOUND},
+    {STATUS(401, 401), ANY, FETCH_ERR_HTTP, -EACCES, FINAL, REFUSED_ACCESS},
+    {STATUS(403, 403), ANY, FETCH_ERR_HTTP, -EACCES, FINAL, REFUSED_ACCESS},
     {STATUS(408, 408), ANY, FETCH_ERR_HTTP, -EIO, RETRY,
      "{url}: the server timed out waiting for the request (HTTP {status}): check the network"},
     {STATUS(429, 429), ANY, FETCH_ERR_HTTP, -EIO, RETRY,
@@ -113,12 +125,9 @@ static const struct rule rules[] = {
     {CURL_CODE(CURLE_PEER_FAILED_VERIFICATION), ANY, FETCH_ERR_TLS, -EKEYREJECTED, FINAL, NULL},
     {CURL_CODE(CURLE_SSL_CACERT_BADFILE), ANY, FETCH_ERR_LOCAL, -ENOENT, FINAL,
      "{url}: cannot load the CA certificates from {ca} ({curl})"},
-    {CURL_CODE(CURLE_SSL_CERTPROBLEM), ANY, FETCH_ERR_LOCAL, -EINVAL, FINAL,
-     "{url}: cannot use the client certificate {cert} or its key ({curl}): check that both "
-     "are PEM, that they belong together and the key's password"},
+    {CURL_CODE(CURLE_SSL_CERTPROBLEM), ANY, FETCH_ERR_LOCAL, -EINVAL, FINAL, CLIENT_CERT_UNUSABLE},
     {CURL_CODE(CURLE_SSL_ENGINE_INITFAILED), ANY, FETCH_ERR_LOCAL, -EINVAL, FINAL,
-     "{url}: cannot use the client certificate {cert} or its key ({curl}): check that both "
-     "are PEM, that they belong together and the key's password"},
+     CLIENT_CERT_UNUSABLE},
     {CURL_CODE(CURLE_UNSUPPORTED_PROTOCOL), ANY, FETCH_ERR_USAGE, -EINVAL, FINAL,
      "{url}: the server redirected to a URL that is not {schemes} ({curl}): plain http is "
      "refused unless allowed{name:allow_http}"},
@@ -135,12 +144,8 @@ static const struct rule rules[] = {
     {CURL_CODE(CURLE_COULDNT_CONNECT), ANY, FETCH_ERR_NETWORK, -ECONNREFUSED, RETRY,
      "{url}: cannot connect ({curl}): check that the server is up and that no firewall or "
      "proxy is in the way"},
-    {CURL_CODE(CURLE_PROXY), PROXY_AUTH, FETCH_ERR_NETWORK, -ECONNREFUSED, FINAL,
-     "{url}: the proxy refused the connection ({curl}, proxy status {proxy_status}): check "
-     "the proxy setting{name:proxy} and its credentials"},
-    {CURL_CODE(CURLE_PROXY), ANY, FETCH_ERR_NETWORK, -ECONNREFUSED, RETRY,
-     "{url}: the proxy refused the connection ({curl}, proxy status {proxy_status}): check "
-     "the proxy setting{name:proxy} and its credentials"},
+    {CURL_CODE(CURLE_PROXY), PROXY_AUTH, FETCH_ERR_NETWORK, -ECONNREFUSED, FINAL, PROXY_REFUSED},
+    {CURL_CODE(CURLE_PROXY), ANY, FETCH_ERR_NETWORK, -ECONNREFUSED, RETRY, PROXY_REFUSED},
     {CURL_CODE(CURLE_OPERATION_TIMEDOUT), DEADLINE, FETCH_ERR_NETWORK, -ETIMEDOUT, FINAL,
      "{url}: the download took longer than its time limit of {max_time} s"},
     {CURL_CODE(CURLE_OPERATION_TIMEDOUT), CONNECTING, FETCH_ERR_NETWORK, -ETIMEDOUT, RETRY,
@@ -153,10 +158,8 @@ static const struct rule rules[] = {
      "{url}: the server closed the connection after {held} of {total} bytes"},
     {CURL_CODE(CURLE_GOT_NOTHING), ANY, FETCH_ERR_NETWORK, -ECONNRESET, RETRY,
      "{url}: the server closed the connection without an answer"},
-    {CURL_CODE(CURLE_RECV_ERROR), ANY, FETCH_ERR_NETWORK, -ECONNRESET, RETRY,
-     "{url}: the connection broke after {held} bytes ({curl}): check the network"},
-    {CURL_CODE(CURLE_SEND_ERROR), ANY, FETCH_ERR_NETWORK, -ECONNRESET, RETRY,
-     "{url}: the connection broke after {held} bytes ({curl}): check the network"},
+    {CURL_CODE(CURLE_RECV_ERROR), ANY, FETCH_ERR_NETWORK, -ECONNRESET, RETRY, CONNECTION_BROKE},
+    {CURL_CODE(CURLE_SEND_ERROR), ANY, FETCH_ERR_NETWORK, -ECONNRESET, RETRY, CONNECTION_BROKE},
     {CURL_CODE(CURLE_SSL_CONNECT_ERROR), ANY, FETCH_ERR_NETWORK, -EPROTO, RETRY,
      "{url}: the TLS handshake failed ({curl}): the server may require a client "
      "certificate{name:client_cert} or speak no TLS version this device accepts (1.2 or "
@@ -170,14 +173,8 @@ static const struct {
 	long verify;
 	const char *message;
 } tls_rules[] = {
-    {X509_V_ERR_HOSTNAME_MISMATCH,
-     "{url}: the server's certificate is not for host \"{host}\" ({curl}): use the host name "
-     "the certificate was issued for, or ask the server's operator for a certificate that "
-     "names \"{host}\""},
-    {X509_V_ERR_IP_ADDRESS_MISMATCH,
-     "{url}: the server's certificate is not for host \"{host}\" ({curl}): use the host name "
-     "the certificate was issued for, or ask the server's operator for a certificate that "
-     "names \"{host}\""},
+    {X509_V_ERR_HOSTNAME_MISMATCH, WRONG_HOST},
+    {X509_V_ERR_IP_ADDRESS_MISMATCH, WRONG_HOST},
     {X509_V_ERR_CERT_HAS_EXPIRED,
      "{url}: the server's certificate has expired: the server's operator must renew it (or "
      "this device's clock is wrong: check the date)"},

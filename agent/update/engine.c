@@ -13,12 +13,12 @@
 
 #include "bundle/image.h"
 #include "bundle/swu.h"
+#include "bundle/swu_fetch.h"
 #include "bundle/version.h"
 #include "core/config_plugins.h"
 #include "core/host.h"
 #include "core/plugin_loader.h"
 #include "fetch/fetch.h"
-#include "fetch/resume.h"
 #include "update/hardware.h"
 #include "util/format.h"
 #include "util/log.h"
@@ -1034,29 +1034,9 @@ static void *update_thread(void *arg)
 	return NULL;
 }
 
-struct download {
-	const struct engine_options *o;
-	struct swu_reader *rd;
-};
-
-static int feed(void *ctx, const uint8_t *data, size_t len, char *err, size_t errlen)
-{
-	return swu_reader_feed(((struct download *)ctx)->rd, data, len, err, errlen);
-}
-
-static void restart(void *ctx)
-{
-	swu_reader_reset(((struct download *)ctx)->rd);
-}
-
-static int judge(void *ctx, char *err, size_t errlen)
-{
-	return swu_reader_finish(((struct download *)ctx)->rd, err, errlen);
-}
-
 static void download_progress(void *ctx, uint64_t done, uint64_t total)
 {
-	const struct engine_options *o = ((struct download *)ctx)->o;
+	const struct engine_options *o = ctx;
 	o->progress(o->progress_ctx, "", "download", done, total);
 }
 
@@ -1081,8 +1061,7 @@ static const struct fetch_setting_names config_fetch_names = {
 static int download_bundle(const struct engine_options *o, const char *source,
                            struct swu_reader *rd, bool *not_modified, char *err, size_t errlen)
 {
-	struct download dl = {o, rd};
-	struct fetch_part_consumer consumer = {feed, restart, judge, &dl};
+	struct fetch_part_consumer consumer = swu_fetch_consumer(rd);
 	struct fetch_options fo = o->config->fetch;
 	struct fetch_result local, *res = o->fetched ? o->fetched : &local;
 	char dir[4096];
@@ -1092,7 +1071,7 @@ static int download_bundle(const struct engine_options *o, const char *source,
 	if (rc < 0)
 		return rc;
 	fo.progress = o->progress ? download_progress : NULL;
-	fo.ctx = &dl;
+	fo.ctx = (void *)o;
 	fo.cancel = o->cancel;
 	fo.max_size = o->config->limits.max_bundle;
 	fo.if_none_match = o->if_none_match;
