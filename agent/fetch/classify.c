@@ -220,7 +220,7 @@ static void setting(const struct fetch_options *o, const char *which, size_t n, 
 	else if (s && IS("proxy"))
 		name = s->proxy;
 #undef IS
-	snprintf(out, outlen, name ? " (%s)" : "", name);
+	snprintf(out, outlen, "%s%s%s", name ? " (" : "", name ? name : "", name ? ")" : "");
 }
 
 /* {name} of a template: one fact of this attempt, as text. A name the table
@@ -286,11 +286,13 @@ static void fact(const struct facts *f, const char *name, size_t n, char *out, s
 		bool hint = !o->client_cert && (status == 400 || status == 401 || status == 403);
 		char named[300];
 		setting(o, "client_cert", 11, named, sizeof(named));
-		snprintf(out, outlen,
-		         hint ? " (a server that requires a client certificate answers this when "
-		                "none is sent: give one with its key%s)"
-		              : "",
-		         named);
+		if (hint)
+			snprintf(out, outlen,
+			         " (a server that requires a client certificate answers this when "
+			         "none is sent: give one with its key%s)",
+			         named);
+		else
+			out[0] = '\0';
 	} else
 		snprintf(out, outlen, "{%.*s}", (int)n, name);
 #undef IS
