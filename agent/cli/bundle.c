@@ -159,6 +159,7 @@ static int read_source(struct swu_reader *r, const struct bundle_args *a)
 		    a->swu.limits.max_bundle ? a->swu.limits.max_bundle : SWU_DEFAULT_MAX_BUNDLE;
 		o.sink = fetch_feed;
 		o.reset = fetch_reset;
+		o.names = &fetch_args_names;
 		o.ctx = r;
 		rc = fetch_url(a->source, &o, &res, err, sizeof(err));
 		if (rc < 0 && res.error == FETCH_ERR_SINK) {

@@ -56,6 +56,18 @@ typedef void (*fetch_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 #define FETCH_DEFAULT_RETRY_AFTER_MAX_MS 300000u        /* longest Retry-After obeyed */
 #define FETCH_MAX_VALIDATOR              256            /* ETag / Last-Modified length */
 
+/* What the caller calls the settings an error may advise changing: its
+ * command-line options (fetch_args_names) or its configuration settings.
+ * A message names the setting in words and adds these in parentheses; a
+ * NULL names (or field) adds nothing: fetch/ knows no flag of its own. */
+struct fetch_setting_names {
+	const char *tls_ca;      /* ca_file, ca_dir */
+	const char *client_cert; /* client_cert with client_key */
+	const char *allow_http;
+	const char *max_size;
+	const char *proxy;
+};
+
 struct fetch_options {
 	/* TLS: verification of the server is always on. NULL: the system's CAs. */
 	const char *ca_file;
@@ -103,7 +115,8 @@ struct fetch_options {
 	const char *resume_last_modified;
 	uint64_t resume_total;
 
-	const char *user_agent; /* NULL: "mcu-ota" */
+	const char *user_agent;                  /* NULL: "mcu-ota" */
+	const struct fetch_setting_names *names; /* for messages; may be NULL */
 
 	fetch_sink_fn sink; /* required */
 	fetch_reset_fn reset;

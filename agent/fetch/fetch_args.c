@@ -5,6 +5,14 @@
 
 #include "util/format.h"
 
+const struct fetch_setting_names fetch_args_names = {
+    .tls_ca = "--tls-ca or --tls-ca-dir",
+    .client_cert = "--client-cert and --client-key",
+    .allow_http = "--allow-http",
+    .max_size = "--max-size",
+    .proxy = "--proxy",
+};
+
 int fetch_args_apply(struct fetch_options *o, int opt, const char *value)
 {
 	switch (opt) {

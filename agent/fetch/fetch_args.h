@@ -39,6 +39,9 @@ enum fetch_arg {
 	"                      all_proxy and no_proxy environment variables)\n"                    \
 	"  --allow-http        accept plain http:// URLs and redirects (unprotected)\n"
 
+/* These options' names, for fetch_options.names. */
+extern const struct fetch_setting_names fetch_args_names;
+
 /* Take option opt with its value into o: 1 when opt is one of
  * FETCH_ARGS_OPTIONS, 0 when it is not. */
 int fetch_args_apply(struct fetch_options *o, int opt, const char *value);

@@ -14,6 +14,7 @@
 
 #include "bundle/image.h"
 #include "bundle/swu.h"
+#include "bundle/swu_fetch.h"
 #include "bundle/version.h"
 #include "core/config_plugins.h"
 #include "core/host.h"
@@ -1116,27 +1117,9 @@ static void *update_thread(void *arg)
 	return NULL;
 }
 
-struct download {
-	const struct engine_options *o;
-	struct swu_reader *rd;
-};
-
-static int feed(void *ctx, const uint8_t *data, size_t len, char *err, size_t errlen)
-{
-	return swu_reader_feed(((struct download *)ctx)->rd, data, len, err, errlen);
-}
-
-static int restart(void *ctx, char *err, size_t errlen)
-{
-	(void)err;
-	(void)errlen;
-	swu_reader_reset(((struct download *)ctx)->rd);
-	return 0;
-}
-
 static void download_progress(void *ctx, uint64_t done, uint64_t total)
 {
-	const struct engine_options *o = ((struct download *)ctx)->o;
+	const struct engine_options *o = ctx;
 	o->progress(o->progress_ctx, "", "download", done, total);
 }
 
@@ -1144,6 +1127,54 @@ static void download_progress(void *ctx, uint64_t done, uint64_t total)
  * sender's rights, not ours, decide), under a time limit; the reader bounds
  * the size (limits.max_bundle). */
 #define FD_READ_LIMIT_MS 300000u
+
+/* What the configuration calls the settings a download error may name. */
+static const struct fetch_setting_names config_fetch_names = {
+    .tls_ca = "fetch.ca or fetch.ca_dir",
+    .client_cert = "fetch.client_cert and fetch.client_key",
+    .allow_http = "fetch.allow_http",
+    .max_size = "bundle.max_size",
+    .proxy = "fetch.proxy",
+};
+
+/* A URL's bundle, kept in <state_dir>/downloads while it comes in (fetch/
+ * resume.h): a download cut off for good leaves its bytes there, and the
+ * next one for the URL replays them through the reader and asks only for
+ * the rest. A verified or refused bundle leaves nothing. */
+static int download_bundle(const struct engine_options *o, const char *source,
+                           struct swu_reader *rd, bool *not_modified, char *err, size_t errlen)
+{
+	struct fetch_part_consumer consumer = swu_fetch_consumer(rd);
+	struct fetch_options fo = o->config->fetch;
+	struct fetch_result local, *res = o->fetched ? o->fetched : &local;
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s/downloads", o->config->state_dir);
+	_cleanup_(fetch_part_closep) struct fetch_part *part = NULL;
+	int rc = fetch_part_open_in(&part, dir, source, err, errlen);
+	if (rc < 0)
+		return rc;
+	fo.progress = o->progress ? download_progress : NULL;
+	fo.ctx = (void *)o;
+	fo.cancel = o->cancel;
+	fo.max_size = o->config->limits.max_bundle;
+	fo.if_none_match = o->if_none_match;
+	fo.if_modified_since = o->if_modified_since;
+	fo.names = &config_fetch_names;
+	rc = fetch_part_download(part, source, &fo, &consumer, res, err, errlen);
+	if (rc == 0)
+		*not_modified = res->not_modified;
+	if (rc == 0)
+		return fetch_part_commit(part, NULL, err, errlen);
+	char path[sizeof(part->path)], size[32];
+	snprintf(path, sizeof(path), "%s", part->path);
+	uint64_t kept = fetch_part_close(take_ptr(&part));
+	format_size(kept, size, sizeof(size));
+	if (kept)
+		log_info("kept %s of the download in %s: the next update from this URL goes on "
+		         "from there",
+		         size, path);
+	return rc;
+}
 
 static int read_bundle(const struct engine_options *o, const char *source, struct swu_reader *rd,
                        bool *not_modified, char *err, size_t errlen)
@@ -1155,23 +1186,7 @@ static int read_bundle(const struct engine_options *o, const char *source, struc
 		                          FD_READ_LIMIT_MS, err, errlen);
 	if (!fetch_is_url(source))
 		return swu_reader_feed_file(rd, source, err, errlen);
-	struct download dl = {o, rd};
-	struct fetch_options fo = o->config->fetch;
-	struct fetch_result local, *res = o->fetched ? o->fetched : &local;
-	fo.sink = feed;
-	fo.reset = restart;
-	fo.progress = o->progress ? download_progress : NULL;
-	fo.ctx = &dl;
-	fo.cancel = o->cancel;
-	fo.max_size = o->config->limits.max_bundle;
-	fo.if_none_match = o->if_none_match;
-	fo.if_modified_since = o->if_modified_since;
-	int rc = fetch_url(source, &fo, res, err, errlen);
-	if (rc == 0 && res->not_modified)
-		*not_modified = true;
-	else if (rc == 0)
-		rc = swu_reader_finish(rd, err, errlen);
-	return rc;
+	return download_bundle(o, source, rd, not_modified, err, errlen);
 }
 
 /* The device of runs[*k] gets its image from the bundle m (received into

@@ -101,6 +101,12 @@ static inline void config_destroyp(config_t **c)
 }
 #endif
 
+#if __has_include(<curl/curl.h>)
+#include <curl/curl.h>
+MCU_OTA_DEFINE_FREEP(curl_easy_cleanupp, CURL, curl_easy_cleanup)
+MCU_OTA_DEFINE_FREEP(curl_slist_freep, struct curl_slist, curl_slist_free_all)
+#endif
+
 #if __has_include(<libusb.h>)
 #include <libusb.h>
 MCU_OTA_DEFINE_FREEP(libusb_exitp, libusb_context, libusb_exit)

@@ -241,6 +241,18 @@ static void test_https_download_delivers_every_byte_with_progress(void)
 	CHECK_INT(res.error, FETCH_ERR_NONE);
 }
 
+/* The library names no option of its own: a message names the setting in
+ * words, and in parentheses what the caller calls it (a command's flags,
+ * the configuration's settings), when the caller says. */
+static const struct fetch_setting_names caller_names = {
+    .tls_ca = "my.tls_ca",
+    .client_cert = "my.client_cert",
+    .allow_http = "my.allow_http",
+    .max_size = "my.max_size",
+    .proxy = "my.proxy",
+};
+#define CHECK_NO_FLAG(s) CHECK(strstr((s), "--") == NULL)
+
 static void test_localhost_name_and_ca_directory_verify(void)
 {
 	struct sink s;
@@ -259,7 +271,11 @@ static void test_system_cas_do_not_trust_the_test_ca(void)
 	CHECK_INT(run(url("https://127.0.0.1", "NET_GOOD", "/small.bin"), &o), -EKEYREJECTED);
 	CHECK_INT(res.error, FETCH_ERR_TLS);
 	CHECK_CONTAINS(err, "not signed by a trusted CA");
-	CHECK_CONTAINS(err, "--tls-ca");
+	CHECK_CONTAINS(err, "trust the CA that issued it");
+	CHECK_NO_FLAG(err);
+	o.names = &caller_names;
+	CHECK_INT(run(url("https://127.0.0.1", "NET_GOOD", "/small.bin"), &o), -EKEYREJECTED);
+	CHECK_CONTAINS(err, "trust the CA that issued it (my.tls_ca)");
 	CHECK_INT(s.calls, 0);
 }
 
@@ -338,7 +354,11 @@ static void test_mtls_location_without_certificate_says_to_give_one(void)
 	CHECK_INT(res.error, FETCH_ERR_HTTP);
 	CHECK_INT(res.http_status, 403);
 	CHECK_CONTAINS(err, "refused access (HTTP 403)");
-	CHECK_CONTAINS(err, "--client-cert");
+	CHECK_CONTAINS(err, "requires a client certificate");
+	CHECK_NO_FLAG(err);
+	o.names = &caller_names;
+	CHECK_INT(run(url("https://localhost", "NET_GOOD", "/mtls/small.bin"), &o), -EACCES);
+	CHECK_CONTAINS(err, "give one with its key (my.client_cert)");
 	CHECK_INT(res.attempts, 1);
 	CHECK_INT(s.calls, 0); /* the error page is not the bundle */
 }
@@ -424,7 +444,11 @@ static void test_plain_http_needs_explicit_permission(void)
 	CHECK_INT(run(u, &o), -EINVAL);
 	CHECK_INT(res.error, FETCH_ERR_USAGE);
 	CHECK_CONTAINS(err, "refusing plain http");
-	CHECK_CONTAINS(err, "--allow-http");
+	CHECK_CONTAINS(err, "allow plain http explicitly");
+	CHECK_NO_FLAG(err);
+	o.names = &caller_names;
+	CHECK_INT(run(u, &o), -EINVAL);
+	CHECK_CONTAINS(err, "allow plain http explicitly (my.allow_http)");
 	CHECK_INT(res.attempts, 0);
 	o.allow_http = true;
 	CHECK_INT(run(u, &o), 0);
@@ -842,7 +866,11 @@ static void test_declared_size_over_the_cap_is_refused_before_any_byte(void)
 	CHECK_INT(run(url("https://127.0.0.1", "NET_GOOD", "/small.bin"), &o), -EFBIG);
 	CHECK_INT(res.error, FETCH_ERR_TOO_BIG);
 	CHECK_CONTAINS(err, "announces 102400 bytes, more than the size limit of 48.8 KiB");
-	CHECK_CONTAINS(err, "--max-size");
+	CHECK_CONTAINS(err, "raise the limit if");
+	CHECK_NO_FLAG(err);
+	o.names = &caller_names;
+	CHECK_INT(run(url("https://127.0.0.1", "NET_GOOD", "/small.bin"), &o), -EFBIG);
+	CHECK_CONTAINS(err, "raise the limit (my.max_size) if");
 	CHECK_INT(s.calls, 0);
 	CHECK_INT(res.attempts, 1);
 }
@@ -1115,6 +1143,18 @@ static void test_cancel_flag_stops_the_download(void)
 	CHECK_CONTAINS(err, "canceled");
 }
 
+static void test_client_key_without_its_certificate_is_refused(void)
+{
+	struct sink s;
+	struct fetch_options o = opts(&s);
+	o.client_key = path_in("pki/client.key");
+	CHECK_INT(run(url("https://localhost", "NET_GOOD", "/small.bin"), &o), -EINVAL);
+	CHECK_INT(res.error, FETCH_ERR_USAGE);
+	CHECK_CONTAINS(err, "a client key needs its client certificate");
+	CHECK_NO_FLAG(err); /* it once named a --cert no command has */
+	CHECK_INT(res.attempts, 0);
+}
+
 static void test_redacted_urls(void)
 {
 	char out[256];
@@ -1139,7 +1179,9 @@ TEST_MAIN(
     TEST(test_client_certificate_opens_the_mtls_location),
     TEST(test_mtls_location_without_certificate_says_to_give_one),
     TEST(test_client_certificate_from_another_ca_is_rejected),
-    TEST(test_missing_client_key_is_named), TEST(test_client_key_that_does_not_match_is_explained),
+    TEST(test_missing_client_key_is_named),
+    TEST(test_client_key_without_its_certificate_is_refused),
+    TEST(test_client_key_that_does_not_match_is_explained),
     TEST(test_client_key_others_may_read_is_refused),
     TEST(test_plain_http_needs_explicit_permission),
     TEST(test_redirect_from_https_to_http_is_refused), TEST(test_redirect_to_https_is_followed),

@@ -453,6 +453,85 @@ case_https_sigterm_cancels_download() {
 }
 downloading() { ctl status | grep -q '^device - download 1000 '; }
 
+# 7. A download cut off for good (fetch.max_attempts = 1: no retry within a job) keeps its bytes
+# in <state_dir>/downloads (0600); the next job replays them through the verifying reader and
+# asks the server only for the rest: the fault server's log shows the second request as a Range
+# from the cut, the bytes it served add up to the bundle once, and the update completes. The
+# same for `mcu-ota update URL` run twice without a daemon.
+case_https_cut_download_resumes() {
+	if [ -z "${NET_DIR:-}" ]; then
+		echo "skip $case: needs the tests/net servers (run under tests/net/servers.sh)"
+		return
+	fi
+	local name id size url
+	name=$(basename "$d")-$$.swu
+	make_chip "$chip" 1.0.0
+	make_bundle "$NET_DIR/www/$name" 2.0.0 "" 60000
+	chmod a+r "$NET_DIR/www/$name"
+	size=$(stat -c %s "$NET_DIR/www/$name")
+	id=daemon-cut-$(basename "$d")-$$
+	url="https://127.0.0.1:$NET_FAULT/s/$id/cut/$name?n=30000"
+	TOP_EXTRA="fetch = { ca = \"$NET_DIR/pki/ca.pem\"; max_attempts = 1; };" write_conf "$url"
+	start_daemon || return
+	wait_job 0
+	cut_then_resumed "daemon" "$id" "$size"
+	hup # the next job
+	resumed_and_installed "daemon" "$id" "$size" "$NET_DIR/www/$name"
+	stop_daemon
+
+	# `update URL` without a daemon: the same engine, the same part file
+	make_chip "$chip" 1.0.0
+	rm -rf "$d/state"
+	id=update-cut-$(basename "$d")-$$
+	url="https://127.0.0.1:$NET_FAULT/s/$id/cut/$name?n=30000"
+	TOP_EXTRA="fetch = { ca = \"$NET_DIR/pki/ca.pem\"; max_attempts = 1; };" write_conf
+	"$m" --config "$conf" update "$url" >"$d/update1.out" 2>&1
+	want_false "update URL cut off: it fails" [ $? = 0 ]
+	want_in "... and says where it kept the bytes" "$d/update1.out" "kept 29.3 KiB of the download"
+	cut_then_resumed "update URL" "$id" "$size"
+	"$m" --config "$conf" update "$url" >"$d/update2.out" 2>&1
+	want_eq "update URL again: exit 0" "$?" 0
+	resumed_and_installed "update URL" "$id" "$size" "$NET_DIR/www/$name"
+
+	# a bundle refused after the resume leaves nothing: its image was changed past the cut
+	local before
+	"$here/../../flip-byte.sh" "$NET_DIR/www/$name" 40000
+	id=refused-cut-$(basename "$d")-$$
+	url="https://127.0.0.1:$NET_FAULT/s/$id/cut/$name?n=30000"
+	"$m" --config "$conf" update "$url" >"$d/update3.out" 2>&1
+	want_eq "a bad bundle cut off: the part is kept" \
+		"$(find "$d/state/downloads" -name '*.part' 2>/dev/null | wc -l)" 1
+	before=$(ops "$chip")
+	"$m" --config "$conf" update "$url" >"$d/update4.out" 2>&1
+	want_false "... the rest does not verify: update fails" [ $? = 0 ]
+	want_in "... because of the image's hash" "$d/update4.out" "SHA-256"
+	want_eq "... no part left" "$(ls -A "$d/state/downloads" 2>/dev/null)" ""
+	want_eq "... the chip saw nothing" "$(ops "$chip")" "$before"
+}
+# cut_then_resumed WHO ID SIZE: the server cut the first request at 30000 bytes, the chip saw
+# nothing, and the bytes wait in one part file of mode 0600.
+cut_then_resumed() {
+	local log=$NET_FAULT_LOG/$2 parts
+	want_eq "$1: the first request was cut at 30000 bytes" "$(sed -n 1p "$log" | cut -d' ' -f2-4)" \
+		"200 - 30000"
+	want_eq "$1: nothing reached the chip" "$(ops "$chip")" 0
+	parts=("$d"/state/downloads/*.part)
+	want_eq "$1: one part holds the 30000 bytes, mode 0600" \
+		"$(stat -c '%s %a' "${parts[@]}" 2>&1)" "30000 600"
+}
+# resumed_and_installed WHO ID SIZE BUNDLE: the second request asked for the rest only, the
+# server sent the bundle's bytes once in all, the chip runs it, no part is left.
+resumed_and_installed() {
+	local log=$NET_FAULT_LOG/$2
+	want_eq "$1: the next request is a Range from byte 30000, answered 206" \
+		"$(sed -n 2p "$log" | cut -d' ' -f2-3)" "206 30000"
+	want_eq "$1: bytes served in all: the bundle's $3, not more" \
+		"$(awk '{ n += $4 } END { print n }' "$log")" "$3"
+	want_eq "$1: the chip runs 2.0.0" "$(chip_app "$chip")" 2.0.0
+	want_true "$1: ... the whole new image" chip_holds "$chip" "$4"
+	want_eq "$1: no part left" "$(ls -A "$d/state/downloads" 2>/dev/null)" ""
+}
+
 # 3. A bundle that fails is rolled back and not tried again while nothing
 # changed; "update now" (protocol: update + device) tries it again; a new
 # bundle file is tried at the next reconcile.
@@ -1090,7 +1169,7 @@ case_hostile_clients() {
 # ---- running them ----
 
 all_cases=(notify_ready_status_watchdog local_file_installed_once https_conditional_get
-	https_sigterm_cancels_download failed_bundle_not_retried update_now_cli version_mismatch_refused bad_reload_keeps_config
+	https_sigterm_cancels_download https_cut_download_resumes failed_bundle_not_retried update_now_cli version_mismatch_refused bad_reload_keeps_config
 	busy_status_progress control_socket_garbage socket_permissions sigterm_during_update
 	sigterm_idle update_file_through_daemon silent_clients_cost_nothing extra_descriptors_closed
 	passed_descriptor_checked authorization_per_command socket_folder_and_lock log_tee_per_job
