@@ -127,6 +127,10 @@ chip_state() { sed -n "s/^$1=//p" "$CHIP_STATE" 2>/dev/null; }
 # wait_chip MODE [TIMEOUT_S]: until the chip says it is in MODE (reset, rom, app, off).
 wait_chip() { wait_for "${2:-10}" eval "[ \"\$(chip_state mode)\" = $1 ]"; }
 
+# chip_logged TEXT: until the chip's log has a line containing TEXT (the bound only ends a hang). The
+# model answers a console line first and logs it after, so a reply seen is not yet a line logged.
+chip_logged() { wait_for 20 grep -qF -- "$1" "${CHIP_LOG:-$MCUOTA_WORK/chip.log}"; }
+
 # The chip's pause points (stm32-chip hold_at_block and hold_at_start, read from the --faults
 # file of the chip, by default $MCUOTA_WORK/faults): from data block N of a write, or from the
 # first DFU request of a ROM start, the update goes on in slow motion (one DFU request each

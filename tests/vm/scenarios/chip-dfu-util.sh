@@ -71,5 +71,5 @@ wait_chip off 5 || fail "chip is '$(chip_state mode)' after booting noise, expec
 sleep 1
 usb_dev 0483 5740 >/dev/null && fail "an application appeared from an image without a vector table"
 usb_dev 0483 df11 >/dev/null && fail "the ROM is still on the bus"
-grep -q 'no plausible vector table at 0x08000000' "$MCUOTA_WORK/chip.log" || fail "the chip did not say why nothing booted"
+chip_logged 'no plausible vector table at 0x08000000' || fail "the chip did not say why nothing booted"
 log "an image without a plausible vector table leaves the bus empty"

@@ -56,7 +56,7 @@ wait_usb 0483 df11 5 || fail "no ROM DFU device"
 log "disconnect in the middle of a write (20th block)"
 expect_failure disconnect 7 'the device left the bus during writing at 0x08009800' 60 \
 	mcu-ota flash "$FW/fw-2.0.0.bin" --leave
-grep -q 'fault: the device left the bus' "$MCUOTA_WORK/chip.log" || fail "the chip did not inject the disconnect"
+chip_logged 'fault: the device left the bus' || fail "the chip did not inject the disconnect"
 usb_dev 0483 df11 >/dev/null && fail "the device is still on the bus after the disconnect"
 recover disconnect
 

@@ -182,17 +182,17 @@ must_fail "dfu-detach ignored" "the application 0483:5740 (serial $SERIAL at por
 el=$(since "$t0")
 # not before leave_ms (the message names it: 1500 ms); the upper bound only catches a hang
 between "$el" 1.5 60 || fail "the ignored DETACH failed after $el s, expected about leave_ms (1.5 s)"
-grep -q "setup 21 00 03e8 0001    0 " "$MCUOTA_WORK/chip.log" \
+chip_logged "setup 21 00 03e8 0001    0 " \
 	|| fail "the chip did not see DETACH with wValue 1000 (the descriptor's wDetachTimeOut) on interface 1"
 
 log "what goes on the wire: OUT data and an IN read (the chip's log)"
 must_fail "usb-vendor with data" "the application 0483:5740 stalled the request and stayed on the bus" \
 	usb-vendor $APP request=66 data="01:02 0a" leave_ms=300
-grep -q "setup 40 42 0000 0000    3 -> -1" "$MCUOTA_WORK/chip.log" \
+chip_logged "setup 40 42 0000 0000    3 -> -1" \
 	|| fail "the chip did not see 'B' with 3 bytes of data"
 must_fail "usb-vendor IN" "the application 0483:5740 acknowledged the request but stayed on the bus" \
 	usb-vendor $APP request_type=192 request=86 length=31 leave_ms=300
-grep -q "setup c0 56 0000 0000   31 -> 5" "$MCUOTA_WORK/chip.log" \
+chip_logged "setup c0 56 0000 0000   31 -> 5" \
 	|| fail "the chip did not answer GET_VERSION with wLength 31"
 usb_dev 0483 df11 >/dev/null && fail "a ROM appeared although the application ignores the commands"
 [ "$(chip_state mode)" = app ] || fail "the chip is in mode $(chip_state mode), not app"
