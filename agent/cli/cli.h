@@ -17,7 +17,7 @@ enum cli_exit {
 	EXIT_NEEDS_ATTENTION = 9, /* an update failed and so did the rollback */
 };
 
-/* Map a negative errno from the core or a plugin to an exit code. */
+/* Map a negative errno from the agent's libraries or a plugin to an exit code. */
 int cli_exit_code(int err);
 
 int cli_list(int argc, char **argv);
@@ -40,8 +40,8 @@ const char *cli_config_path(void);
 #include <stdio.h>
 
 #include "bundle/image.h"
-#include "core/host.h"
-#include "core/plugin_loader.h"
+#include "plugin/host.h"
+#include "plugin/plugin_loader.h"
 
 /* Set by main from the global options. */
 struct cli_globals {

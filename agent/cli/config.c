@@ -8,7 +8,7 @@
 
 #include "cli/cli.h"
 #include "config/config.h"
-#include "core/config_plugins.h"
+#include "plugin/config_plugins.h"
 #include "util/log.h"
 #include "util/trusted_file.h"
 

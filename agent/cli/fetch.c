@@ -18,7 +18,7 @@
 #include "bundle/swu.h"
 #include "bundle/swu_args.h"
 #include "cli/cli.h"
-#include "core/host.h"
+#include "plugin/host.h"
 #include "fetch/fetch.h"
 #include "fetch/fetch_args.h"
 #include "util/atomic.h"

@@ -22,7 +22,7 @@
 
 #include "bundle/version.h"
 #include "config/config.h"
-#include "core/config_plugins.h"
+#include "plugin/config_plugins.h"
 #include "daemon/control.h"
 #include "daemon/notify.h"
 #include "daemon/poll_record.h"

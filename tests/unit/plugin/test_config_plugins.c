@@ -5,7 +5,7 @@
  * setting. The built-in plugins' lists accept the example configuration and
  * every example of their READMEs, and equal the settings the READMEs list. */
 #include "check.h"
-#include "core/config_plugins.h"
+#include "plugin/config_plugins.h"
 
 #include <unistd.h>
 

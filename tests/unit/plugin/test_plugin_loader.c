@@ -1,7 +1,7 @@
 /* The loader takes plugins of this ABI and kind, and refuses every other
  * with a message that says what to do. */
 #include "check.h"
-#include "core/plugin_loader.h"
+#include "plugin/plugin_loader.h"
 
 #include <stdlib.h>
 

@@ -1,4 +1,4 @@
-#include "core/plugin_loader.h"
+#include "plugin/plugin_loader.h"
 
 #include <dlfcn.h>
 #include <errno.h>

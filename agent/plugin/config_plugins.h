@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "config/config.h"
-#include "core/plugin_loader.h"
+#include "plugin/plugin_loader.h"
 
 /* Every setting of cp's section (besides "plugin") must be one that p, the
  * plugin cp names, declares; -EINVAL otherwise, e.g.

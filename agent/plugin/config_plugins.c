@@ -1,4 +1,4 @@
-#include "core/config_plugins.h"
+#include "plugin/config_plugins.h"
 
 #include <dirent.h>
 #include <errno.h>
