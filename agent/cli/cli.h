@@ -35,6 +35,9 @@ int cli_config(int argc, char **argv); /* `mcu-ota config check [FILE]` */
 int cli_daemon(int argc, char **argv); /* `mcu-ota daemon [--syslog]` */
 /* --config, else $MCU_OTA_CONFIG, else the default path */
 const char *cli_config_path(void);
+/* Prints why config_load(cli_config_path()) failed (r, err); where the file
+ * does not exist, how to name another. */
+void cli_config_error(int r, const char *err);
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -96,7 +96,10 @@ int cli_flasher_load(struct cli_device *d, const char *serial, const char *port)
 	int r = plugin_load(plugin_dir(cli_globals.plugin_dir), "dfuse", MCU_OTA_PLUGIN_FLASHER,
 	                    &d->plugin, err, sizeof(err));
 	if (r < 0) {
-		log_error("%s", err);
+		log_error("%s%s", err,
+		          r == -ENOENT ? " (give the plugin directory with --plugin-dir or "
+		                         "MCU_OTA_PLUGIN_DIR)"
+		                       : "");
 		return EXIT_FAILURE_GENERIC;
 	}
 	d->ops = d->plugin.desc->flasher;

@@ -62,6 +62,12 @@ static int check_named_files(const struct config *c)
 	return bad ? -EPERM : 0;
 }
 
+void cli_config_error(int r, const char *err)
+{
+	log_error("%s%s", err,
+	          r == -ENOENT ? " (give another with --config FILE or MCU_OTA_CONFIG)" : "");
+}
+
 int cli_config(int argc, char **argv)
 {
 	static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {0}};
@@ -74,19 +80,20 @@ int cli_config(int argc, char **argv)
 		config_help(stderr);
 		return EXIT_USAGE;
 	}
-	const char *path = argv[optind + 1];
-	if (!path)
-		path = cli_config_path();
+	const char *named = argv[optind + 1];
+	const char *path = named ? named : cli_config_path();
 	struct config cfg;
 	char err[1024];
 	int r = config_load(path, &cfg, err, sizeof(err));
-	if (r == 0) {
-		r = config_check_plugins(&cfg, cli_globals.plugin_dir, err, sizeof(err));
-		if (r < 0)
-			config_free(&cfg);
-	}
+	bool loaded = r == 0;
+	if (loaded &&
+	    (r = config_check_plugins(&cfg, cli_globals.plugin_dir, err, sizeof(err))) < 0)
+		config_free(&cfg);
 	if (r < 0) {
-		log_error("%s", err);
+		if (loaded || named) /* a FILE named here is not --config's to change */
+			log_error("%s", err);
+		else
+			cli_config_error(r, err);
 		return r == -EINVAL || r == -EPERM ? EXIT_BAD_INPUT : EXIT_FAILURE_GENERIC;
 	}
 	if (check_named_files(&cfg) < 0) { /* each one is named above */

@@ -43,7 +43,7 @@ static int load_config(struct config *c)
 	char err[1024];
 	int r = config_load(cli_config_path(), c, err, sizeof(err));
 	if (r < 0) {
-		log_error("%s", err);
+		cli_config_error(r, err);
 		return r == -EINVAL ? EXIT_BAD_INPUT : EXIT_FAILURE_GENERIC;
 	}
 	return EXIT_OK;

@@ -718,11 +718,10 @@ int config_load(const char *path, struct config *c, char *err, size_t errlen)
 	if (!f || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > CONFIG_MAX_FILE_SIZE) {
 		int r = !f ? -errno : !S_ISREG(st.st_mode) ? -EISDIR : -EFBIG;
-		mcu_ota_set_error(err, errlen, "cannot read the configuration %s: %s%s", path,
+		mcu_ota_set_error(err, errlen, "cannot read the configuration %s: %s", path,
 		                  r == -EISDIR  ? "not a regular file"
 		                  : r == -EFBIG ? "larger than 1 MiB"
-		                                : strerror(-r),
-		                  r == -ENOENT ? " (give another with --config FILE)" : "");
+		                                : strerror(-r));
 		if (f)
 			fclose(f);
 		return r == -EISDIR || r == -EFBIG ? -EINVAL : r;
