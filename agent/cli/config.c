@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mcu-ota/cleanup.h>
+
 #include "cli/cli.h"
 #include "config/config.h"
 #include "plugin/config_plugins.h"
@@ -82,13 +84,12 @@ int cli_config(int argc, char **argv)
 	}
 	const char *named = argv[optind + 1];
 	const char *path = named ? named : cli_config_path();
-	struct config cfg;
+	_cleanup_(config_free) struct config cfg = {0};
 	char err[1024];
 	int r = config_load(path, &cfg, err, sizeof(err));
 	bool loaded = r == 0;
-	if (loaded &&
-	    (r = config_check_plugins(&cfg, cli_globals.plugin_dir, err, sizeof(err))) < 0)
-		config_free(&cfg);
+	if (loaded)
+		r = config_check_plugins(&cfg, cli_globals.plugin_dir, err, sizeof(err));
 	if (r < 0) {
 		if (loaded || named) /* a FILE named here is not --config's to change */
 			log_error("%s", err);
@@ -96,11 +97,8 @@ int cli_config(int argc, char **argv)
 			cli_config_error(r, err);
 		return r == -EINVAL || r == -EPERM ? EXIT_BAD_INPUT : EXIT_FAILURE_GENERIC;
 	}
-	if (check_named_files(&cfg) < 0) { /* each one is named above */
-		config_free(&cfg);
+	if (check_named_files(&cfg) < 0) /* each one is named above */
 		return EXIT_BAD_INPUT;
-	}
 	printf("%s: OK, %zu device%s\n", path, cfg.device_count, cfg.device_count == 1 ? "" : "s");
-	config_free(&cfg);
 	return EXIT_OK;
 }
