@@ -114,7 +114,8 @@ int cli_device_open(struct cli_device *d, const char *serial, const char *port)
 		return code;
 	int r = d->ops->open(&d->host.api, &d->handle, err, sizeof(err));
 	if (r < 0) {
-		log_error("%s", err);
+		/* the plugin names its settings; here they are options */
+		log_error("%s%s", err, r == -ENOTUNIQ ? " (--serial or --port)" : "");
 		cli_device_close(d);
 		switch (r) {
 		case -ENODEV:
