@@ -15,6 +15,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <mcu-ota/cleanup.h>
+
 #include "util/log.h"
 
 /* ---- the control socket ---- */
@@ -190,12 +192,13 @@ static bool in_list(gid_t want, gid_t primary, const gid_t *g, size_t n)
  * (qemu-user) that do not pass it on. */
 static gid_t *proc_groups(pid_t pid, size_t *n)
 {
-	char path[64], *line = NULL;
+	char path[64];
+	_cleanup_(freep) char *line = NULL;
 	size_t cap = 0;
 	gid_t *g = NULL;
 	*n = 0;
 	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	FILE *f = fopen(path, "re");
+	_cleanup_(fclosep) FILE *f = fopen(path, "re");
 	if (!f)
 		return NULL;
 	while (getline(&line, &cap, f) > 0)
@@ -207,8 +210,6 @@ static gid_t *proc_groups(pid_t pid, size_t *n)
 				g[(*n)++] = (gid_t)v;
 			break;
 		}
-	free(line);
-	fclose(f);
 	return g;
 }
 
@@ -222,19 +223,19 @@ void peer_identity(struct daemon *d, struct conn *c)
 		return;
 	c->uid = cr.uid;
 	gid_t small[64], *g = small;
+	_cleanup_(freep) gid_t *big = NULL; /* where g is not small */
 	socklen_t gl = sizeof(small);
 	size_t n = 0;
 	int r = getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, g, &gl);
 	if (r < 0 && errno == ERANGE) { /* more than 64 groups */
-		g = malloc(gl);
+		g = big = malloc(gl);
 		r = g ? getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, g, &gl) : -1;
 	}
 	if (r == 0) {
 		n = gl / sizeof(gid_t);
 	} else {
-		if (g != small)
-			free(g);
-		g = proc_groups(cr.pid, &n);
+		free(take_ptr(&big));
+		g = big = proc_groups(cr.pid, &n);
 	}
 	if (!g) { /* unknown: the primary group only */
 		g = small;
@@ -242,6 +243,4 @@ void peer_identity(struct daemon *d, struct conn *c)
 	}
 	c->in_group = in_list(d->socket_gid, cr.gid, g, n);
 	c->in_admin_group = in_list(d->admin_gid, cr.gid, g, n);
-	if (g != small)
-		free(g);
 }
