@@ -2,10 +2,12 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "config/config.h"
 #include "util/log.h"
 
 struct cli_globals cli_globals;
@@ -138,4 +140,18 @@ void cli_device_close(struct cli_device *d)
 		d->ops->close(d->handle);
 	d->handle = NULL;
 	plugin_unload(&d->plugin);
+}
+
+const char *cli_config_path(void)
+{
+	if (cli_globals.config)
+		return cli_globals.config;
+	const char *env = getenv("MCU_OTA_CONFIG");
+	return env && *env ? env : CONFIG_DEFAULT_PATH;
+}
+
+void cli_config_error(int r, const char *err)
+{
+	log_error("%s%s", err,
+	          r == -ENOENT ? " (give another with --config FILE or MCU_OTA_CONFIG)" : "");
 }

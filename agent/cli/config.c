@@ -64,12 +64,6 @@ static int check_named_files(const struct config *c)
 	return bad ? -EPERM : 0;
 }
 
-void cli_config_error(int r, const char *err)
-{
-	log_error("%s%s", err,
-	          r == -ENOENT ? " (give another with --config FILE or MCU_OTA_CONFIG)" : "");
-}
-
 int cli_config(int argc, char **argv)
 {
 	static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {0}};

@@ -30,14 +30,6 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
-const char *cli_config_path(void)
-{
-	if (cli_globals.config)
-		return cli_globals.config;
-	const char *env = getenv("MCU_OTA_CONFIG");
-	return env && *env ? env : CONFIG_DEFAULT_PATH;
-}
-
 static int load_config(struct config *c)
 {
 	char err[1024];

@@ -29,7 +29,7 @@
  * the job logs loses the excess (the others are always queued). */
 #define CLIENT_LOG_BUDGET (64 * 1024)
 
-long long now_ms(void)
+long long daemon_now_ms(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
@@ -134,7 +134,7 @@ static void to_client_line(struct daemon *d, bool log, const char *line)
 	pthread_mutex_unlock(&d->client_mu);
 }
 
-void to_client(struct daemon *d, const char *fmt, ...)
+void daemon_to_client(struct daemon *d, const char *fmt, ...)
 {
 	char line[CONTROL_MAX_LINE];
 	va_list ap;
@@ -174,7 +174,7 @@ static void config_delete(struct config *c)
 	free(c);
 }
 
-void apply_config(struct daemon *d, struct config *c)
+void daemon_apply_config(struct daemon *d, struct config *c)
 {
 	if (d->cfg && strcmp(d->cfg->daemon.socket, c->daemon.socket))
 		log_warning("daemon.socket changed to %s: it takes effect when the daemon restarts",
@@ -227,7 +227,7 @@ static void reload(struct daemon *d)
 		config_delete(d->pending);
 		d->pending = c; /* the running job keeps the configuration it started with */
 	} else {
-		apply_config(d, c);
+		daemon_apply_config(d, c);
 	}
 	d->reconcile_due = true;
 	notify("READY=1");
@@ -264,7 +264,7 @@ static bool allowed(struct daemon *d, struct conn *c, bool admin, const char *wh
 
 static void answer_status(struct daemon *d, struct conn *c)
 {
-	long long left = d->next_poll_ms ? (d->next_poll_ms - now_ms()) / 1000 : -1;
+	long long left = d->next_poll_ms ? (d->next_poll_ms - daemon_now_ms()) / 1000 : -1;
 	struct live live[sizeof(d->live) / sizeof(*d->live)];
 	char text[sizeof(d->job_text)];
 	pthread_mutex_lock(&d->mu);
@@ -392,7 +392,7 @@ static bool take_job(struct daemon *d, struct conn *c)
 		return false;
 	control_request_move(&j.rq, rq); /* the job owns the request and its descriptor */
 	c->state = CONN_JOB;
-	start_job(d, &j, text);
+	daemon_start_job(d, &j, text);
 	return true;
 }
 
@@ -416,12 +416,12 @@ static void conn_drain(struct daemon *d, struct conn *c)
 {
 	control_request_free(&c->rq); /* a descriptor it sent is not kept */
 	c->state = CONN_DRAINING;
-	c->deadline_ms = now_ms() + DRAIN_TIMEOUT_MS;
+	c->deadline_ms = daemon_now_ms() + DRAIN_TIMEOUT_MS;
 	if (flush(c) != 0)
 		conn_free(d, c);
 }
 
-void conn_after_job(struct daemon *d, struct conn *c)
+void daemon_conn_after_job(struct daemon *d, struct conn *c)
 {
 	if (c->fd < 0)
 		conn_free(d, c);
@@ -507,10 +507,10 @@ static void conn_accept(struct daemon *d)
 			                 sizeof(d->client_sndbuf));
 		c->fd = fd;
 		c->state = CONN_READING;
-		c->deadline_ms = now_ms() + REQUEST_TIMEOUT_MS;
+		c->deadline_ms = daemon_now_ms() + REQUEST_TIMEOUT_MS;
 		control_request_init(&c->rq);
 		d->conns[d->conn_count++] = c;
-		peer_identity(d, c);
+		daemon_peer_identity(d, c);
 		(void)conn_read(d, c); /* the request is often there already */
 	}
 }
@@ -544,7 +544,7 @@ static void conn_job_io(struct daemon *d, struct conn *c, short revents)
 /* Clients past their deadline go: a reader told why. */
 static void conn_deadlines(struct daemon *d)
 {
-	long long now = now_ms();
+	long long now = daemon_now_ms();
 	for (size_t i = 0; i < d->conn_count;) {
 		struct conn *c = d->conns[i];
 		if (c->state == CONN_JOB || now < c->deadline_ms) {
@@ -565,7 +565,7 @@ static void conn_deadlines(struct daemon *d)
 
 static int timeout_ms(const struct daemon *d)
 {
-	long long now = now_ms(), t = -1;
+	long long now = daemon_now_ms(), t = -1;
 	if (d->next_poll_ms && !d->busy)
 		t = d->next_poll_ms - now;
 	if (d->watchdog_usec) {
@@ -622,7 +622,7 @@ static size_t poll_set(struct daemon *d, struct pollfd *p, struct conn **polled)
 }
 
 /* What poll found, in an order that matters: clients first, since a job's
- * end (job_done) or an eviction may free them. */
+ * end (daemon_job_done) or an eviction may free them. */
 static void dispatch(struct daemon *d, const struct pollfd *p, struct conn *const *polled,
                      size_t np)
 {
@@ -648,7 +648,7 @@ static void dispatch(struct daemon *d, const struct pollfd *p, struct conn *cons
 	if (p[0].revents)
 		on_signal(d);
 	if (p[1].revents)
-		job_done(d);
+		daemon_job_done(d);
 	if (p[3].revents)
 		conn_accept(d);
 }
@@ -660,8 +660,8 @@ static void loop(struct daemon *d)
 		if (d->stopping && !d->busy)
 			return;
 		if (!d->busy && !d->stopping &&
-		    (d->reconcile_due || (d->next_poll_ms && now_ms() >= d->next_poll_ms)))
-			start_reconcile(d);
+		    (d->reconcile_due || (d->next_poll_ms && daemon_now_ms() >= d->next_poll_ms)))
+			daemon_start_reconcile(d);
 		struct pollfd p[4 + MAX_CONNS];
 		struct conn *polled[MAX_CONNS];
 		size_t np = poll_set(d, p, polled);
@@ -670,9 +670,10 @@ static void loop(struct daemon *d)
 			log_error("poll: %s", strerror(errno));
 			return;
 		}
-		if (d->watchdog_usec && now_ms() >= d->next_watchdog_ms) {
+		if (d->watchdog_usec && daemon_now_ms() >= d->next_watchdog_ms) {
 			notify("WATCHDOG=1");
-			d->next_watchdog_ms = now_ms() + (long long)(d->watchdog_usec / 2000);
+			d->next_watchdog_ms =
+			    daemon_now_ms() + (long long)(d->watchdog_usec / 2000);
 		}
 		if (n > 0)
 			dispatch(d, p, polled, np);
@@ -731,7 +732,7 @@ static int events_open(struct daemon *d)
 static void daemon_close(struct daemon *d)
 {
 	if (d->busy)
-		job_done(d);
+		daemon_job_done(d);
 	log_set_tee(NULL, NULL);
 	while (d->conn_count) {
 		(void)flush(d->conns[0]);
@@ -759,20 +760,20 @@ int daemon_run(const struct daemon_options *o)
 		log_error("%s", err);
 		return 1;
 	}
-	apply_config(&d, c);
+	daemon_apply_config(&d, c);
 	int rc = 1;
 	if (events_open(&d) < 0)
 		goto out;
-	if (socket_open(&d, err, sizeof(err)) < 0) {
+	if (daemon_socket_open(&d, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		goto out;
 	}
 	d.watchdog_usec = notify_watchdog_usec();
-	d.next_watchdog_ms = now_ms();
+	d.next_watchdog_ms = daemon_now_ms();
 	log_info("running with %s: %zu device%s, control socket %s", o->config_path,
 	         d.cfg->device_count, d.cfg->device_count == 1 ? "" : "s", d.cfg->daemon.socket);
 	notify("READY=1\nSTATUS=starting");
-	start_reconcile(&d);
+	daemon_start_reconcile(&d);
 	loop(&d);
 	rc = 0;
 	log_info("stopped");

@@ -98,29 +98,29 @@ struct daemon {
 
 /* ---- the server's, for the jobs (daemon.c) ---- */
 
-long long now_ms(void); /* CLOCK_MONOTONIC */
+long long daemon_now_ms(void); /* CLOCK_MONOTONIC */
 /* A line for the job's client, if one waits (from any thread). */
-void to_client(struct daemon *d, const char *fmt, ...) MCU_OTA_PRINTF(2, 3);
+void daemon_to_client(struct daemon *d, const char *fmt, ...) MCU_OTA_PRINTF(2, 3);
 /* The job has ended: its client reads the rest of its reply, or goes. */
-void conn_after_job(struct daemon *d, struct conn *c);
+void daemon_conn_after_job(struct daemon *d, struct conn *c);
 /* c is the configuration in force from now on (d->cfg's is freed). */
-void apply_config(struct daemon *d, struct config *c);
+void daemon_apply_config(struct daemon *d, struct config *c);
 
 /* ---- the control socket (socket.c) ---- */
 
 /* Listens on daemon.socket, its lock taken and its group set; err says why
  * not. */
-int socket_open(struct daemon *d, char *err, size_t errlen);
+int daemon_socket_open(struct daemon *d, char *err, size_t errlen);
 /* c's uid and whether it is in the socket's and the admin group, as the
  * kernel saw them when it connected. */
-void peer_identity(struct daemon *d, struct conn *c);
+void daemon_peer_identity(struct daemon *d, struct conn *c);
 
 /* ---- the jobs, for the server (reconcile.c) ---- */
 
 /* Start j on the worker thread (its request and client now belong to the
  * job); text says what it does, for status. */
-void start_job(struct daemon *d, struct job *j, const char *text);
+void daemon_start_job(struct daemon *d, struct job *j, const char *text);
 /* A reconcile of the daemon's own; the next poll is scheduled from now. */
-void start_reconcile(struct daemon *d);
+void daemon_start_reconcile(struct daemon *d);
 /* The worker said it has ended (done_fd): join it and tidy up. */
-void job_done(struct daemon *d);
+void daemon_job_done(struct daemon *d);

@@ -59,8 +59,9 @@ static void on_progress(void *ctx, const char *device, const char *phase, uint64
 static void send_outcomes(struct daemon *d, const struct engine_outcome *out, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		to_client(d, "outcome %s %d %d %s %s", out[i].device, (int)out[i].result,
-		          out[i].code, out[i].version[0] ? out[i].version : "-", out[i].message);
+		daemon_to_client(d, "outcome %s %d %d %s %s", out[i].device, (int)out[i].result,
+		                 out[i].code, out[i].version[0] ? out[i].version : "-",
+		                 out[i].message);
 }
 
 /* The engine's options for a job: progress into the live table, stopped by
@@ -192,7 +193,7 @@ static void reconcile_group(struct daemon *d, const struct job *j,
 	}
 	if (r < 0) {
 		log_error("%s: %s", names[0], err);
-		to_client(d, "error %d %s", r, err);
+		daemon_to_client(d, "error %d %s", r, err);
 		/* a download that did not complete may work next time; a bundle
 		 * that was refused is not fetched again until it changes */
 		bool refused;
@@ -284,7 +285,7 @@ static void run_update(struct daemon *d, const struct job *j)
 	                      err, sizeof(err));
 	if (r < 0) {
 		log_error("%s", err);
-		to_client(d, "error %d %s", r, err);
+		daemon_to_client(d, "error %d %s", r, err);
 		return;
 	}
 	send_outcomes(d, out, count);
@@ -316,7 +317,7 @@ static void *worker(void *arg)
 		run_rollback(d, j);
 		break;
 	}
-	to_client(d, "end");
+	daemon_to_client(d, "end");
 	uint64_t one = 1;
 	if (write(d->done_fd, &one, sizeof(one)) < 0)
 		log_error("cannot wake the main loop: %s", strerror(errno));
@@ -332,7 +333,7 @@ static void job_tidy(struct daemon *d)
 	__atomic_store_n(&d->tee_tag, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&d->client_mu);
 	if (c)
-		conn_after_job(d, c);
+		daemon_conn_after_job(d, c);
 	pthread_mutex_lock(&d->mu);
 	control_request_free(&d->job.rq);
 	d->live_count = 0;
@@ -340,14 +341,14 @@ static void job_tidy(struct daemon *d)
 	pthread_mutex_unlock(&d->mu);
 	d->busy = false;
 	if (d->pending) {
-		apply_config(d, d->pending);
+		daemon_apply_config(d, d->pending);
 		d->pending = NULL;
 		log_info("the new configuration is in force");
 	}
 	notify("STATUS=idle");
 }
 
-void start_job(struct daemon *d, struct job *j, const char *text)
+void daemon_start_job(struct daemon *d, struct job *j, const char *text)
 {
 	pthread_mutex_lock(&d->mu);
 	d->job.kind = j->kind;
@@ -365,8 +366,8 @@ void start_job(struct daemon *d, struct job *j, const char *text)
 	int r = pthread_create(&d->worker, NULL, worker, d);
 	if (r != 0) {
 		log_error("cannot start a worker thread: %s; the job is dropped", strerror(r));
-		to_client(d, "error %d cannot start the job: %s", -r, strerror(r));
-		to_client(d, "end");
+		daemon_to_client(d, "error %d cannot start the job: %s", -r, strerror(r));
+		daemon_to_client(d, "end");
 		job_tidy(d);
 		return;
 	}
@@ -383,19 +384,19 @@ static void schedule_poll(struct daemon *d)
 	}
 	long long jitter =
 	    dc->poll_jitter_s ? random() % ((long long)dc->poll_jitter_s * 1000 + 1) : 0;
-	d->next_poll_ms = now_ms() + (long long)dc->poll_interval_s * 1000 + jitter;
+	d->next_poll_ms = daemon_now_ms() + (long long)dc->poll_interval_s * 1000 + jitter;
 }
 
-void start_reconcile(struct daemon *d)
+void daemon_start_reconcile(struct daemon *d)
 {
 	struct job j = {.kind = JOB_RECONCILE};
 	control_request_init(&j.rq);
 	d->reconcile_due = false;
 	schedule_poll(d);
-	start_job(d, &j, "reconciling");
+	daemon_start_job(d, &j, "reconciling");
 }
 
-void job_done(struct daemon *d)
+void daemon_job_done(struct daemon *d)
 {
 	uint64_t v;
 	if (read(d->done_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)

@@ -133,7 +133,7 @@ static int take_lock(struct daemon *d, const char *socket, char *err, size_t err
 	return 0;
 }
 
-int socket_open(struct daemon *d, char *err, size_t errlen)
+int daemon_socket_open(struct daemon *d, char *err, size_t errlen)
 {
 	const struct daemon_config *dc = &d->cfg->daemon;
 	int r = socket_dir(dc->socket, err, errlen);
@@ -214,7 +214,7 @@ static gid_t *proc_groups(pid_t pid, size_t *n)
 }
 
 /* Who the peer is, as the kernel saw it when it connected. */
-void peer_identity(struct daemon *d, struct conn *c)
+void daemon_peer_identity(struct daemon *d, struct conn *c)
 {
 	struct ucred cr;
 	socklen_t l = sizeof(cr);
