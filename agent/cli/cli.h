@@ -17,7 +17,7 @@ enum cli_exit {
 	EXIT_NEEDS_ATTENTION = 9, /* an update failed and so did the rollback */
 };
 
-/* Map a negative errno from the core or a plugin to an exit code. */
+/* Map a negative errno from the agent's libraries or a plugin to an exit code. */
 int cli_exit_code(int err);
 
 int cli_list(int argc, char **argv);
@@ -35,13 +35,16 @@ int cli_config(int argc, char **argv); /* `mcu-ota config check [FILE]` */
 int cli_daemon(int argc, char **argv); /* `mcu-ota daemon [--syslog]` */
 /* --config, else $MCU_OTA_CONFIG, else the default path */
 const char *cli_config_path(void);
+/* Prints why config_load(cli_config_path()) failed (r, err); where the file
+ * does not exist, how to name another. */
+void cli_config_error(int r, const char *err);
 
 #include <stdbool.h>
 #include <stdio.h>
 
 #include "bundle/image.h"
-#include "core/host.h"
-#include "core/plugin_loader.h"
+#include "plugin/host.h"
+#include "plugin/plugin_loader.h"
 
 /* Set by main from the global options. */
 struct cli_globals {

@@ -2,10 +2,12 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "config/config.h"
 #include "util/log.h"
 
 struct cli_globals cli_globals;
@@ -96,7 +98,10 @@ int cli_flasher_load(struct cli_device *d, const char *serial, const char *port)
 	int r = plugin_load(plugin_dir(cli_globals.plugin_dir), "dfuse", MCU_OTA_PLUGIN_FLASHER,
 	                    &d->plugin, err, sizeof(err));
 	if (r < 0) {
-		log_error("%s", err);
+		log_error("%s%s", err,
+		          r == -ENOENT ? " (give the plugin directory with --plugin-dir or "
+		                         "MCU_OTA_PLUGIN_DIR)"
+		                       : "");
 		return EXIT_FAILURE_GENERIC;
 	}
 	d->ops = d->plugin.desc->flasher;
@@ -111,7 +116,8 @@ int cli_device_open(struct cli_device *d, const char *serial, const char *port)
 		return code;
 	int r = d->ops->open(&d->host.api, &d->handle, err, sizeof(err));
 	if (r < 0) {
-		log_error("%s", err);
+		/* the plugin names its settings; here they are options */
+		log_error("%s%s", err, r == -ENOTUNIQ ? " (--serial or --port)" : "");
 		cli_device_close(d);
 		switch (r) {
 		case -ENODEV:
@@ -134,4 +140,18 @@ void cli_device_close(struct cli_device *d)
 		d->ops->close(d->handle);
 	d->handle = NULL;
 	plugin_unload(&d->plugin);
+}
+
+const char *cli_config_path(void)
+{
+	if (cli_globals.config)
+		return cli_globals.config;
+	const char *env = getenv("MCU_OTA_CONFIG");
+	return env && *env ? env : CONFIG_DEFAULT_PATH;
+}
+
+void cli_config_error(int r, const char *err)
+{
+	log_error("%s%s", err,
+	          r == -ENOENT ? " (give another with --config FILE or MCU_OTA_CONFIG)" : "");
 }

@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mcu-ota/cleanup.h>
+
 #include "cli/cli.h"
 #include "config/config.h"
-#include "core/config_plugins.h"
+#include "plugin/config_plugins.h"
 #include "util/log.h"
 #include "util/trusted_file.h"
 
@@ -74,26 +76,23 @@ int cli_config(int argc, char **argv)
 		config_help(stderr);
 		return EXIT_USAGE;
 	}
-	const char *path = argv[optind + 1];
-	if (!path)
-		path = cli_config_path();
-	struct config cfg;
+	const char *named = argv[optind + 1];
+	const char *path = named ? named : cli_config_path();
+	_cleanup_(config_free) struct config cfg = {0};
 	char err[1024];
 	int r = config_load(path, &cfg, err, sizeof(err));
-	if (r == 0) {
+	bool loaded = r == 0;
+	if (loaded)
 		r = config_check_plugins(&cfg, cli_globals.plugin_dir, err, sizeof(err));
-		if (r < 0)
-			config_free(&cfg);
-	}
 	if (r < 0) {
-		log_error("%s", err);
+		if (loaded || named) /* a FILE named here is not --config's to change */
+			log_error("%s", err);
+		else
+			cli_config_error(r, err);
 		return r == -EINVAL || r == -EPERM ? EXIT_BAD_INPUT : EXIT_FAILURE_GENERIC;
 	}
-	if (check_named_files(&cfg) < 0) { /* each one is named above */
-		config_free(&cfg);
+	if (check_named_files(&cfg) < 0) /* each one is named above */
 		return EXIT_BAD_INPUT;
-	}
 	printf("%s: OK, %zu device%s\n", path, cfg.device_count, cfg.device_count == 1 ? "" : "s");
-	config_free(&cfg);
 	return EXIT_OK;
 }

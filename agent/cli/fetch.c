@@ -14,7 +14,7 @@
 #include "bundle/swu_args.h"
 #include "bundle/swu_fetch.h"
 #include "cli/cli.h"
-#include "core/host.h"
+#include "plugin/host.h"
 #include "fetch/fetch.h"
 #include "fetch/fetch_args.h"
 #include "fetch/resume.h"

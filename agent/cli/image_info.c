@@ -27,11 +27,6 @@ static void image_usage(FILE *f)
 	      f);
 }
 
-static void image_cleanup(struct image *image)
-{
-	image_free(image);
-}
-
 static int segment_sha256(const struct mcu_ota_segment *seg, char hex[2 * 32 + 1])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -127,7 +122,7 @@ static int image_info(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	_cleanup_(image_cleanup) struct image image = {.alt = -1};
+	_cleanup_(image_free) struct image image = {.alt = -1};
 	enum image_format format = IMAGE_FORMAT_AUTO;
 	uint32_t address = IMAGE_DEFAULT_ADDRESS;
 	const char *path;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <mcu-ota/cleanup.h>
+
 #include "bundle/image.h"
 #include "cli/cli.h"
 #include "util/atomic.h"
@@ -66,29 +68,28 @@ int cli_read(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *out = argv[optind];
-	uint8_t *buf = malloc(length);
+	_cleanup_(freep) uint8_t *buf = malloc(length);
 	if (!buf) {
 		log_error("out of memory for %" PRIu32 " bytes", length);
 		return EXIT_FAILURE_GENERIC;
 	}
-	struct cli_device d;
+	_cleanup_(cli_device_close) struct cli_device d = {0};
 	int code = cli_device_open(&d, serial, port);
-	if (code == EXIT_OK) {
-		char err[1024];
-		int r = d.ops->read(d.handle, alt, address, buf, length, err, sizeof(err));
-		host_progress_done(&d.host);
-		if (r < 0) {
-			log_error("%s", err);
-			code = cli_exit_code(r);
-		} else if ((r = atomic_write_file(out, buf, length, 0644)) < 0) {
-			log_error("cannot write %s: %s", out, strerror(-r));
-			code = EXIT_FAILURE_GENERIC;
-		} else if (!cli_globals.quiet) {
-			printf("read %" PRIu32 " bytes from 0x%08" PRIx32 " into %s\n", length,
-			       address, out);
-		}
+	if (code != EXIT_OK)
+		return code;
+	char err[1024];
+	int r = d.ops->read(d.handle, alt, address, buf, length, err, sizeof(err));
+	host_progress_done(&d.host);
+	if (r < 0) {
+		log_error("%s", err);
+		return cli_exit_code(r);
 	}
-	cli_device_close(&d);
-	free(buf);
-	return code;
+	if ((r = atomic_write_file(out, buf, length, 0644)) < 0) {
+		log_error("cannot write %s: %s", out, strerror(-r));
+		return EXIT_FAILURE_GENERIC;
+	}
+	if (!cli_globals.quiet)
+		printf("read %" PRIu32 " bytes from 0x%08" PRIx32 " into %s\n", length, address,
+		       out);
+	return EXIT_OK;
 }

@@ -30,20 +30,12 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
-const char *cli_config_path(void)
-{
-	if (cli_globals.config)
-		return cli_globals.config;
-	const char *env = getenv("MCU_OTA_CONFIG");
-	return env && *env ? env : CONFIG_DEFAULT_PATH;
-}
-
 static int load_config(struct config *c)
 {
 	char err[1024];
 	int r = config_load(cli_config_path(), c, err, sizeof(err));
 	if (r < 0) {
-		log_error("%s", err);
+		cli_config_error(r, err);
 		return r == -EINVAL ? EXIT_BAD_INPUT : EXIT_FAILURE_GENERIC;
 	}
 	return EXIT_OK;

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <mcu-ota/cleanup.h>
+
 #include "bundle/version.h"
 #include "util/format.h"
 #include "util/suggest.h"
@@ -501,17 +503,12 @@ static int distinct_selections(struct ctx *x)
 	return 0;
 }
 
-static int load(struct ctx *x)
+/* The settings at the top: the folders and the log level. */
+static int load_top(struct ctx *x, const config_setting_t *root)
 {
-	static const char *const known[] = {"state_dir", "plugin_dir", "cache_dir", "log_level",
-	                                    "daemon",    "bundle",     "fetch",     "hardware",
-	                                    "devices",   NULL};
 	static const char *const levels[] = {"error", "warning", "info", "debug"};
 	struct config *c = x->c;
-	const config_setting_t *root = config_root_setting(&c->cfg);
-	int r = only_known(x, root, known, "the file");
-	if (r < 0)
-		return r;
+	int r;
 	c->state_dir = CONFIG_DEFAULT_STATE_DIR;
 	if ((r = get_string(x, root, "state_dir", false, &c->state_dir)) < 0)
 		return r;
@@ -537,6 +534,48 @@ static int load(struct ctx *x)
 	if (level && c->log_level < 0)
 		return bad(x, config_setting_get_member(root, "log_level"),
 		           "\"%s\": expected \"error\", \"warning\", \"info\" or \"debug\"", level);
+	return 0;
+}
+
+/* devices = ( {...}, ... ): each one, names unique, selections distinct. */
+static int load_devices(struct ctx *x, const config_setting_t *root)
+{
+	struct config *c = x->c;
+	const config_setting_t *devs = config_setting_get_member(root, "devices");
+	if (!devs)
+		return bad(x, root,
+		           "\"devices\" is missing: devices = ( { name = \"...\"; ... } );");
+	if (config_setting_type(devs) != CONFIG_TYPE_LIST)
+		return bad(x, devs, "expected a list ( { ... }, { ... } )");
+	int n = config_setting_length(devs);
+	if (n > CONFIG_MAX_DEVICES)
+		return bad(x, devs, "at most %d devices", CONFIG_MAX_DEVICES);
+	for (int i = 0; i < n; i++) {
+		struct device_config *d = &c->devices[i];
+		const config_setting_t *g = config_setting_get_elem(devs, (unsigned)i);
+		int r = load_device(x, g, d);
+		if (r < 0)
+			return r;
+		for (int k = 0; k < i; k++)
+			if (!strcmp(c->devices[k].name, d->name))
+				return bad(x, config_setting_get_member(g, "name"),
+				           "\"%s\" is already the name of the device at line %d",
+				           d->name, c->devices[k].line);
+		c->device_count++;
+	}
+	return n > 1 ? distinct_selections(x) : 0;
+}
+
+static int load(struct ctx *x)
+{
+	static const char *const known[] = {"state_dir", "plugin_dir", "cache_dir", "log_level",
+	                                    "daemon",    "bundle",     "fetch",     "hardware",
+	                                    "devices",   NULL};
+	struct config *c = x->c;
+	const config_setting_t *root = config_root_setting(&c->cfg);
+	int r = only_known(x, root, known, "the file");
+	if (r < 0 || (r = load_top(x, root)) < 0)
+		return r;
 	c->daemon.socket = CONFIG_DEFAULT_SOCKET;
 	c->daemon.poll_interval_s = CONFIG_DEFAULT_POLL_INTERVAL_S;
 	c->daemon.poll_jitter_s = CONFIG_DEFAULT_POLL_JITTER_S;
@@ -557,28 +596,7 @@ static int load(struct ctx *x)
 	const config_setting_t *hw = config_setting_get_member(root, "hardware");
 	if (hw && (r = load_hardware(x, hw)) < 0)
 		return r;
-	const config_setting_t *devs = config_setting_get_member(root, "devices");
-	if (!devs)
-		return bad(x, root,
-		           "\"devices\" is missing: devices = ( { name = \"...\"; ... } );");
-	if (config_setting_type(devs) != CONFIG_TYPE_LIST)
-		return bad(x, devs, "expected a list ( { ... }, { ... } )");
-	int n = config_setting_length(devs);
-	if (n > CONFIG_MAX_DEVICES)
-		return bad(x, devs, "at most %d devices", CONFIG_MAX_DEVICES);
-	for (int i = 0; i < n; i++) {
-		struct device_config *d = &c->devices[i];
-		const config_setting_t *g = config_setting_get_elem(devs, (unsigned)i);
-		if ((r = load_device(x, g, d)) < 0)
-			return r;
-		for (int k = 0; k < i; k++)
-			if (!strcmp(c->devices[k].name, d->name))
-				return bad(x, config_setting_get_member(g, "name"),
-				           "\"%s\" is already the name of the device at line %d",
-				           d->name, c->devices[k].line);
-		c->device_count++;
-	}
-	return n > 1 ? distinct_selections(x) : 0;
+	return load_devices(x, root);
 }
 
 /* libconfig 1.5 reads an integer without the L suffix into 32 bits and
@@ -658,6 +676,28 @@ static const config_setting_t *setting_at_line(const config_setting_t *s, int li
  * which libconfig reports). Names with escapes are refused: they could spell
  * anything. file is where text came from, dir where libconfig looks. */
 static int check_includes(const char *dir, const char *file, const char *text, int depth, char *err,
+                          size_t errlen);
+
+/* The file inc, included at depth, checked as the main file is: who may
+ * change it, and its own includes. What cannot be read is libconfig's to
+ * report. */
+static int check_included(const char *dir, const char *inc, off_t size, int depth, char *err,
+                          size_t errlen)
+{
+	_cleanup_(fclosep) FILE *f = fopen(inc, "re");
+	if (!f)
+		return 0;
+	/* an included file is as much the configuration as the main one */
+	int r = trusted_file_check_fd(fileno(f), "configuration", inc, TRUSTED_PUBLIC, err, errlen);
+	if (r < 0 || size > CONFIG_MAX_FILE_SIZE)
+		return r;
+	_cleanup_(freep) char *text = calloc(1, (size_t)size + 1);
+	if (text && fread(text, 1, (size_t)size, f) == (size_t)size)
+		return check_includes(dir, inc, text, depth + 1, err, errlen);
+	return 0;
+}
+
+static int check_includes(const char *dir, const char *file, const char *text, int depth, char *err,
                           size_t errlen)
 {
 	int line = 1;
@@ -686,19 +726,9 @@ static int check_includes(const char *dir, const char *file, const char *text, i
 				    line, (int)n, name, inc);
 				return -EINVAL;
 			}
-			FILE *f = depth < 10 && found ? fopen(inc, "re") : NULL;
-			/* an included file is as much the configuration as the main one */
-			int r = f ? trusted_file_check_fd(fileno(f), "configuration", inc,
-			                                  TRUSTED_PUBLIC, err, errlen)
-			          : 0;
-			char *sub = f && r == 0 && st.st_size <= CONFIG_MAX_FILE_SIZE
-			                ? calloc(1, (size_t)st.st_size + 1)
-			                : NULL;
-			if (sub && fread(sub, 1, (size_t)st.st_size, f) == (size_t)st.st_size)
-				r = check_includes(dir, inc, sub, depth + 1, err, errlen);
-			free(sub);
-			if (f)
-				fclose(f);
+			int r = depth < 10 && found
+			            ? check_included(dir, inc, st.st_size, depth, err, errlen)
+			            : 0;
 			if (r < 0)
 				return r;
 		}
@@ -710,42 +740,45 @@ static int check_includes(const char *dir, const char *file, const char *text, i
 	return 0;
 }
 
-int config_load(const char *path, struct config *c, char *err, size_t errlen)
+/* path's text, read once (NUL-terminated, malloc'd into *out): a regular
+ * file of at most CONFIG_MAX_FILE_SIZE that others may not change. */
+static int read_text(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
 {
-	memset(c, 0, sizeof(*c));
-	FILE *f = fopen(path, "re");
+	_cleanup_(fclosep) FILE *f = fopen(path, "re");
 	struct stat st;
 	if (!f || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > CONFIG_MAX_FILE_SIZE) {
 		int r = !f ? -errno : !S_ISREG(st.st_mode) ? -EISDIR : -EFBIG;
-		mcu_ota_set_error(err, errlen, "cannot read the configuration %s: %s%s", path,
+		mcu_ota_set_error(err, errlen, "cannot read the configuration %s: %s", path,
 		                  r == -EISDIR  ? "not a regular file"
 		                  : r == -EFBIG ? "larger than 1 MiB"
-		                                : strerror(-r),
-		                  r == -ENOENT ? " (give another with --config FILE)" : "");
-		if (f)
-			fclose(f);
+		                                : strerror(-r));
 		return r == -EISDIR || r == -EFBIG ? -EINVAL : r;
 	}
 	/* whoever may rewrite the configuration chooses the keys firmware is checked with */
 	int trust =
 	    trusted_file_check_fd(fileno(f), "configuration", path, TRUSTED_PUBLIC, err, errlen);
-	if (trust < 0) {
-		fclose(f);
+	if (trust < 0)
 		return trust;
-	}
-	/* read once: scanned for wide integers, then parsed from memory */
-	char *text = malloc((size_t)st.st_size + 1), tok[64];
+	_cleanup_(freep) char *text = malloc((size_t)st.st_size + 1);
 	size_t len = text ? fread(text, 1, (size_t)st.st_size, f) : 0;
-	bool complete = !ferror(f);
-	fclose(f);
-	if (!text || !complete) {
-		free(text);
+	if (!text || ferror(f)) {
 		mcu_ota_set_error(err, errlen, "cannot read the configuration %s: %s", path,
 		                  text ? "read error" : "out of memory");
 		return text ? -EIO : -ENOMEM;
 	}
 	text[len] = '\0';
+	*out = take_ptr(&text);
+	*outlen = len;
+	return 0;
+}
+
+/* text, c->path's, into c: its includes checked first, then parsed, then
+ * each setting read and checked (load). */
+static int parse(struct config *c, const char *path, const char *text, size_t len, char *err,
+                 size_t errlen)
+{
+	char tok[64];
 	int wide = wide_integer(text, len, tok, sizeof(tok));
 	config_init(&c->cfg);
 	snprintf(c->path, sizeof(c->path), "%s", path);
@@ -758,42 +791,39 @@ int config_load(const char *path, struct config *c, char *err, size_t errlen)
 		config_set_include_dir(&c->cfg, dir);
 	}
 	int r = check_includes(slash ? dir : NULL, path, text, 0, err, errlen);
-	if (r < 0) {
-		free(text);
-		config_free(c);
+	if (r < 0)
 		return r;
-	}
-	int ok = config_read_string(&c->cfg, text);
-	free(text);
-	if (!ok) {
+	if (!config_read_string(&c->cfg, text)) {
 		const char *file = config_error_file(&c->cfg);
 		mcu_ota_set_error(err, errlen, "%s:%d: %s", file ? file : path,
 		                  config_error_line(&c->cfg), config_error_text(&c->cfg));
-		config_free(c);
 		return -EINVAL;
 	}
 	struct ctx x = {c, err, errlen};
 	if (wide) { /* named by its setting when one is on that line */
 		const config_setting_t *at = setting_at_line(config_root_setting(&c->cfg), wide);
 		if (at)
-			bad(&x, at,
-			    "%s does not fit in 32 bits: write it as %sL (a 64-bit integer)", tok,
-			    tok);
-		else
-			mcu_ota_set_error(
-			    err, errlen,
-			    "%s:%d: %s does not fit in 32 bits: write it as %sL (a 64-bit "
-			    "integer)",
-			    path, wide, tok, tok);
-		config_free(c);
+			return bad(&x, at,
+			           "%s does not fit in 32 bits: write it as %sL (a 64-bit integer)",
+			           tok, tok);
+		mcu_ota_set_error(err, errlen,
+		                  "%s:%d: %s does not fit in 32 bits: write it as %sL (a 64-bit "
+		                  "integer)",
+		                  path, wide, tok, tok);
 		return -EINVAL;
 	}
-	r = load(&x);
-	if (r < 0) {
+	return load(&x);
+}
+
+int config_load(const char *path, struct config *c, char *err, size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	_cleanup_(freep) char *text = NULL;
+	size_t len = 0;
+	int r = read_text(path, &text, &len, err, errlen);
+	if (r == 0 && (r = parse(c, path, text, len, err, errlen)) < 0)
 		config_free(c);
-		return r;
-	}
-	return 0;
+	return r;
 }
 
 void config_free(struct config *c)

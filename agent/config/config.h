@@ -121,7 +121,8 @@ struct config {
 
 /* Read and validate path. On failure err says "FILE:LINE: setting: what is
  * wrong, what is expected" and c is left empty (config_free is still safe).
- * -ENOENT/-EACCES when unreadable, -EINVAL when invalid, -EPERM when others
+ * -ENOENT/-EACCES when unreadable (-ENOENT: path does not exist, and the
+ * caller says how to name another), -EINVAL when invalid, -EPERM when others
  * may change it or a file it includes (util/trusted_file.h). */
 __attribute__((warn_unused_result)) int config_load(const char *path, struct config *c, char *err,
                                                     size_t errlen);

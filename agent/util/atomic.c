@@ -10,17 +10,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <mcu-ota/cleanup.h>
+
 int fsync_parent(const char *path)
 {
 	char copy[4096];
 	if (snprintf(copy, sizeof(copy), "%s", path) >= (int)sizeof(copy))
 		return -ENAMETOOLONG;
-	int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_(closep) int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	int r = fsync(dfd) < 0 ? -errno : 0;
-	close(dfd);
-	return r;
+	return fsync(dfd) < 0 ? -errno : 0;
 }
 
 int atomic_file_open(struct atomic_file *f, const char *path, mode_t mode)

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <mcu-ota/cleanup.h>
+
 #include "util/format.h"
 
 /* The verdict on one file's owner and mode. */
@@ -98,27 +100,23 @@ int trusted_file_check(const char *what, const char *path, enum trusted_kind kin
                        size_t errlen)
 {
 	/* O_PATH: the owner and mode of a file we may not read are still known */
-	int fd = open(path, O_PATH | O_CLOEXEC);
+	_cleanup_(closep) int fd = open(path, O_PATH | O_CLOEXEC);
 	if (fd < 0) {
 		int r = -errno;
 		mcu_ota_set_error(err, errlen, "cannot read the %s %s: %s", what, path,
 		                  strerror(-r));
 		return r;
 	}
-	int r;
 	struct stat st;
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		/* a folder's entries need a descriptor that can list it */
-		int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		r = dfd >= 0 ? trusted_file_check_fd(dfd, what, path, kind, err, errlen) : -errno;
-		if (dfd < 0)
-			mcu_ota_set_error(err, errlen, "cannot read the %s %s: %s", what, path,
-			                  strerror(-r));
-		else
-			close(dfd);
-	} else {
-		r = trusted_file_check_fd(fd, what, path, kind, err, errlen);
+	if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode))
+		return trusted_file_check_fd(fd, what, path, kind, err, errlen);
+	/* a folder's entries need a descriptor that can list it */
+	_cleanup_(closep) int dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		int r = -errno;
+		mcu_ota_set_error(err, errlen, "cannot read the %s %s: %s", what, path,
+		                  strerror(-r));
+		return r;
 	}
-	close(fd);
-	return r;
+	return trusted_file_check_fd(dfd, what, path, kind, err, errlen);
 }

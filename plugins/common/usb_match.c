@@ -7,6 +7,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <mcu-ota/cleanup.h>
+
 #include "usb_match.h"
 
 #define POLL_MS            50
@@ -185,7 +187,7 @@ static ssize_t list_devices(libusb_context *usb, libusb_device ***list, char *er
 void usb_match_describe_bus(libusb_context *usb, const struct usb_match *m, const char *rom_note,
                             char *out, size_t outlen)
 {
-	libusb_device **list;
+	_cleanup_(libusb_device_list_freep) libusb_device **list = NULL;
 	out[0] = '\0';
 	ssize_t n = list_devices(usb, &list, out, outlen);
 	if (n < 0)
@@ -221,7 +223,6 @@ void usb_match_describe_bus(libusb_context *usb, const struct usb_match *m, cons
 			append(out, outlen, " (%s)", rom_note);
 		listed++;
 	}
-	libusb_free_device_list(list, 1);
 	if (more)
 		append(out, outlen, " and %u more", more);
 	if (!listed)
@@ -231,7 +232,7 @@ void usb_match_describe_bus(libusb_context *usb, const struct usb_match *m, cons
 int usb_match_find(libusb_context *usb, const struct usb_match *m, const char *rom_note,
                    libusb_device **dev, struct usb_match_device *found, char *err, size_t errlen)
 {
-	libusb_device **list;
+	_cleanup_(libusb_device_list_freep) libusb_device **list = NULL;
 	*dev = NULL;
 	ssize_t n = list_devices(usb, &list, err, errlen);
 	if (n < 0)
@@ -275,7 +276,6 @@ int usb_match_find(libusb_context *usb, const struct usb_match *m, const char *r
 			snprintf(found->port, sizeof(found->port), "%s", port);
 		}
 	}
-	libusb_free_device_list(list, 1);
 	char name[256];
 	usb_match_name(m, name, sizeof(name));
 	if (matches > 1) {
@@ -299,7 +299,7 @@ int usb_match_find(libusb_context *usb, const struct usb_match *m, const char *r
 static int still_there(libusb_context *usb, const struct usb_match_device *d, char *err,
                        size_t errlen)
 {
-	libusb_device **list;
+	_cleanup_(libusb_device_list_freep) libusb_device **list = NULL;
 	ssize_t n = list_devices(usb, &list, err, errlen);
 	if (n < 0)
 		return (int)n;
@@ -311,7 +311,6 @@ static int still_there(libusb_context *usb, const struct usb_match_device *d, ch
 		        libusb_get_device_descriptor(list[i], &desc) == 0 &&
 		        desc.idVendor == d->vid && desc.idProduct == d->pid;
 	}
-	libusb_free_device_list(list, 1);
 	return there;
 }
 
@@ -321,7 +320,7 @@ static int poll_once(libusb_context *usb, const struct usb_match *m, unsigned le
                      usb_match_ready_fn ready, void *user, char *why, size_t whylen, char *err,
                      size_t errlen)
 {
-	libusb_device **list;
+	_cleanup_(libusb_device_list_freep) libusb_device **list = NULL;
 	ssize_t n = list_devices(usb, &list, err, errlen);
 	if (n < 0)
 		return (int)n;
@@ -341,7 +340,8 @@ static int poll_once(libusb_context *usb, const struct usb_match *m, unsigned le
 			result = 0;
 			break;
 		}
-		libusb_device_handle *h;
+		/* closed at the end of each turn, whichever way it ends */
+		_cleanup_(libusb_closep) libusb_device_handle *h = NULL;
 		int r = libusb_open(list[i], &h);
 		if (r < 0) {
 			snprintf(why, whylen, "%04x:%04x is on the bus but cannot be opened: %s",
@@ -354,13 +354,10 @@ static int poll_once(libusb_context *usb, const struct usb_match *m, unsigned le
 			if (r < 0) {
 				snprintf(why, whylen, "the serial of %04x:%04x cannot be read: %s",
 				         m->vid, m->pid, libusb_strerror(r));
-				libusb_close(h);
 				continue;
 			}
-			if (strcasecmp(serial, m->serial) != 0) {
-				libusb_close(h);
+			if (strcasecmp(serial, m->serial) != 0)
 				continue;
-			}
 		}
 		if (ready) {
 			char reason[512] = "";
@@ -373,9 +370,7 @@ static int poll_once(libusb_context *usb, const struct usb_match *m, unsigned le
 		} else {
 			result = 0;
 		}
-		libusb_close(h);
 	}
-	libusb_free_device_list(list, 1);
 	return result;
 }
 
@@ -389,44 +384,46 @@ int usb_match_init(libusb_context **usb, char *err, size_t errlen)
 	return 0;
 }
 
+/* One look at the bus with a fresh libusb context: poll_once's answer, *t
+ * when it ended; past end, -ETIMEDOUT with what the bus holds. */
+static int look(const struct usb_match *m, unsigned deadline_ms, uint64_t end,
+                usb_match_ready_fn ready, void *user, uint64_t *t, char *why, size_t whylen,
+                char *err, size_t errlen)
+{
+	_cleanup_(libusb_exitp) libusb_context *usb = NULL;
+	*t = now_ms();
+	unsigned left = *t < end ? (unsigned)(end - *t) : 0;
+	int r = usb_match_init(&usb, err, errlen);
+	if (r < 0)
+		return r;
+	r = poll_once(usb, m, left ? left : 1, ready, user, why, whylen, err, errlen);
+	*t = now_ms();
+	if (r <= 0 || *t < end)
+		return r;
+	char bus[768], expected[256];
+	usb_match_describe_bus(usb, m, "the ROM bootloader: the chip did not leave DFU", bus,
+	                       sizeof(bus));
+	usb_match_name(m, expected, sizeof(expected));
+	if (why[0])
+		snprintf(err, errlen, "no %s within %u ms (%s); on the bus: %s", expected,
+		         deadline_ms, why, bus);
+	else
+		snprintf(err, errlen, "no %s within %u ms; on the bus: %s", expected, deadline_ms,
+		         bus);
+	return -ETIMEDOUT;
+}
+
 int usb_match_wait(const struct mcu_ota_host *host, const struct usb_match *m, unsigned deadline_ms,
                    usb_match_ready_fn ready, void *user, char *err, size_t errlen)
 {
-	libusb_context *usb;
-	uint64_t start = now_ms(), end = start + deadline_ms;
+	uint64_t start = now_ms(), end = start + deadline_ms, t;
 	char why[512] = "";
 	bool told = false;
 	int r;
 	/* a fresh libusb context per look: a context's device list is kept up
 	 * to date by hotplug events, which a gateway without udev may not deliver */
-	for (;;) {
-		uint64_t t = now_ms();
-		unsigned left = t < end ? (unsigned)(end - t) : 0;
-		if ((r = usb_match_init(&usb, err, errlen)) < 0)
-			return r;
-		r = poll_once(usb, m, left ? left : 1, ready, user, why, sizeof(why), err, errlen);
-		if (r <= 0) {
-			libusb_exit(usb);
-			break;
-		}
-		t = now_ms();
-		if (t >= end) {
-			char bus[768], expected[256];
-			usb_match_describe_bus(usb, m,
-			                       "the ROM bootloader: the chip did not leave DFU",
-			                       bus, sizeof(bus));
-			libusb_exit(usb);
-			usb_match_name(m, expected, sizeof(expected));
-			if (why[0])
-				snprintf(err, errlen, "no %s within %u ms (%s); on the bus: %s",
-				         expected, deadline_ms, why, bus);
-			else
-				snprintf(err, errlen, "no %s within %u ms; on the bus: %s",
-				         expected, deadline_ms, bus);
-			r = -ETIMEDOUT;
-			break;
-		}
-		libusb_exit(usb);
+	while ((r = look(m, deadline_ms, end, ready, user, &t, why, sizeof(why), err, errlen)) >
+	       0) {
 		if (!told) { /* once: the wait has begun (a scenario releases the chip on it) */
 			char expected[256];
 			usb_match_name(m, expected, sizeof(expected));

@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <mcu-ota/cleanup.h>
+
 #include "usb_match.h"
 
 #define DFU_CLASS           0xFE
@@ -227,6 +229,92 @@ static int detach(const struct mcu_ota_host *host, libusb_device_handle *h, cons
 	return 0;
 }
 
+/* The DETACH timeout: the setting (warned when above the device's own), else
+ * the device's wDetachTimeOut (capped), else a default. */
+static unsigned detach_timeout(const struct mcu_ota_host *host, const struct detach_config *c,
+                               const struct runtime *rt)
+{
+	unsigned timeout;
+	if (c->detach_timeout_ms >= 0) {
+		timeout = (unsigned)c->detach_timeout_ms;
+		if (rt->has_functional && timeout > rt->detach_timeout)
+			mcu_ota_log(host, MCU_OTA_LOG_WARNING,
+			            "detach_timeout_ms %u is above the device's wDetachTimeOut %u",
+			            timeout, rt->detach_timeout);
+	} else if (rt->has_functional) {
+		timeout = rt->detach_timeout < DETACH_TIMEOUT_CAP_MS ? rt->detach_timeout
+		                                                     : DETACH_TIMEOUT_CAP_MS;
+	} else {
+		timeout = DETACH_TIMEOUT_DEFAULT_MS;
+	}
+	if (rt->has_functional)
+		mcu_ota_log(host, MCU_OTA_LOG_DEBUG,
+		            "DFU functional descriptor: bmAttributes 0x%02x, wDetachTimeOut %u, "
+		            "wTransferSize %u, bcdDFUVersion %04x",
+		            rt->attributes, rt->detach_timeout, rt->transfer_size, rt->dfu_version);
+	else
+		mcu_ota_log(host, MCU_OTA_LOG_WARNING,
+		            "interface %d has no DFU functional descriptor: DETACH, then a USB "
+		            "reset",
+		            rt->interface);
+	return timeout;
+}
+
+/* Finds the application (found, its name), opens its runtime interface (rt)
+ * and sends DFU_DETACH (transfer: how that ended). The USB context and the
+ * handle are released before the caller waits for the device to leave. */
+static int send_detach(const struct mcu_ota_host *host, const struct usb_match *m,
+                       const struct detach_config *c, struct usb_match_device *found,
+                       struct runtime *rt, char *name, size_t namelen, int *transfer, char *err,
+                       size_t errlen)
+{
+	_cleanup_(libusb_exitp) libusb_context *usb = NULL;
+	int r = usb_match_init(&usb, err, errlen);
+	if (r < 0)
+		return r;
+	libusb_device *dev;
+	if ((r = usb_match_find(usb, m, ROM_NOTE, &dev, found, err, errlen)) < 0)
+		return r;
+	snprintf(name, namelen, "%04x:%04x (%s%s at port %s)", found->vid, found->pid,
+	         found->serial[0] ? "serial " : "", found->serial, found->port);
+	r = find_runtime(dev, name, c->interface, rt, err, errlen);
+	_cleanup_(libusb_closep) libusb_device_handle *h = NULL;
+	if (r == 0)
+		r = usb_match_open(dev, name, &h, err, errlen);
+	libusb_unref_device(dev);
+	if (r < 0)
+		return r;
+	return detach(host, h, name, rt, detach_timeout(host, c, rt), transfer, err, errlen);
+}
+
+/* The application stayed on the bus after DETACH: why, by how DETACH ended. */
+static int stayed(const char *name, const struct runtime *rt, int transfer, long long leave_ms,
+                  char *err, size_t errlen)
+{
+	const char *reset = rt->attributes & DFU_WILL_DETACH ? "" : " and the USB reset";
+	switch (usb_match_outcome(transfer)) {
+	case USB_MATCH_ACKNOWLEDGED:
+		snprintf(err, errlen,
+		         "the application %s acknowledged DFU_DETACH on interface %d but stayed on "
+		         "the bus after it%s for %lld ms: its firmware does not act on DETACH (it "
+		         "should jump to the system memory bootloader)",
+		         name, rt->interface, reset, leave_ms);
+		return -ETIMEDOUT;
+	case USB_MATCH_STALLED:
+		snprintf(err, errlen,
+		         "the application %s stalled DFU_DETACH on interface %d and stayed on the "
+		         "bus for %lld ms: its DFU runtime interface refuses DETACH",
+		         name, rt->interface, leave_ms);
+		return -EOPNOTSUPP;
+	default:
+		snprintf(err, errlen,
+		         "DFU_DETACH to the application %s on interface %d failed (%s) and it "
+		         "stayed on the bus for %lld ms",
+		         name, rt->interface, libusb_strerror(transfer), leave_ms);
+		return -EIO;
+	}
+}
+
 static int detach_enter(const struct mcu_ota_host *host, char *err, size_t errlen)
 {
 	struct usb_match m;
@@ -234,88 +322,16 @@ static int detach_enter(const struct mcu_ota_host *host, char *err, size_t errle
 	int r = read_config(host, &m, &c, err, errlen);
 	if (r < 0)
 		return r;
-
-	libusb_context *usb;
-	if ((r = usb_match_init(&usb, err, errlen)) < 0)
-		return r;
-	libusb_device *dev;
 	struct usb_match_device found;
-	r = usb_match_find(usb, &m, ROM_NOTE, &dev, &found, err, errlen);
-	if (r < 0) {
-		libusb_exit(usb);
-		return r;
-	}
-	char name[256];
-	snprintf(name, sizeof(name), "%04x:%04x (%s%s at port %s)", found.vid, found.pid,
-	         found.serial[0] ? "serial " : "", found.serial, found.port);
-
 	struct runtime rt;
-	r = find_runtime(dev, name, c.interface, &rt, err, errlen);
-	libusb_device_handle *h = NULL;
-	if (r == 0)
-		r = usb_match_open(dev, name, &h, err, errlen);
-	libusb_unref_device(dev);
-	if (r < 0) {
-		libusb_exit(usb);
-		return r;
-	}
-
-	unsigned timeout;
-	if (c.detach_timeout_ms >= 0) {
-		timeout = (unsigned)c.detach_timeout_ms;
-		if (rt.has_functional && timeout > rt.detach_timeout)
-			mcu_ota_log(host, MCU_OTA_LOG_WARNING,
-			            "detach_timeout_ms %u is above the device's wDetachTimeOut %u",
-			            timeout, rt.detach_timeout);
-	} else if (rt.has_functional) {
-		timeout = rt.detach_timeout < DETACH_TIMEOUT_CAP_MS ? rt.detach_timeout
-		                                                    : DETACH_TIMEOUT_CAP_MS;
-	} else {
-		timeout = DETACH_TIMEOUT_DEFAULT_MS;
-	}
-	if (rt.has_functional)
-		mcu_ota_log(host, MCU_OTA_LOG_DEBUG,
-		            "DFU functional descriptor: bmAttributes 0x%02x, wDetachTimeOut %u, "
-		            "wTransferSize %u, bcdDFUVersion %04x",
-		            rt.attributes, rt.detach_timeout, rt.transfer_size, rt.dfu_version);
-	else
-		mcu_ota_log(host, MCU_OTA_LOG_WARNING,
-		            "interface %d has no DFU functional descriptor: DETACH, then a USB "
-		            "reset",
-		            rt.interface);
-
+	char name[256];
 	int transfer = 0;
-	r = detach(host, h, name, &rt, timeout, &transfer, err, errlen);
-	libusb_close(h);
-	libusb_exit(usb);
+	r = send_detach(host, &m, &c, &found, &rt, name, sizeof(name), &transfer, err, errlen);
 	if (r < 0)
 		return r;
 	r = usb_match_await_leave(host, &found, "DFU_DETACH", transfer, (unsigned)c.leave_ms, err,
 	                          errlen);
-	if (r != -ETIMEDOUT)
-		return r;
-	const char *reset = rt.attributes & DFU_WILL_DETACH ? "" : " and the USB reset";
-	switch (usb_match_outcome(transfer)) {
-	case USB_MATCH_ACKNOWLEDGED:
-		snprintf(err, errlen,
-		         "the application %s acknowledged DFU_DETACH on interface %d but stayed on "
-		         "the bus after it%s for %lld ms: its firmware does not act on DETACH (it "
-		         "should jump to the system memory bootloader)",
-		         name, rt.interface, reset, c.leave_ms);
-		return -ETIMEDOUT;
-	case USB_MATCH_STALLED:
-		snprintf(err, errlen,
-		         "the application %s stalled DFU_DETACH on interface %d and stayed on the "
-		         "bus for %lld ms: its DFU runtime interface refuses DETACH",
-		         name, rt.interface, c.leave_ms);
-		return -EOPNOTSUPP;
-	default:
-		snprintf(err, errlen,
-		         "DFU_DETACH to the application %s on interface %d failed (%s) and it "
-		         "stayed on the bus for %lld ms",
-		         name, rt.interface, libusb_strerror(transfer), c.leave_ms);
-		return -EIO;
-	}
+	return r == -ETIMEDOUT ? stayed(name, &rt, transfer, c.leave_ms, err, errlen) : r;
 }
 
 static int detach_exit(const struct mcu_ota_host *host, char *err, size_t errlen)

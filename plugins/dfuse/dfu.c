@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <mcu-ota/cleanup.h>
+
 enum {
 	DFU_DETACH = 0,
 	DFU_DNLOAD = 1,
@@ -371,25 +373,15 @@ static void get_string(struct dfu_device *d, uint8_t index, char *out, size_t ou
 	out[n] = '\0';
 }
 
-int dfu_describe(struct dfu_device *d, char *err, size_t errlen)
+/* The configuration descriptor: the DFU-mode interface (d->interface), the
+ * string index of each of its alt settings, and the functional descriptor
+ * (d->info's attributes, transfer size, DFU version). */
+static int scan_config(struct dfu_device *d, uint8_t alt_string_index[DFU_MAX_ALTS], size_t *alts,
+                       char *err, size_t errlen)
 {
-	uint8_t dev[18], head[9];
-	uint8_t alt_string_index[DFU_MAX_ALTS];
+	uint8_t head[9];
 	bool have_functional = false, have_interface = false;
-	size_t alts = 0;
-
-	d->alt = -1;
-	int r = get_descriptor(d, 1, 0, 0, dev, sizeof(dev));
-	if (r < (int)sizeof(dev) || dev[1] != 1) {
-		mcu_ota_set_error(err, errlen, "cannot read the device descriptor%s%s",
-		                  r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
-		return r < 0 ? r : -EIO;
-	}
-	d->info.vid = (uint16_t)(dev[8] | dev[9] << 8);
-	d->info.pid = (uint16_t)(dev[10] | dev[11] << 8);
-	d->info.bcd_device = (uint16_t)(dev[12] | dev[13] << 8);
-
-	r = get_descriptor(d, 2, 0, 0, head, sizeof(head));
+	int r = get_descriptor(d, 2, 0, 0, head, sizeof(head));
 	if (r < (int)sizeof(head) || head[1] != 2) {
 		mcu_ota_set_error(err, errlen, "cannot read the configuration descriptor");
 		return r < 0 ? r : -EIO;
@@ -400,12 +392,11 @@ int dfu_describe(struct dfu_device *d, char *err, size_t errlen)
 		                  "configuration descriptor of %u bytes is implausible", total);
 		return -EIO;
 	}
-	uint8_t *cfg = malloc(total);
+	_cleanup_(freep) uint8_t *cfg = malloc(total);
 	if (!cfg)
 		return -ENOMEM;
 	r = get_descriptor(d, 2, 0, 0, cfg, total);
 	if (r < total) {
-		free(cfg);
 		mcu_ota_set_error(err, errlen, "short configuration descriptor");
 		return r < 0 ? r : -EIO;
 	}
@@ -418,8 +409,8 @@ int dfu_describe(struct dfu_device *d, char *err, size_t errlen)
 			if (dfu_mode && (!have_interface || p[2] == d->interface)) {
 				have_interface = true;
 				d->interface = p[2];
-				if (alts < DFU_MAX_ALTS && p[3] == alts)
-					alt_string_index[alts++] = p[8];
+				if (*alts < DFU_MAX_ALTS && p[3] == *alts)
+					alt_string_index[(*alts)++] = p[8];
 			}
 		} else if (p[1] == 0x21 && p[0] >= 7 && have_interface && !have_functional) {
 			have_functional = true;
@@ -429,8 +420,7 @@ int dfu_describe(struct dfu_device *d, char *err, size_t errlen)
 		}
 		off += p[0];
 	}
-	free(cfg);
-	if (!have_interface || !alts) {
+	if (!have_interface || !*alts) {
 		mcu_ota_set_error(err, errlen, "the device has no DFU-mode interface");
 		return -ENODEV;
 	}
@@ -439,11 +429,13 @@ int dfu_describe(struct dfu_device *d, char *err, size_t errlen)
 		                  "the device has no usable DFU functional descriptor");
 		return -EIO;
 	}
+	return 0;
+}
 
-	get_string(d, dev[14], d->info.manufacturer, sizeof(d->info.manufacturer));
-	get_string(d, dev[15], d->info.product, sizeof(d->info.product));
-	get_string(d, dev[16], d->info.serial, sizeof(d->info.serial));
-
+/* Each alt setting's memory, from its string: a DfuSe layout, or (not one)
+ * listed with nothing that can be written; then the family's quirks. */
+static void describe_memories(struct dfu_device *d, const uint8_t *alt_string_index, size_t alts)
+{
 	const char *alt_strings[DFU_MAX_ALTS];
 	for (size_t i = 0; i < alts; i++) {
 		struct mcu_ota_memory *m = &d->memories[i];
@@ -466,6 +458,30 @@ int dfu_describe(struct dfu_device *d, char *err, size_t errlen)
 	d->info.memories = d->memories;
 	d->info.memory_count = alts;
 	d->quirk = dfuse_quirk_find(d->info.vid, d->info.pid, alt_strings, alts);
+}
+
+int dfu_describe(struct dfu_device *d, char *err, size_t errlen)
+{
+	uint8_t dev[18];
+	uint8_t alt_string_index[DFU_MAX_ALTS];
+	size_t alts = 0;
+
+	d->alt = -1;
+	int r = get_descriptor(d, 1, 0, 0, dev, sizeof(dev));
+	if (r < (int)sizeof(dev) || dev[1] != 1) {
+		mcu_ota_set_error(err, errlen, "cannot read the device descriptor%s%s",
+		                  r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+		return r < 0 ? r : -EIO;
+	}
+	d->info.vid = (uint16_t)(dev[8] | dev[9] << 8);
+	d->info.pid = (uint16_t)(dev[10] | dev[11] << 8);
+	d->info.bcd_device = (uint16_t)(dev[12] | dev[13] << 8);
+	if ((r = scan_config(d, alt_string_index, &alts, err, errlen)) < 0)
+		return r;
+	get_string(d, dev[14], d->info.manufacturer, sizeof(d->info.manufacturer));
+	get_string(d, dev[15], d->info.product, sizeof(d->info.product));
+	get_string(d, dev[16], d->info.serial, sizeof(d->info.serial));
+	describe_memories(d, alt_string_index, alts);
 	return 0;
 }
 
@@ -680,19 +696,16 @@ static int find_unchanged(struct dfu_device *d, const struct mcu_ota_image *imag
 		const struct mcu_ota_sector *sec = &mem->sectors[s];
 		if (!plan->touched[s] || !(sec->access & MCU_OTA_SECTOR_READABLE))
 			continue;
-		uint8_t *have = malloc(sec->size), *want = malloc(sec->size);
-		int r = (have && want) ? 0 : -ENOMEM;
-		if (r == 0)
-			r = upload(d, sec->address, have, sec->size, "compare", &done, total, err,
-			           errlen);
-		if (r == 0) {
-			expected_sector(image, sec, want);
-			plan->skip[s] = memcmp(have, want, sec->size) == 0;
-		}
-		free(have);
-		free(want);
+		_cleanup_(freep) uint8_t *have = malloc(sec->size);
+		_cleanup_(freep) uint8_t *want = malloc(sec->size);
+		if (!have || !want)
+			return -ENOMEM;
+		int r =
+		    upload(d, sec->address, have, sec->size, "compare", &done, total, err, errlen);
 		if (r < 0)
 			return r;
+		expected_sector(image, sec, want);
+		plan->skip[s] = memcmp(have, want, sec->size) == 0;
 	}
 	return 0;
 }
@@ -828,32 +841,30 @@ static int verify_one_run(struct dfu_device *d, uint32_t address, const uint8_t 
                           void *arg)
 {
 	struct run_ctx *c = arg;
-	uint8_t *back = malloc(len);
+	_cleanup_(freep) uint8_t *back = malloc(len);
 	if (!back)
 		return -ENOMEM;
 	int r = upload(d, address, back, len, "verify", &c->done, c->total, c->err, c->errlen);
-	if (r == 0) {
-		for (uint32_t i = 0; i < len; i++) {
-			if (back[i] == data[i])
-				continue;
-			mcu_ota_set_error(
-			    c->err, c->errlen,
-			    "verification failed at 0x%08" PRIx32
-			    ": wrote 0x%02x, read back 0x%02x (a write-protected sector "
-			    "\"accepts\" writes without storing them; check the option bytes)",
-			    address + i, data[i], back[i]);
-			r = -EBADMSG;
-			break;
-		}
+	if (r < 0)
+		return r;
+	for (uint32_t i = 0; i < len; i++) {
+		if (back[i] == data[i])
+			continue;
+		mcu_ota_set_error(
+		    c->err, c->errlen,
+		    "verification failed at 0x%08" PRIx32
+		    ": wrote 0x%02x, read back 0x%02x (a write-protected sector "
+		    "\"accepts\" writes without storing them; check the option bytes)",
+		    address + i, data[i], back[i]);
+		return -EBADMSG;
 	}
-	free(back);
-	return r;
+	return 0;
 }
 
 int dfu_write(struct dfu_device *d, const struct mcu_ota_image *image,
               const struct mcu_ota_write_options *opts, char *err, size_t errlen)
 {
-	struct write_plan plan;
+	_cleanup_(plan_free) struct write_plan plan = {0};
 	int r = select_alt(d, opts->alt, err, errlen);
 	if (r < 0)
 		return r;
@@ -878,7 +889,6 @@ int dfu_write(struct dfu_device *d, const struct mcu_ota_image *image,
 		progress(d, "verify", 0, c.total);
 		r = for_each_run(d, image, &plan, verify_one_run, &c);
 	}
-	plan_free(&plan);
 	return r;
 }
 

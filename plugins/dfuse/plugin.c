@@ -9,6 +9,7 @@
 
 #include <libusb.h>
 
+#include <mcu-ota/cleanup.h>
 #include <mcu-ota/plugin.h>
 
 #include "dfu.h"
@@ -245,20 +246,18 @@ static int walk(libusb_context *usb, const struct mcu_ota_host *host, struct sel
                 int (*fn)(void *arg, struct dfuse_handle *u), void *arg, unsigned *matched,
                 char *err, size_t errlen)
 {
-	libusb_device **list;
+	_cleanup_(libusb_device_list_freep) libusb_device **list = NULL;
 	ssize_t n = libusb_get_device_list(usb, &list);
 	if (n < 0) {
 		snprintf(err, errlen, "cannot list USB devices: %s", libusb_strerror((int)n));
 		return -EIO;
 	}
 	*matched = 0;
-	int r = 0, last_error = 0;
+	int last_error = 0;
 	for (ssize_t i = 0; i < n; i++) {
 		struct dfuse_handle *u = calloc(1, sizeof(*u));
-		if (!u) {
-			r = -ENOMEM;
-			break;
-		}
+		if (!u)
+			return -ENOMEM;
 		int t = try_device(u, list[i], sel, host, err, errlen);
 		if (t != 0) {
 			if (t < 0) {
@@ -272,9 +271,6 @@ static int walk(libusb_context *usb, const struct mcu_ota_host *host, struct sel
 		if (fn(arg, u) == 0)
 			handle_close(u);
 	}
-	libusb_free_device_list(list, 1);
-	if (r < 0)
-		return r;
 	if (!*matched && last_error)
 		return last_error; /* err already names the device we could not open */
 	return 0;
@@ -298,15 +294,13 @@ static int dfuse_list(const struct mcu_ota_host *host, mcu_ota_device_cb cb, voi
 	struct selection sel;
 	struct list_ctx c = {cb, user};
 	unsigned matched;
-	libusb_context *usb;
+	_cleanup_(libusb_exitp) libusb_context *usb = NULL;
 	int r = read_selection(host, &sel, err, errlen);
 	if (r == 0)
 		r = usb_init(&usb, err, errlen);
 	if (r < 0)
 		return r;
-	r = walk(usb, host, &sel, list_one, &c, &matched, err, errlen);
-	libusb_exit(usb);
-	return r;
+	return walk(usb, host, &sel, list_one, &c, &matched, err, errlen);
 }
 
 struct open_ctx {
@@ -332,7 +326,7 @@ static int dfuse_open(const struct mcu_ota_host *host, void **handle, char *err,
 	struct open_ctx c = {0};
 	unsigned matched;
 	char what[160];
-	libusb_context *usb;
+	_cleanup_(libusb_exitp) libusb_context *usb = NULL;
 	int r = read_selection(host, &sel, err, errlen);
 	if (r == 0)
 		r = usb_init(&usb, err, errlen);
@@ -349,7 +343,7 @@ static int dfuse_open(const struct mcu_ota_host *host, void **handle, char *err,
 		r = -ENODEV;
 	} else if (r == 0 && matched > 1) {
 		snprintf(err, errlen,
-		         "%u DFU devices match %s: %s; choose one with --serial or --port", matched,
+		         "%u DFU devices match %s: %s; set serial or port to choose one", matched,
 		         what, c.others);
 		r = -ENOTUNIQ;
 	}
@@ -368,10 +362,9 @@ static int dfuse_open(const struct mcu_ota_host *host, void **handle, char *err,
 	}
 	if (r < 0) {
 		handle_close(c.found);
-		libusb_exit(usb);
 		return r;
 	}
-	c.found->usb = usb; /* the handle owns the context from here on */
+	c.found->usb = take_ptr(&usb); /* the handle owns the context from here on */
 	*handle = c.found;
 	return 0;
 }

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/host.h"
-#include "core/plugin_loader.h"
+#include "plugin/host.h"
+#include "plugin/plugin_loader.h"
 #include "util/log.h"
 
 static int usage(void)

@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "config/config.h"
-#include "core/plugin_loader.h"
+#include "plugin/plugin_loader.h"
 
 /* Every setting of cp's section (besides "plugin") must be one that p, the
  * plugin cp names, declares; -EINVAL otherwise, e.g.
@@ -23,8 +23,8 @@ __attribute__((warn_unused_result)) int config_check_plugin(const struct config 
                                                             size_t errlen);
 
 /* Loads the entry, flasher and health plugin of every device of c from the
- * plugin directory (dir, the command line's --plugin-dir, else c's
- * plugin_dir, else plugin_dir()'s search: the engine's order), checks each
+ * plugin directory (dir, the caller's choice, else c's plugin_dir, else
+ * plugin_dir()'s search: the engine's order), checks each
  * section with config_check_plugin and unloads them again. 0, or -EINVAL
  * with the first problem; a plugin that does not load is named at its
  * "plugin" setting:

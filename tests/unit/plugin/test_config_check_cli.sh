@@ -80,6 +80,17 @@ expect "a misspelt plugin is refused at its line" 3 \
 expect "... with the close name" 3 'did you mean "usb-vendor"?' \
 	"$m" --plugin-dir "$plugins" config check "$tmp/name.conf"
 
+# The libraries say what is missing; the command adds the option that names another.
+expect "a missing --config file: how to name another" 1 \
+	"cannot read the configuration $tmp/none.conf: No such file or directory (give another with --config FILE or MCU_OTA_CONFIG)" \
+	"$m" --config "$tmp/none.conf" config check
+expect "... the same for a command that uses it" 1 \
+	"cannot read the configuration $tmp/none.conf: No such file or directory (give another with --config FILE or MCU_OTA_CONFIG)" \
+	"$m" --config "$tmp/none.conf" status
+expect "a missing flasher plugin: how to name the directory" 1 \
+	"$tmp/none/mcu-ota-dfuse.so does not exist (give the plugin directory with --plugin-dir or MCU_OTA_PLUGIN_DIR)" \
+	"$m" --plugin-dir "$tmp/none" list
+
 # A plugin without a settings list (the fake "good") is loaded, not checked.
 mkdir "$tmp/plugins"
 ln -s "$fakes/mcu-ota-good.so" "$tmp/plugins/mcu-ota-good.so"

@@ -16,8 +16,9 @@ struct plugin {
  * installed ${libdir}/mcu-ota/plugins. */
 const char *plugin_dir(const char *option);
 
-/* -ENOENT when no such plugin, -EPROTO for another ABI version or kind;
- * err says which and what to do. */
+/* -ENOENT when no such plugin (err names the file; the caller adds how its
+ * plugin directory is chosen), -EPROTO for another ABI version or kind; err
+ * says which and what to do. */
 __attribute__((warn_unused_result)) int plugin_load(const char *dir, const char *name,
                                                     enum mcu_ota_plugin_kind kind,
                                                     struct plugin *out, char *err, size_t errlen);

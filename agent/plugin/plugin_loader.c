@@ -1,4 +1,4 @@
-#include "core/plugin_loader.h"
+#include "plugin/plugin_loader.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -93,11 +93,9 @@ int plugin_load(const char *dir, const char *name, enum mcu_ota_plugin_kind kind
 	}
 	snprintf(out->path, sizeof(out->path), "%s/mcu-ota-%s.so", dir, name);
 	if (access(out->path, R_OK) != 0) {
-		mcu_ota_set_error(
-		    err, errlen,
-		    "no %s plugin \"%s\": %s does not exist (set the plugin directory with "
-		    "--plugin-dir or MCU_OTA_PLUGIN_DIR)",
-		    plugin_kind_name(kind), name, out->path);
+		/* the caller knows how the directory was chosen, and says how to change it */
+		mcu_ota_set_error(err, errlen, "no %s plugin \"%s\": %s does not exist",
+		                  plugin_kind_name(kind), name, out->path);
 		return -ENOENT;
 	}
 	/* a plugin runs inside mcu-ota (root): whoever may replace it runs code as root */

@@ -1,4 +1,4 @@
-#include "core/config_plugins.h"
+#include "plugin/config_plugins.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -85,6 +85,17 @@ int config_check_plugin(const struct config *c, const struct config_plugin *cp,
 	return 0;
 }
 
+/* How to change the plugin directory that had no such plugin, in the order
+ * plugin_dir() applies (a directory the caller gave is its own to name). */
+static const char *dir_hint(const char *given, const struct config *c)
+{
+	if (given)
+		return "";
+	return c->plugin_dir ? " (is the plugin_dir setting right?)"
+	                     : " (set the plugin directory with the plugin_dir setting or "
+	                       "MCU_OTA_PLUGIN_DIR)";
+}
+
 /* Where a device's plugin is named: its "plugin" setting, else its section
  * (a default flasher with settings), else the device. */
 static const config_setting_t *named_at(const struct config *c, size_t device,
@@ -121,10 +132,11 @@ int config_check_plugins(const struct config *c, const char *dir, char *err, siz
 			if (r < 0) {
 				bool hint = r == -ENOENT &&
 				            suggest_plugin(from, cp->plugin, near, sizeof(near));
-				return config_error_at(c, named_at(c, i, cp), err, errlen,
-				                       "%s%s%s%s", why,
-				                       hint ? "; did you mean \"" : "",
-				                       hint ? near : "", hint ? "\"?" : "");
+				return config_error_at(
+				    c, named_at(c, i, cp), err, errlen, "%s%s%s%s%s", why,
+				    hint ? "; did you mean \"" : "", hint ? near : "",
+				    hint ? "\"?" : "",
+				    r == -ENOENT && !hint ? dir_hint(dir, c) : "");
 			}
 			r = config_check_plugin(c, cp, &p, err, errlen);
 			plugin_unload(&p);

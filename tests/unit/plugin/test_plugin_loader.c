@@ -1,7 +1,7 @@
 /* The loader takes plugins of this ABI and kind, and refuses every other
  * with a message that says what to do. */
 #include "check.h"
-#include "core/plugin_loader.h"
+#include "plugin/plugin_loader.h"
 
 #include <stdlib.h>
 
@@ -67,7 +67,8 @@ static void missing_plugin_names_the_path_and_the_fix(void)
 	    plugin_load(FAKE_PLUGIN_DIR, "absent", MCU_OTA_PLUGIN_ENTRY, &p, err, sizeof(err)),
 	    -ENOENT);
 	CHECK_CONTAINS(err, "mcu-ota-absent.so does not exist");
-	CHECK_CONTAINS(err, "--plugin-dir");
+	/* how the directory is chosen is the caller's to say: no command-line flag here */
+	CHECK(strstr(err, "--") == NULL);
 	CHECK_INT(
 	    plugin_load(FAKE_PLUGIN_DIR, "../etc/x", MCU_OTA_PLUGIN_ENTRY, &p, err, sizeof(err)),
 	    -EINVAL);

@@ -1,4 +1,4 @@
-#include "core/host.h"
+#include "plugin/host.h"
 
 #include <errno.h>
 #include <stdio.h>

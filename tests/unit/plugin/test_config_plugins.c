@@ -5,7 +5,7 @@
  * setting. The built-in plugins' lists accept the example configuration and
  * every example of their READMEs, and equal the settings the READMEs list. */
 #include "check.h"
-#include "core/config_plugins.h"
+#include "plugin/config_plugins.h"
 
 #include <unistd.h>
 
@@ -139,8 +139,7 @@ static void a_plugin_that_does_not_load_is_named_at_its_setting(void)
 	         health_usb);
 	snprintf(what, sizeof(what),
 	         "devices[0].entry.plugin: no entry plugin \"gpoi\": %s/mcu-ota-gpoi.so does not "
-	         "exist (set the plugin directory with --plugin-dir or MCU_OTA_PLUGIN_DIR); did "
-	         "you mean \"gpio\"?",
+	         "exist; did you mean \"gpio\"?",
 	         BUILD_PLUGIN_DIR);
 	refused(body, 4, what);
 
@@ -157,6 +156,13 @@ static void a_plugin_that_does_not_load_is_named_at_its_setting(void)
 	CHECK_INT(check(body, err, sizeof(err)), -EINVAL);
 	CHECK_CONTAINS(err, ":5: devices[0].health.plugin: no health plugin \"heartbeat\": ");
 	CHECK(strstr(err, "did you mean") == NULL);
+	/* ... and the directory the caller gave is the caller's to name */
+	CHECK(strstr(err, "plugin directory") == NULL);
+	/* ... or, from the default search, how to change it: settings, not command-line flags */
+	CHECK_INT(check_in(NULL, body, err, sizeof(err)), -EINVAL);
+	CHECK_CONTAINS(err, ".so does not exist (set the plugin directory with the "
+	                    "plugin_dir setting or MCU_OTA_PLUGIN_DIR)");
+	CHECK(strstr(err, "--") == NULL);
 }
 
 /* The fakes: "declared" lists chip and line, "good" no list, "old-table"
