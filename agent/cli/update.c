@@ -92,9 +92,11 @@ static int report(const struct engine_outcome *out, size_t n)
 	int code = EXIT_OK;
 	for (size_t i = 0; i < n; i++) {
 		int c = outcome_code(&out[i]);
+		/* the engine says a downgrade needs allowing; the command says how */
 		if (!cli_globals.quiet || c != EXIT_OK)
-			printf("%s: %s: %s\n", out[i].device, outcome_word(&out[i], c),
-			       out[i].message);
+			printf("%s: %s: %s%s\n", out[i].device, outcome_word(&out[i], c),
+			       out[i].message,
+			       out[i].code == -EPERM ? " (as root: --allow-downgrade)" : "");
 		if (c > code || (code == EXIT_OK && c != EXIT_OK))
 			code = c;
 	}

@@ -492,19 +492,19 @@ static int check_floor(struct run *r, const char *version, const char *what)
 	if (comparable && c >= 0)
 		return 0;
 	if (r->o->allow_downgrade) {
-		log_warning("%s: %s is below %s, the lowest version it may run (%s): allowed by "
-		            "--allow-downgrade",
+		log_warning("%s: %s is below %s, the lowest version it may run (%s): the downgrade "
+		            "was allowed explicitly",
 		            r->dev->name, version, floor, why);
 		return 0;
 	}
 	if (comparable)
 		return fail(r, -EPERM,
-		            "%s is below %s, the lowest version device %s may run (%s): give "
-		            "--allow-downgrade as root to %s",
+		            "%s is below %s, the lowest version device %s may run (%s): root must "
+		            "allow the downgrade to %s",
 		            version, floor, r->dev->name, why, what);
 	return fail(r, -EPERM,
 	            "\"%s\" is not a version, so it cannot be shown to be at least %s, the "
-	            "lowest version device %s may run (%s): give --allow-downgrade as root to %s",
+	            "lowest version device %s may run (%s): root must allow the downgrade to %s",
 	            version, floor, r->dev->name, why, what);
 }
 
@@ -1054,7 +1054,7 @@ static bool policy_allows(struct run *r, const char *version, const struct slot_
 	}
 	if (d == VERSION_REFUSE) {
 		fail(r, -EPERM,
-		     "%s (give --allow-downgrade as root, or set allow_downgrade = true for this "
+		     "%s (root must allow the downgrade, or set allow_downgrade = true for this "
 		     "device)",
 		     reason);
 		log_error("%s: %s", r->dev->name, r->out->message);

@@ -109,7 +109,8 @@ void engine_status(const struct config *c, const struct device_config *dev,
 struct engine_outcome {
 	char device[STORE_NAME_MAX + 1];
 	enum update_result result; /* RESULT_NONE: nothing was needed */
-	int code;                  /* 0, or the negative errno of the failure */
+	int code;                  /* 0, or the negative errno of the failure; -EPERM only when the
+	                            * version policy refused a downgrade that root may allow */
 	char version[STORE_VERSION_MAX];
 	char message[1024]; /* one line: what was done, or why it failed */
 };

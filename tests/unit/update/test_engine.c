@@ -624,7 +624,7 @@ static void downgrade_is_refused(void)
 	CHECK_INT(out.result, RESULT_NONE);
 	CHECK_INT(out.code, -EPERM);
 	CHECK_STR(out.message, "1.5.0 is below 2.0.0, the lowest version device mcu may run (its "
-	                       "high-water mark): give --allow-downgrade as root to install it");
+	                       "high-water mark): root must allow the downgrade to install it");
 	CHECK_INT(ops_lines("mcu"), before);
 	CHECK_STR(chip_app("mcu"), "2.0.0");
 	/* root's --allow-downgrade installs it; the mark stays */
@@ -1167,7 +1167,7 @@ static void finding5_the_mark_holds_when_current_is_unknown(void)
 	CHECK_INT(update("b15", &out), 0);
 	CHECK_INT(out.code, -EPERM);
 	CHECK_STR(out.message, "1.5.0 is below 2.0.0, the lowest version device mcu may run (its "
-	                       "high-water mark): give --allow-downgrade as root to install it");
+	                       "high-water mark): root must allow the downgrade to install it");
 	CHECK_INT(ops_lines("mcu"), before);
 	CHECK_STR(chip_app("mcu"), "1.0.0");
 }
@@ -1211,8 +1211,9 @@ static void finding5_rollback_below_the_mark_is_refused(void)
 	CHECK_INT(out.code, -EPERM);
 	CHECK_STR(out.message,
 	          "\"unknown\" is not a version, so it cannot be shown to be at least 2.0.0, the "
-	          "lowest version device mcu may run (its high-water mark): give --allow-downgrade "
-	          "as root to roll back to it");
+	          "lowest version device mcu may run (its high-water mark): root must allow the "
+	          "downgrade "
+	          "to roll back to it");
 	CHECK_INT(update("b3", &out), 0);
 	before = ops_lines("mcu");
 	rollback("mcu", &out);
@@ -1220,7 +1221,7 @@ static void finding5_rollback_below_the_mark_is_refused(void)
 	CHECK_INT(out.code, -EPERM);
 	CHECK_STR(out.message,
 	          "2.0.0 is below 3.0.0, the lowest version device mcu may run (its "
-	          "high-water mark): give --allow-downgrade as root to roll back to it");
+	          "high-water mark): root must allow the downgrade to roll back to it");
 	CHECK_INT(ops_lines("mcu"), before);
 	CHECK_STR(chip_app("mcu"), "3.0.0");
 	CHECK_STR(slot_version("mcu", STORE_CURRENT, NULL), "3.0.0");
@@ -1242,7 +1243,7 @@ static void finding5_min_version_before_the_first_update(void)
 	CHECK_INT(update("b15", &out), 0);
 	CHECK_INT(out.code, -EPERM);
 	CHECK_STR(out.message, "1.5.0 is below 2.0, the lowest version device mcu may run (its "
-	                       "min_version): give --allow-downgrade as root to install it");
+	                       "min_version): root must allow the downgrade to install it");
 	CHECK_INT(ops_lines("mcu"), 0);
 	CHECK_STR(chip_app("mcu"), "1.0.0");
 	CHECK_INT(update("b2", &out), 0); /* 2.0.0 is not below 2.0 */

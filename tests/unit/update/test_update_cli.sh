@@ -88,10 +88,10 @@ want "status shows the mark" 0 "  mark:      3.0.0 (the high-water mark" cli sta
 want "status --json shows the mark" 0 '"high_water_mark": "3.0.0", "min_version": null' cli status --json
 # finding 5: the device's allow_downgrade = true does not pass the mark
 want "1.5.0 is refused, with what to do" 1 \
-	"motor: error: 1.5.0 is below 3.0.0, the lowest version device motor may run (its high-water mark): give --allow-downgrade as root to install it" \
+	"motor: error: 1.5.0 is below 3.0.0, the lowest version device motor may run (its high-water mark): root must allow the downgrade to install it (as root: --allow-downgrade)" \
 	cli update "$tmp/b15.swu"
 want "a rollback below the mark is refused" 1 \
-	"2.0.0 is below 3.0.0, the lowest version device motor may run (its high-water mark): give --allow-downgrade as root to roll back to it" \
+	"2.0.0 is below 3.0.0, the lowest version device motor may run (its high-water mark): root must allow the downgrade to roll back to it (as root: --allow-downgrade)" \
 	cli rollback --device motor
 # --allow-downgrade is root's: as another user (nobody) it is refused before anything happens
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
