@@ -146,6 +146,14 @@ struct swu_manifest {
 
 const char *swu_signature_kind_name(enum swu_signature_kind kind);
 
+/* The version an install of img records: its own, else software.version
+ * (an image need not have one). */
+static inline const char *swu_image_version(const struct swu_manifest *m,
+                                            const struct swu_image *img)
+{
+	return img->version ? img->version : m->version;
+}
+
 /* Parse sw-description text (not NUL-terminated; len bytes) into m. Exposed
  * for tests and `bundle inspect`; the reader calls it after the signature
  * verified. 0, -EBADMSG (with the line), -ENOTSUP (naming the setting) or

@@ -1068,7 +1068,7 @@ static void update_device(struct run *r)
 	char err[512];
 	if (!recover(r))
 		return;
-	const char *version = r->img->version ? r->img->version : r->manifest->version;
+	const char *version = swu_image_version(r->manifest, r->img);
 	snprintf(r->out->version, sizeof(r->out->version), "%s", version);
 	struct slot_meta cur;
 	/* after a failed rollback the chip holds neither image: nothing to skip */
@@ -1196,9 +1196,7 @@ static int pick_image(const struct engine_options *o, const struct swu_manifest 
                       const char *const *devices, size_t n, struct run *runs, size_t *k, char *err,
                       size_t errlen)
 {
-	bool wanted = n == 0;
-	for (size_t w = 0; w < n; w++)
-		wanted = wanted || !strcmp(devices[w], d->name);
+	bool wanted = receiver_asks(rx, d->name);
 	const struct swu_image *img = NULL;
 	for (size_t j = 0; j < m->image_count && !img; j++)
 		if (!strcmp(m->images[j].device, d->name))
@@ -1211,7 +1209,7 @@ static int pick_image(const struct engine_options *o, const struct swu_manifest 
 	}
 	/* the version the install would use (finding 1: an image may have
 	 * none of its own), compared as versions (finding 12) */
-	const char *offered = img->version ? img->version : m->version;
+	const char *offered = swu_image_version(m, img);
 	for (size_t w = 0; w < n && o->expect_versions; w++)
 		if (!strcmp(devices[w], d->name) && o->expect_versions[w] &&
 		    !same_version(o->expect_versions[w], offered)) {

@@ -26,14 +26,19 @@ struct received *receiver_get(struct receiver *rx, const struct device_config *d
 	return &rx->dev[d - rx->config->devices];
 }
 
+bool receiver_asks(const struct receiver *rx, const char *device)
+{
+	bool asked = rx->n == 0;
+	for (size_t i = 0; i < rx->n && !asked; i++)
+		asked = !strcmp(rx->devices[i], device);
+	return asked;
+}
+
 /* The entry of a configured device this run updates, or NULL. */
 static struct received *wanted(struct receiver *rx, const char *device)
 {
 	const struct device_config *d = config_device(rx->config, device);
-	bool asked = rx->n == 0;
-	for (size_t i = 0; d && i < rx->n && !asked; i++)
-		asked = !strcmp(rx->devices[i], d->name);
-	return d && asked ? receiver_get(rx, d) : NULL;
+	return d && receiver_asks(rx, d->name) ? receiver_get(rx, d) : NULL;
 }
 
 /* Forget what e holds of an image (the slot too); the store stays locked. */
@@ -86,9 +91,7 @@ static int on_open(void *ctx, const struct swu_image *img, char *err, size_t err
 	}
 	struct slot_meta m = {.size = img->size,
 	                      .address = img->has_address ? img->address : d->address};
-	/* the version the install uses: an image may have none of its own */
-	snprintf(m.version, sizeof(m.version), "%s",
-	         img->version ? img->version : rx->manifest->version);
+	snprintf(m.version, sizeof(m.version), "%s", swu_image_version(rx->manifest, img));
 	snprintf(m.sha256, sizeof(m.sha256), "%s", img->sha256_hex);
 	int rc = store_receive_begin(&e->store, &m, &e->w, err, errlen);
 	if (rc < 0)

@@ -44,6 +44,8 @@ extern const struct swu_sink_ops receiver_ops;
  * -ENOMEM. */
 __attribute__((warn_unused_result)) int receiver_new(struct receiver **out, const struct config *c,
                                                      const char *const *devices, size_t n);
+/* Whether this run updates device (one of those asked for, or all). */
+bool receiver_asks(const struct receiver *rx, const char *device);
 /* What was received for configured device d. Whoever takes its store
  * (locked) sets locked to false, and then drops the received slot itself. */
 struct received *receiver_get(struct receiver *rx, const struct device_config *d);
