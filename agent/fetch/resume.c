@@ -31,20 +31,6 @@ struct part_meta {
 	uint64_t total;
 };
 
-static int write_all(int fd, const uint8_t *data, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static bool strong_etag(const char *etag)
 {
 	return etag[0] && strncmp(etag, "W/", 2) != 0;

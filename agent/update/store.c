@@ -499,18 +499,11 @@ int store_write(struct store_writer *w, const void *data, size_t len, char *err,
 		                  slot_names[w->slot], w->expect.size);
 		return -EFBIG;
 	}
-	const uint8_t *p = data;
-	for (size_t off = 0; off < len;) {
-		ssize_t n = write(w->fd, p + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int r = n < 0 ? -errno : -EIO;
-			mcu_ota_set_error(err, errlen, "cannot write the %s image: %s",
-			                  slot_names[w->slot], strerror(-r));
-			return r;
-		}
-		off += (size_t)n;
+	int r = write_all(w->fd, data, len);
+	if (r < 0) {
+		mcu_ota_set_error(err, errlen, "cannot write the %s image: %s", slot_names[w->slot],
+		                  strerror(-r));
+		return r;
 	}
 	if (w->md)
 		EVP_DigestUpdate(w->md, data, len);

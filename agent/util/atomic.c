@@ -43,11 +43,11 @@ int atomic_file_open(struct atomic_file *f, const char *path, mode_t mode)
 	return 0;
 }
 
-int atomic_file_write(struct atomic_file *f, const void *data, size_t len)
+int write_all(int fd, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 	while (len) {
-		ssize_t n = write(f->fd, p, len);
+		ssize_t n = write(fd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -56,6 +56,11 @@ int atomic_file_write(struct atomic_file *f, const void *data, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int atomic_file_write(struct atomic_file *f, const void *data, size_t len)
+{
+	return write_all(f->fd, data, len);
 }
 
 int atomic_file_commit(struct atomic_file *f)

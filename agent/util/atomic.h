@@ -6,6 +6,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* Write all of data to fd, through short writes and EINTR: 0 or a negative
+ * errno (-EIO when write() wrote nothing). */
+__attribute__((warn_unused_result)) int write_all(int fd, const void *data, size_t len);
+
 /* 0 or a negative errno; on failure nothing is left at path or beside it. */
 __attribute__((warn_unused_result)) int atomic_write_file(const char *path, const void *data,
                                                           size_t len, mode_t mode);
