@@ -26,6 +26,7 @@
 #include <openssl/pem.h>
 
 #include "bundle/swu.h"
+#include "swu_sinks.h"
 #include "fuzz.h"
 
 static struct swu_trust trust;

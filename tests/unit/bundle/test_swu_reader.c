@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bundle/swu.h"
+#include "swu_sinks.h"
 
 /* The bundles make_bundles.sh made at build time (MCU_OTA_BUNDLE_FIXTURES
  * names another folder of them). */

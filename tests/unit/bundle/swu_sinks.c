@@ -1,5 +1,5 @@
-/* Sinks for the .swu reader: a directory (files appear only when the whole
- * bundle verified) and memory. */
+/* Sinks for the .swu reader, for the tests: a directory (files appear only
+ * when the whole bundle verified) and memory. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bundle/swu.h"
+#include "swu_sinks.h"
 #include "util/format.h"
 #include "util/log.h"
 
